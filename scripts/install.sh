@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh Debian/Ubuntu machine:
+# system packages (ffmpeg, espeak-ng, libsndfile), a .venv, PyTorch and the
+# f5-tts stack, and the project itself with its ASR and test extras.
+# Idempotent: the Makefile reruns it only when pyproject.toml or this file change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+
+# --- System packages -------------------------------------------------------
+need=()
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+ldconfig -p 2>/dev/null | grep -q libsndfile || need+=(libsndfile1)
+if [ ${#need[@]} -gt 0 ]; then
+    echo ">> installing system packages: ${need[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# --- Python environment ----------------------------------------------------
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip setuptools wheel
+
+# PyTorch first, alone: on machines that carry a local CPU wheel of this exact
+# version pip takes it; elsewhere PyPI gives the CUDA build, right for GPU users.
+$PIP install -q "torch==2.13.0"
+
+# Everything else (f5-tts, torchaudio 2.11, torchcodec 0.13, the web stack, ASR, tests).
+$PIP install -q -e ".[asr,test]"
+
+# PyPI's torchaudio 2.11.0 is a CUDA build whose compiled extension cannot load
+# beside a CPU torch (OSError: libc10_cuda.so). f5-tts and vocos only use its
+# pure-Python parts (transforms.MelSpectrogram, transforms.Resample), which work
+# once the .so files are gone. Only do it where torch has no CUDA, and redo it
+# after every install because a reinstall brings the files back.
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.version.cuda else 1)"; then
+    site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    rm -f "$site"/torchaudio/lib/*.so
+fi
+
+$PIP check
+echo ">> environment ready in $VENV"

@@ -1,0 +1,18 @@
+"""Django-level 404/500 pages in the API's one error shape (for URLs outside DRF views)."""
+
+from django.http import JsonResponse
+
+
+def error_body(kind: str, code: str, detail: str, attr: str | None = None) -> dict:
+    return {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}
+
+
+def not_found(request, exception=None):
+    return JsonResponse(error_body("client_error", "not_found",
+                                   f"No endpoint at {request.path}; see /api/docs/."), status=404)
+
+
+def server_error(request):
+    return JsonResponse(error_body("server_error", "error",
+                                   "Internal server error; the X-Request-ID header identifies "
+                                   "it in the server log."), status=500)

@@ -1,0 +1,54 @@
+"""The one place engine errors become HTTP errors (DESIGN.md §2.6 and §6)."""
+
+from __future__ import annotations
+
+import logging
+
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from tts.engine import errors as engine
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service cannot take this request right now."
+    default_code = "service_unavailable"
+
+    def __init__(self, detail=None, code=None, wait: int | None = None):
+        super().__init__(detail, code)
+        self.wait = wait  # becomes Retry-After
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class ResourceNotFound(exceptions.NotFound):
+    default_code = "not_found"
+
+
+def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
+    if isinstance(exc, engine.ModelNotFound):
+        return ResourceNotFound(exc.message, code=exc.code)
+    if isinstance(exc, (engine.InvalidReferenceAudio, engine.InvalidReferenceText,
+                        engine.GenerationFailed)):
+        return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,
+                                                                             code=exc.code)]})
+    if isinstance(exc, (engine.ModelUnavailable, engine.ModelLoadError, engine.EngineBusy,
+                        engine.OutOfMemory)):
+        return ServiceUnavailable(exc.message, code=exc.code, wait=exc.retry_after)
+    logger.error("unmapped engine error %s: %s", type(exc).__name__, exc.message)
+    return exceptions.APIException(exc.message, code=exc.code)
+
+
+class EngineAwareExceptionHandler(ExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, engine.EngineError):
+            return to_api_exception(exc)
+        return super().convert_known_exceptions(exc)

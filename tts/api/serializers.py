@@ -1,0 +1,246 @@
+"""Request validation and response shapes. Every field states its range and default."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tts.engine.audio import OUTPUT_FORMATS
+from tts.engine.synthesis import MAX_SEED, SynthesisParams
+
+ACCEPTED_AUDIO = "wav, mp3, flac, ogg/vorbis, ogg/opus, m4a/aac or webm"
+
+
+def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
+    """A numeric field whose errors name the field's range and default."""
+    shown = "null" if default is None else default
+    message = f"Must be between {low} and {high} (default {shown})."
+    return field_cls(
+        min_value=low, max_value=high, default=default, help_text=f"{help_text} "
+        f"Range {low} to {high}; default {shown}.", error_messages={
+            "min_value": message, "max_value": message,
+            "invalid": f"Must be a number. {message}",
+            "max_string_length": f"Too long to be a number. {message}",
+        }, **kwargs)
+
+
+class _GenerateFields(serializers.Serializer):
+    """Everything but the reference audio, shared by the multipart and JSON bodies."""
+
+    ref_text = serializers.CharField(
+        required=False, allow_blank=True, default="", trim_whitespace=True,
+        help_text="Exact transcript of the reference clip. Empty means: transcribe it (needs "
+                  "speech recognition on the server, TTS_ASR_MODEL).")
+    gen_text = serializers.CharField(
+        help_text="The text to speak in the cloned voice (at most TTS_MAX_TEXT_CHARS "
+                  "characters, 5000 by default). Long text is split into chunks at sentence "
+                  "ends and joined with a cross-fade.",
+        error_messages={"blank": "gen_text is empty; send the text to speak.",
+                        "required": "gen_text is required: the text to speak."})
+    model = serializers.CharField(
+        required=False, default="", allow_blank=True,
+        help_text="Model id from GET /api/tts/models/ (F5-TTS, E2-TTS, Custom or a configured "
+                  "id). Empty means the server's default (TTS_DEFAULT_MODEL).")
+    speed = _ranged(serializers.FloatField, low=0.3, high=2.0, default=1.0,
+                    help_text="Speaking speed; 2.0 is twice as fast.")
+    cross_fade_duration = _ranged(serializers.FloatField, low=0.0, high=1.0, default=0.15,
+                                  help_text="Seconds of cross-fade between generated chunks.")
+    remove_silence = serializers.BooleanField(
+        required=False, default=False, help_text="Strip long silences from the output.")
+    nfe_step = _ranged(serializers.IntegerField, low=4, high=64, default=32,
+                       help_text="Denoising steps: fewer is faster and rougher.")
+    cfg_strength = _ranged(serializers.FloatField, low=0.0, high=10.0, default=2.0,
+                           help_text="Classifier-free guidance strength.")
+    sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
+                                 help_text="Sway sampling coefficient of the step schedule.")
+    seed = _ranged(serializers.IntegerField, low=0, high=MAX_SEED, default=None,
+                   help_text="Random seed; null picks one. The seed used is always returned.",
+                   allow_null=True)
+    output_format = serializers.ChoiceField(
+        choices=list(OUTPUT_FORMATS), required=False, default="",
+        help_text="Encoding of the returned audio: wav, mp3, flac or ogg (Opus). Default wav, "
+                  "or the type named in an `Accept: audio/...` header.",
+        error_messages={"invalid_choice": "\"{input}\" is not a supported output_format; use "
+                                          "one of wav, mp3, flac, ogg."})
+    include_spectrogram = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also return a PNG (base64) of the generated mel spectrogram.")
+
+    def validate_gen_text(self, value: str) -> str:
+        limit = settings.TTS_MAX_TEXT_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"gen_text is {len(value)} characters; the limit is {limit} "
+                "(TTS_MAX_TEXT_CHARS). Split it into several requests.", code="max_length")
+        return value
+
+    def validate_ref_text(self, value: str) -> str:
+        limit = settings.TTS_MAX_TEXT_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"ref_text is {len(value)} characters; the limit is {limit}. It should be the "
+                "transcript of a clip of at most 12 s.", code="max_length")
+        return value
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields) - {"response"})
+        if unknown:
+            raise serializers.ValidationError({
+                name: [serializers.ErrorDetail(
+                    f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
+                    code="unknown_field")] for name in unknown})
+        return super().to_internal_value(data)
+
+    def synthesis_params(self) -> SynthesisParams:
+        data = self.validated_data
+        return SynthesisParams(
+            speed=data["speed"], cross_fade_duration=data["cross_fade_duration"],
+            nfe_step=data["nfe_step"], cfg_strength=data["cfg_strength"],
+            sway_sampling_coef=data["sway_sampling_coef"],
+            remove_silence=data["remove_silence"], seed=data["seed"])
+
+
+class GenerateMultipartSerializer(_GenerateFields):
+    ref_audio = serializers.FileField(
+        help_text=f"Reference clip of the voice to clone: {ACCEPTED_AUDIO}; 3-12 s of one "
+                  "speaker works best (longer clips are cut at a pause near 12 s).",
+        error_messages={"required": "ref_audio is required: upload the voice to clone.",
+                        "invalid": "ref_audio must be a file upload (multipart/form-data).",
+                        "empty": "ref_audio is an empty file; upload a recording."})
+
+    def validate_ref_audio(self, value) -> bytes:
+        return value.read()
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64AudioField(serializers.Field):
+    default_error_messages = {
+        "invalid": "ref_audio must be the audio file's bytes as a base64 string.",
+        "invalid_base64": "ref_audio is not valid base64; encode the file's bytes with standard "
+                          "base64 (a data:audio/...;base64, prefix is accepted).",
+        "empty": "ref_audio is empty; send a recording of 3-12 s of speech.",
+    }
+
+    def to_internal_value(self, data) -> bytes:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        text = data.strip()
+        if text.startswith("data:"):
+            text = text.partition(",")[2]
+        try:
+            raw = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("invalid_base64")
+        if not raw:
+            self.fail("empty")
+        return raw
+
+    def to_representation(self, value: bytes) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+
+class GenerateJsonSerializer(_GenerateFields):
+    ref_audio = Base64AudioField(
+        help_text=f"Reference clip as base64 ({ACCEPTED_AUDIO}); 3-12 s of one speaker.",
+        error_messages={"required": "ref_audio is required: the base64 of the voice clip.",
+                        "null": "ref_audio is required: the base64 of the voice clip."})
+
+
+class ClipSerializer(serializers.Serializer):
+    original_seconds = serializers.FloatField(help_text="Length of the uploaded clip.")
+    kept_start = serializers.FloatField(help_text="Start of the part used, in seconds.")
+    kept_end = serializers.FloatField(help_text="End of the part used, in seconds.")
+    clipped = serializers.BooleanField(help_text="True when speech was cut to fit ~12 s.")
+
+
+class ParametersSerializer(serializers.Serializer):
+    speed = serializers.FloatField()
+    nfe_step = serializers.IntegerField()
+    cross_fade_duration = serializers.FloatField()
+    remove_silence = serializers.BooleanField()
+    cfg_strength = serializers.FloatField()
+    sway_sampling_coef = serializers.FloatField()
+
+
+class TimingSerializer(serializers.Serializer):
+    total_seconds = serializers.FloatField()
+    preprocess_seconds = serializers.FloatField(help_text="Decoding and clipping the reference.")
+    reference_cached = serializers.BooleanField(help_text="The prepared reference was cached.")
+    queue_seconds = serializers.FloatField(help_text="Waiting for the model.")
+    load_seconds = serializers.FloatField(help_text="Loading the model (first use only).")
+    inference_seconds = serializers.FloatField()
+    real_time_factor = serializers.FloatField(
+        allow_null=True, help_text="inference seconds / audio seconds; below 1 is faster than "
+                                   "real time.")
+
+
+class GenerateOutputSerializer(serializers.Serializer):
+    audio = Base64AudioField(help_text="The encoded audio file, base64.")
+    format = serializers.CharField()
+    sample_rate = serializers.IntegerField()
+    duration = serializers.FloatField(help_text="Seconds of generated audio.")
+    model = serializers.CharField()
+    seed = serializers.IntegerField(help_text="The seed used; send it back to reproduce.")
+    ref_text = serializers.CharField(help_text="The reference transcript actually used.")
+    ref_clip = ClipSerializer()
+    chunks = serializers.IntegerField(help_text="Number of text chunks generated and joined.")
+    parameters = ParametersSerializer()
+    timing = TimingSerializer()
+    spectrogram = Base64AudioField(source="spectrogram_png", required=False,
+                                   help_text="PNG of the mel spectrogram, base64 (only with "
+                                             "include_spectrogram).")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data.get("spectrogram") is None:
+            data.pop("spectrogram", None)
+        return data
+
+
+class ModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    architecture = serializers.ChoiceField(choices=["DiT", "UNetT"])
+    description = serializers.CharField()
+    sample_rate = serializers.IntegerField()
+    license = serializers.CharField()
+    source = serializers.CharField(help_text="Hub URI or local path of the checkpoint.")
+    status = serializers.ChoiceField(choices=["loaded", "available", "unavailable"])
+    reason = serializers.CharField(allow_null=True,
+                                   help_text="Why the model is unavailable, and what to set.")
+    is_default = serializers.BooleanField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    version = serializers.CharField()
+    f5_tts_version = serializers.CharField()
+    device = serializers.CharField()
+    execution_mode = serializers.CharField()
+    default_model = serializers.CharField()
+    loaded_models = serializers.ListField(child=serializers.CharField())
+    queue_depth = serializers.IntegerField(help_text="Requests waiting for a model now.")
+    asr = serializers.DictField()
+    reference_cache = serializers.DictField()
+    uptime_seconds = serializers.FloatField()
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    default_model = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["validation_error", "client_error", "server_error"])
+    errors = ErrorSerializer(many=True)

@@ -1,0 +1,166 @@
+"""HTTP in, HTTP out: validate with a serializer, call one service, shape the reply."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tts.services import catalog, health
+from tts.services.generation import SpeechResult, speech_generate
+
+from . import schema
+from .exceptions import RequestTooLarge, ServiceUnavailable
+from .renderers import FORMAT_BY_MEDIA_TYPE, AudioRenderer
+from .serializers import (
+    GenerateJsonSerializer,
+    GenerateMultipartSerializer,
+    GenerateOutputSerializer,
+    HealthSerializer,
+    ModelSerializer,
+    ReadinessSerializer,
+)
+
+GENERATE_DESCRIPTION = """
+Clone the voice in `ref_audio` and speak `gen_text` with it.
+
+Send **multipart/form-data** (`ref_audio` as a file) or **application/json** (`ref_audio` as
+base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (or
+`audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
+bytes instead, with the metadata in `X-` headers.
+
+```bash
+curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
+  -F ref_audio=@voice.wav -F "ref_text=What the clip says." \\
+  -F "gen_text=Hello from a cloned voice." -H "Accept: audio/wav" -o speech.wav
+```
+"""
+
+
+class GenerateView(APIView):
+    parser_classes = [MultiPartParser, JSONParser]
+    renderer_classes = [JSONRenderer, AudioRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        limit_mb = settings.TTS_MAX_UPLOAD_MB
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > limit_mb * 2**20:
+            raise RequestTooLarge(
+                f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
+                "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        # Errors are JSON even when the client asked for audio.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        operation_id="tts_generate",
+        summary="Generate speech in a cloned voice",
+        description=GENERATE_DESCRIPTION,
+        request={"multipart/form-data": GenerateMultipartSerializer,
+                 "application/json": GenerateJsonSerializer},
+        parameters=[OpenApiParameter(
+            "response", str, enum=["json", "audio"], required=False,
+            description="`audio` returns the encoded bytes instead of JSON (like "
+                        "`Accept: audio/*`).")],
+        responses={
+            (200, "application/json"): OpenApiResponse(GenerateOutputSerializer,
+                                                       examples=[schema.GENERATE_RESPONSE_EXAMPLE]),
+            (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description=(
+                "Raw audio. Headers: X-Model, X-Seed, X-Sample-Rate, X-Duration, X-Chunks, "
+                "X-Ref-Text (percent-encoded), X-Inference-Seconds, X-Real-Time-Factor.")),
+            **schema.GENERATE_ERRORS,
+        },
+        examples=[schema.GENERATE_JSON_EXAMPLE],
+        tags=["speech"],
+    )
+    def post(self, request):
+        serializer_class = (GenerateJsonSerializer
+                            if request.content_type.startswith("application/json")
+                            else GenerateMultipartSerializer)
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        wants_audio = (isinstance(request.accepted_renderer, AudioRenderer)
+                       or request.query_params.get("response") == "audio")
+        output_format = (data["output_format"]
+                         or FORMAT_BY_MEDIA_TYPE.get(request.accepted_media_type, "wav"))
+        result = speech_generate(
+            model_id=data["model"] or settings.TTS_DEFAULT_MODEL,
+            ref_audio=data["ref_audio"], ref_text=data["ref_text"], gen_text=data["gen_text"],
+            params=serializer.synthesis_params(), output_format=output_format,
+            include_spectrogram=data["include_spectrogram"] and not wants_audio)
+        if wants_audio:
+            return audio_response(result)
+        return Response(GenerateOutputSerializer(result).data)
+
+
+def audio_response(result: SpeechResult) -> HttpResponse:
+    response = HttpResponse(result.audio, content_type=result.content_type)
+    response["Content-Disposition"] = f'inline; filename="speech.{result.format}"'
+    headers = {
+        "X-Model": result.model, "X-Seed": result.seed, "X-Sample-Rate": result.sample_rate,
+        "X-Duration": result.duration, "X-Chunks": result.chunks,
+        "X-Ref-Text": quote(result.ref_text, safe=" .,;:!?'"),
+        "X-Inference-Seconds": result.timing["inference_seconds"],
+        "X-Real-Time-Factor": result.timing["real_time_factor"],
+        "X-Total-Seconds": result.timing["total_seconds"],
+    }
+    for name, value in headers.items():
+        response[name] = str(value)
+    return response
+
+
+class ModelListView(APIView):
+    @extend_schema(operation_id="tts_models_list", summary="List models",
+                   description="Every configured model with its status: `loaded` (warm), "
+                               "`available` (loads on first use) or `unavailable` (with the "
+                               "reason and the variable to set). Never loads or downloads.",
+                   responses=ModelSerializer(many=True), tags=["models"])
+    def get(self, request):
+        return Response(ModelSerializer(catalog.model_list(), many=True).data)
+
+
+class ModelDetailView(APIView):
+    @extend_schema(operation_id="tts_models_retrieve", summary="One model",
+                   responses={200: ModelSerializer, 404: schema.GENERATE_ERRORS[404]},
+                   tags=["models"])
+    def get(self, request, model_id: str):
+        return Response(ModelSerializer(catalog.model_get(model_id=model_id)).data)
+
+
+class HealthView(APIView):
+    @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
+                   description="Cheap: never loads a model. Version, device, execution mode, "
+                               "loaded models, queue depth, uptime.",
+                   responses={200: HealthSerializer}, tags=["operations"])
+    def get(self, request):
+        return Response(HealthSerializer(health.health_status()).data)
+
+
+class ReadinessView(APIView):
+    @extend_schema(operation_id="tts_ready", summary="Readiness",
+                   description="200 once the default model is loaded and warm; 503 (with the "
+                               "reason) before that, or when its weights are unavailable.",
+                   responses={200: ReadinessSerializer,
+                              503: schema.error("Not ready.", (
+                                  "Loading", "server_error", "not_ready",
+                                  "tiny-f5 is not loaded yet; it loads on first use or at "
+                                  "start with TTS_PRELOAD.", None))},
+                   tags=["operations"])
+    def get(self, request):
+        state = health.readiness()
+        if not state.ready:
+            raise ServiceUnavailable(state.reason, code="not_ready", wait=10)
+        return Response(ReadinessSerializer({"status": "ready",
+                                             "default_model": state.default_model}).data)

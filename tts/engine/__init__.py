@@ -1,0 +1,1 @@
+"""Models and signals: registry, loading, reference audio, synthesis. No Django in here."""

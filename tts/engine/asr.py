@@ -1,0 +1,80 @@
+"""Speech recognition for references sent without a transcript (faster-whisper / CTranslate2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelUnavailable
+
+logger = logging.getLogger(__name__)
+
+WHISPER_SAMPLE_RATE = 16_000
+
+
+class Transcriber:
+    """Loads a Whisper model lazily, once, and keeps it warm.
+
+    ``model`` is a faster-whisper model name (downloaded when downloads are allowed) or a local
+    CTranslate2 folder.
+    """
+
+    def __init__(self, model: str, *, device: str = "cpu", allow_downloads: bool = True,
+                 language: str | None = None):
+        self.model_name = model
+        self.device = "cuda" if device.startswith("cuda") else "cpu"
+        self.allow_downloads = allow_downloads
+        self.language = language
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._use_lock = threading.Lock()  # CTranslate2 models are not re-entrant on one device
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    def _get(self) -> Any:
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        from faster_whisper import WhisperModel
+
+        local = Path(self.model_name).expanduser()
+        try:
+            return WhisperModel(str(local) if local.is_dir() else self.model_name,
+                                device=self.device, compute_type="default",
+                                local_files_only=not self.allow_downloads)
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"Speech recognition model {self.model_name!r} could not be loaded "
+                f"({type(exc).__name__}); send ref_text with the transcript of the clip, or set "
+                "TTS_ASR_MODEL to a local faster-whisper folder."
+            ) from exc
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+        model = self._get()
+        waveform = _resample(samples, sample_rate, WHISPER_SAMPLE_RATE)
+        with self._use_lock:
+            segments, _ = model.transcribe(waveform, language=self.language, beam_size=1,
+                                           vad_filter=False, condition_on_previous_text=False)
+            text = " ".join(segment.text.strip() for segment in segments)
+        logger.debug("transcribed reference: %r", text)
+        return text.strip()
+
+
+def _resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
+    if source == target:
+        return samples.astype(np.float32)
+    import torch
+    import torchaudio
+
+    tensor = torch.from_numpy(samples.astype(np.float32))
+    return torchaudio.functional.resample(tensor, source, target).numpy()

@@ -1,0 +1,102 @@
+"""Audio in and out: decode anything ffmpeg reads, encode the formats clients ask for."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from pydub import AudioSegment
+
+from .errors import InvalidReferenceAudio
+
+SAMPLE_RATE = 24_000
+DECODE_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    name: str
+    content_type: str
+    sf_format: str
+    sf_subtype: str
+    extension: str
+
+
+OUTPUT_FORMATS: dict[str, OutputFormat] = {
+    "wav": OutputFormat("wav", "audio/wav", "WAV", "PCM_16", "wav"),
+    "mp3": OutputFormat("mp3", "audio/mpeg", "MP3", "MPEG_LAYER_III", "mp3"),
+    "flac": OutputFormat("flac", "audio/flac", "FLAC", "PCM_16", "flac"),
+    "ogg": OutputFormat("ogg", "audio/ogg", "OGG", "OPUS", "ogg"),
+}
+
+
+def ffmpeg_binary() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:  # an install problem, not the client's: surfaces as a 500 with a log line
+        raise RuntimeError("ffmpeg is not installed; run scripts/install.sh or apt-get install ffmpeg")
+    return path
+
+
+def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
+           max_seconds: float | None = None) -> np.ndarray:
+    """Decode any audio ffmpeg understands to mono float32 at ``sample_rate``.
+
+    At most ``max_seconds`` (+1 s, so callers can tell "too long") are decoded. The input goes
+    through a file, not a pipe, because some containers (m4a with a trailing index) need to
+    seek; the file lives in a temporary folder removed whatever happens.
+    """
+    if not data:
+        raise InvalidReferenceAudio("The reference audio is empty; upload a recording.",
+                                    code="empty_audio")
+    cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error"]
+    with tempfile.TemporaryDirectory(prefix="tts-decode-") as folder:
+        source = Path(folder) / "input"
+        source.write_bytes(data)
+        cmd += ["-i", str(source), "-map", "0:a:0", "-ac", "1", "-ar", str(sample_rate)]
+        if max_seconds is not None:
+            cmd += ["-t", f"{max_seconds + 1:.3f}"]
+        cmd += ["-f", "f32le", "pipe:1"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=DECODE_TIMEOUT_SECONDS,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise InvalidReferenceAudio("Decoding the reference audio took too long; send a "
+                                        "short clip in a common format.",
+                                        code="undecodable_audio") from None
+    samples = np.frombuffer(proc.stdout, dtype=np.float32)
+    if proc.returncode != 0 or samples.size == 0:
+        raise InvalidReferenceAudio(
+            "The reference audio could not be decoded; send wav, mp3, flac, ogg/opus, "
+            "m4a/aac or webm audio.",
+            code="undecodable_audio",
+        )
+    return samples.copy()
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+    """Encode mono float samples to ``fmt`` (one of OUTPUT_FORMATS)."""
+    spec = OUTPUT_FORMATS[fmt]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=spec.sf_format,
+             subtype=spec.sf_subtype)
+    return buffer.getvalue()
+
+
+def to_segment(samples: np.ndarray, sample_rate: int) -> AudioSegment:
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    return AudioSegment(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)
+
+
+def from_segment(segment: AudioSegment) -> np.ndarray:
+    pcm = np.frombuffer(segment.raw_data, dtype="<i2")
+    return (pcm.astype(np.float32) / 32768.0).copy()
+
+
+def seconds(samples: np.ndarray, sample_rate: int) -> float:
+    return float(len(samples)) / sample_rate

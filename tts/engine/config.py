@@ -1,0 +1,44 @@
+"""Plain-value engine configuration. Django settings build it; the engine never reads Django."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    device: str = "auto"
+    #: Local Vocos folder (config.yaml + pytorch_model.bin); empty means the hub's.
+    vocoder_path: str = ""
+    #: May hub URIs (hf://…) be downloaded? False where the hub is unreachable.
+    allow_downloads: bool = field(default_factory=lambda: os.environ.get("HF_HUB_OFFLINE") != "1")
+    hf_cache_dir: str | None = None
+    # Built-in overrides: a local file for each hub URI.
+    f5_ckpt: str = ""
+    f5_vocab: str = ""
+    e2_ckpt: str = ""
+    e2_vocab: str = ""
+    # The "Custom" model, as upstream's Gradio custom model.
+    custom_ckpt: str = ""
+    custom_vocab: str = ""
+    custom_arch: str = "DiT"
+    custom_config: str = ""
+    #: TOML or JSON file with more models.
+    models_file: str = ""
+    default_model: str = "F5-TTS"
+    #: Requests allowed to wait for one model while it is busy; more get EngineBusy.
+    max_queue: int = 8
+    #: Seconds a request waits for its model before giving up with EngineBusy.
+    queue_timeout: float = 300.0
+    # Reference audio rules.
+    min_ref_seconds: float = 1.0
+    max_ref_upload_seconds: float = 60.0
+    max_ref_clip_seconds: float = 12.0
+    # Prepared-reference cache bounds.
+    ref_cache_entries: int = 64
+    ref_cache_mb: int = 256
+
+    def base_dir(self) -> Path:
+        return Path(self.models_file).parent if self.models_file else Path.cwd()

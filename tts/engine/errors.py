@@ -1,0 +1,73 @@
+"""Typed engine errors. Each message says what went wrong and what to do about it.
+
+The HTTP layer maps these once (tts/api/exceptions.py); nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class. ``code`` is a stable machine-readable identifier."""
+
+    code = "engine_error"
+    #: Seconds after which a retry may succeed; ``None`` when retrying cannot help.
+    retry_after: int | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, attr: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        #: The request field the problem is about, when there is one.
+        self.attr = attr
+
+
+class ModelNotFound(EngineError):
+    code = "model_not_found"
+
+
+class ModelUnavailable(EngineError):
+    """The model is known but its weights (or vocoder) cannot be had right now."""
+
+    code = "model_unavailable"
+    retry_after = 60
+
+
+class ModelLoadError(EngineError):
+    """The weights exist but do not load (corrupt file, wrong architecture or vocab)."""
+
+    code = "model_load_error"
+
+
+class InvalidReferenceAudio(EngineError):
+    code = "invalid_reference_audio"
+
+    def __init__(self, message: str, *, code: str | None = None, attr: str | None = "ref_audio"):
+        super().__init__(message, code=code, attr=attr)
+
+
+class InvalidReferenceText(EngineError):
+    code = "invalid_ref_text"
+
+    def __init__(self, message: str, *, code: str | None = None, attr: str | None = "ref_text"):
+        super().__init__(message, code=code, attr=attr)
+
+
+class TranscriptionUnavailable(InvalidReferenceText):
+    code = "ref_text_required"
+
+
+class EngineBusy(EngineError):
+    """Too many requests are already waiting for this model."""
+
+    code = "engine_busy"
+    retry_after = 5
+
+
+class OutOfMemory(EngineError):
+    code = "out_of_memory"
+    retry_after = 10
+
+
+class GenerationFailed(EngineError):
+    code = "generation_failed"

@@ -1,0 +1,182 @@
+"""Which models exist: built-in specs mirroring upstream, the Custom model, and a models file.
+
+Nothing here imports torch or touches the network, so listing models is always cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import EngineConfig
+from .errors import ModelNotFound
+
+ARCHITECTURES = ("DiT", "UNetT")
+SAMPLE_RATE = 24_000
+HUB_PREFIX = "hf://"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    name: str
+    architecture: str
+    config: dict[str, Any]
+    #: ``hf://owner/repo/path`` or a local file (``.safetensors`` or ``.pt``).
+    checkpoint: str
+    #: vocab.txt location; empty means the vocab bundled with f5-tts.
+    vocab: str = ""
+    #: Local Vocos folder for this model; empty means the engine's shared default.
+    vocoder: str = ""
+    description: str = ""
+    license: str = ""
+    #: The environment variable an operator sets to point at local weights.
+    env_hint: str = ""
+    sample_rate: int = SAMPLE_RATE
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def upstream_arch(config_name: str) -> tuple[str, dict[str, Any]]:
+    """Backbone class name and architecture dict from the config file shipped in f5-tts."""
+    path = files("f5_tts").joinpath(f"configs/{config_name}.yaml")
+    model = yaml.safe_load(path.read_text(encoding="utf-8"))["model"]
+    return model["backbone"], dict(model["arch"])
+
+
+def builtin_specs(config: EngineConfig) -> list[ModelSpec]:
+    f5_arch, f5_cfg = upstream_arch("F5TTS_v1_Base")
+    e2_arch, e2_cfg = upstream_arch("E2TTS_Base")
+    specs = [
+        ModelSpec(
+            id="F5-TTS",
+            name="F5-TTS v1 Base",
+            architecture=f5_arch,
+            config=f5_cfg,
+            checkpoint=config.f5_ckpt
+            or "hf://SWivid/F5-TTS/F5TTS_v1_Base/model_1250000.safetensors",
+            # Empty vocab = the copy of F5TTS_v1_Base/vocab.txt bundled in the f5-tts wheel,
+            # as upstream's own F5TTS API uses, so offline installs need only the checkpoint.
+            vocab=config.f5_vocab,
+            description="F5-TTS v1 Base (DiT, 337M parameters), zero-shot voice cloning, "
+            "English and Chinese.",
+            license="CC-BY-NC-4.0",
+            env_hint="TTS_F5_CKPT",
+        ),
+        ModelSpec(
+            id="E2-TTS",
+            name="E2-TTS Base",
+            architecture=e2_arch,
+            config=e2_cfg,
+            checkpoint=config.e2_ckpt or "hf://SWivid/E2-TTS/E2TTS_Base/model_1200000.safetensors",
+            vocab=config.e2_vocab,
+            description="E2-TTS Base (flat UNet-Transformer, 333M parameters), zero-shot voice "
+            "cloning, English and Chinese.",
+            license="CC-BY-NC-4.0",
+            env_hint="TTS_E2_CKPT",
+        ),
+    ]
+    if config.custom_ckpt:
+        specs.append(custom_spec(config))
+    return specs
+
+
+def custom_spec(config: EngineConfig) -> ModelSpec:
+    """The Custom model, configured as upstream's Gradio custom model (ckpt, vocab, JSON config)."""
+    architecture = config.custom_arch or "DiT"
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"TTS_CUSTOM_ARCH must be one of {ARCHITECTURES}, not {architecture!r}")
+    if config.custom_config:
+        try:
+            arch_config = json.loads(config.custom_config)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"TTS_CUSTOM_CONFIG is not valid JSON: {exc}") from exc
+    else:
+        arch_config = upstream_arch("F5TTS_v1_Base" if architecture == "DiT" else "E2TTS_Base")[1]
+    return ModelSpec(
+        id="Custom",
+        name="Custom checkpoint",
+        architecture=architecture,
+        config=arch_config,
+        checkpoint=config.custom_ckpt,
+        vocab=config.custom_vocab,
+        description=f"Operator-supplied {architecture} checkpoint (TTS_CUSTOM_CKPT).",
+        env_hint="TTS_CUSTOM_CKPT",
+    )
+
+
+def specs_from_file(path: str | Path) -> list[ModelSpec]:
+    """Read ``[[models]]`` entries from a TOML or JSON file.
+
+    Relative paths in the file are taken relative to the file's own folder, so a folder of
+    checkpoints plus its models file can be moved as one.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    entries = data.get("models", [])
+    specs = []
+    for entry in entries:
+        entry = dict(entry)
+        architecture = entry.pop("architecture", "DiT")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"{path}: model {entry.get('id')!r} has unknown architecture "
+                             f"{architecture!r}; use one of {ARCHITECTURES}")
+        for key in ("checkpoint", "vocab", "vocoder"):
+            value = entry.get(key, "")
+            if value and not value.startswith(HUB_PREFIX) and not Path(value).is_absolute():
+                entry[key] = str((path.parent / value).resolve())
+        specs.append(
+            ModelSpec(
+                id=entry.pop("id"),
+                name=entry.pop("name", ""),
+                architecture=architecture,
+                config=dict(entry.pop("config", {})),
+                checkpoint=entry.pop("checkpoint"),
+                vocab=entry.pop("vocab", ""),
+                vocoder=entry.pop("vocoder", ""),
+                description=entry.pop("description", ""),
+                license=entry.pop("license", ""),
+                env_hint=entry.pop("env_hint", "TTS_MODELS_FILE"),
+                tags=tuple(entry.pop("tags", ())),
+            )
+        )
+    return specs
+
+
+class ModelRegistry:
+    """Ordered id → spec mapping."""
+
+    def __init__(self, specs: list[ModelSpec]):
+        self._specs = {spec.id: spec for spec in specs}
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> ModelRegistry:
+        specs = builtin_specs(config)
+        if config.models_file:
+            specs += specs_from_file(config.models_file)
+        return cls(specs)
+
+    def get(self, model_id: str) -> ModelSpec:
+        try:
+            return self._specs[model_id]
+        except KeyError:
+            raise ModelNotFound(
+                f"Unknown model {model_id!r}. Available: {', '.join(self._specs)} "
+                "(see GET /api/tts/models/).",
+                attr="model",
+            ) from None
+
+    def ids(self) -> list[str]:
+        return list(self._specs)
+
+    def __iter__(self):
+        return iter(self._specs.values())
+
+    def __contains__(self, model_id: str) -> bool:
+        return model_id in self._specs

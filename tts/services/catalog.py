@@ -1,0 +1,52 @@
+"""Model listings for clients and operators. Never loads or downloads anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from tts.engine.registry import ModelSpec
+
+from .runtime import get_engine
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    name: str
+    architecture: str
+    description: str
+    sample_rate: int
+    license: str
+    source: str
+    status: str
+    reason: str | None
+    is_default: bool
+
+
+def public_source(location: str) -> str:
+    """A checkpoint location without credentials or query strings (tokens live there)."""
+    parts = urlsplit(location)
+    if parts.scheme in ("http", "https", "s3", "gs") and parts.netloc:
+        host = parts.hostname or ""
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return location
+
+
+def _info(spec: ModelSpec) -> ModelInfo:
+    engine = get_engine()
+    status = engine.models.status(spec.id)
+    return ModelInfo(
+        id=spec.id, name=spec.name or spec.id, architecture=spec.architecture,
+        description=spec.description, sample_rate=spec.sample_rate, license=spec.license,
+        source=public_source(spec.checkpoint), status=status.state, reason=status.reason,
+        is_default=spec.id == engine.config.default_model,
+    )
+
+
+def model_list() -> list[ModelInfo]:
+    return [_info(spec) for spec in get_engine().registry]
+
+
+def model_get(*, model_id: str) -> ModelInfo:
+    return _info(get_engine().registry.get(model_id))

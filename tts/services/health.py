@@ -1,0 +1,57 @@
+"""Liveness and readiness. Cheap: reads state, never loads a model."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from django.conf import settings
+
+from .runtime import STARTED_AT, get_engine
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    default_model: str
+    reason: str | None
+
+
+def health_status() -> dict:
+    engine = get_engine()
+    transcriber = engine.transcriber
+    return {
+        "status": "ok",
+        "version": _version("f5-tts-server"),
+        "f5_tts_version": _version("f5-tts"),
+        "device": engine.models.device,
+        "execution_mode": settings.TTS_EXECUTION_MODE,
+        "default_model": engine.config.default_model,
+        "loaded_models": engine.models.loaded_ids(),
+        "queue_depth": engine.models.waiting(),
+        "asr": {"model": transcriber.model_name if transcriber else None,
+                "loaded": bool(transcriber and transcriber.is_loaded)},
+        "reference_cache": engine.references.stats(),
+        "uptime_seconds": round(time.time() - STARTED_AT, 1),
+    }
+
+
+def readiness() -> Readiness:
+    engine = get_engine()
+    model_id = engine.config.default_model
+    if engine.models.is_loaded(model_id):
+        return Readiness(True, model_id, None)
+    if model_id not in engine.registry:
+        return Readiness(False, model_id, f"TTS_DEFAULT_MODEL={model_id!r} is not a known model.")
+    status = engine.models.status(model_id)
+    reason = status.reason or (f"{model_id} is not loaded yet; it loads on first use or at start "
+                               "with TTS_PRELOAD.")
+    return Readiness(False, model_id, reason)
