@@ -1,0 +1,222 @@
+"""Decoding every common input format through ffmpeg, and encoding every output format.
+
+The inputs are made here with ffmpeg from one espeak-ng recording (once per session), so each
+format carries the same speech: a decoded file must match the original's length and loudness
+envelope, not merely decode to "something".
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import convert
+from tts.engine import audio
+from tts.engine.errors import InvalidReferenceAudio
+
+#: name -> (file name, ffmpeg output arguments). Rates, channel counts and sample formats vary
+#: on purpose: the decoder must bring every one to mono float32 at 24 kHz.
+INPUT_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "wav-pcm16-22k-mono": ("pcm16.wav", ("-c:a", "pcm_s16le")),
+    "wav-pcm32-48k-stereo": ("pcm32.wav", ("-ac", "2", "-ar", "48000", "-c:a", "pcm_s32le")),
+    "wav-float-8k-mono": ("float8k.wav", ("-ar", "8000", "-c:a", "pcm_f32le")),
+    "wav-6ch-48k": ("six.wav", ("-ac", "6", "-ar", "48000")),
+    "mp3-44k-stereo": ("speech.mp3", ("-ac", "2", "-ar", "44100", "-c:a", "libmp3lame",
+                                      "-b:a", "96k")),
+    "flac-96k": ("speech.flac", ("-ar", "96000", "-c:a", "flac")),
+    "ogg-vorbis-stereo": ("vorbis.ogg", ("-ac", "2", "-ar", "44100", "-c:a", "libvorbis")),
+    "ogg-opus-48k": ("opus.ogg", ("-ar", "48000", "-c:a", "libopus", "-b:a", "48k")),
+    "m4a-aac-stereo": ("speech.m4a", ("-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k")),
+    "webm-opus": ("speech.webm", ("-c:a", "libopus", "-b:a", "48k")),
+}
+
+
+def make_input_formats(source: Path, folder: Path) -> dict[str, Path]:
+    """Every input format of INPUT_FORMATS, converted with ffmpeg from ``source``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {name: convert(source, folder / file_name, *args)
+            for name, (file_name, args) in INPUT_FORMATS.items()}
+
+
+def ffmpeg_make(target: Path, *args: str) -> Path:
+    """Run ffmpeg with arbitrary inputs (lavfi sources, concat) into ``target``."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, str(target)],
+                   check=True)
+    return target
+
+
+def envelope(samples: np.ndarray, sample_rate: int = audio.SAMPLE_RATE,
+             frame_seconds: float = 0.05) -> np.ndarray:
+    """RMS per frame: the shape of the speech, robust to lossy codecs."""
+    frame = int(sample_rate * frame_seconds)
+    usable = len(samples) // frame * frame
+    return np.sqrt(np.mean(samples[:usable].reshape(-1, frame) ** 2, axis=1))
+
+
+def same_speech(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of the loudness envelopes of two decodings of the same recording."""
+    ea, eb = envelope(a), envelope(b)
+    n = min(len(ea), len(eb))
+    return float(np.corrcoef(ea[:n], eb[:n])[0, 1])
+
+
+@pytest.fixture(scope="session")
+def input_files(ref_wav, tmp_path_factory) -> dict[str, Path]:
+    return make_input_formats(ref_wav, tmp_path_factory.mktemp("input-formats"))
+
+
+@pytest.fixture(scope="session")
+def original(ref_wav) -> np.ndarray:
+    """The espeak-ng recording read directly (22.05 kHz), resampled here by ffmpeg's decoder
+    path only once, as the yardstick the other formats are compared with."""
+    samples, rate = sf.read(ref_wav, dtype="float32")
+    assert rate == 22050 and samples.ndim == 1
+    return samples
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(INPUT_FORMATS))
+def test_decode_every_input_format_to_mono_24k(name, input_files, original):
+    decoded = audio.decode(input_files[name].read_bytes())
+
+    assert decoded.dtype == np.float32 and decoded.ndim == 1
+    expected_seconds = len(original) / 22050
+    # Same length within codec padding (AAC and MP3 frames are ~20-50 ms).
+    assert audio.seconds(decoded, audio.SAMPLE_RATE) == pytest.approx(expected_seconds, abs=0.06)
+    # Same speech: loudness follows the original frame by frame.
+    reference = audio.decode(input_files["wav-pcm16-22k-mono"].read_bytes())
+    assert same_speech(decoded, reference) > 0.9
+    # Downmixed, not one channel of several added up past full scale or left silent.
+    peak = float(np.max(np.abs(decoded)))
+    assert 0.1 * np.max(np.abs(original)) < peak <= 1.0
+
+
+def test_decode_resamples_to_the_requested_rate(input_files):
+    data = input_files["flac-96k"].read_bytes()
+    at_16k = audio.decode(data, sample_rate=16_000)
+    at_24k = audio.decode(data)
+    assert len(at_16k) / 16_000 == pytest.approx(len(at_24k) / 24_000, abs=0.01)
+
+
+def test_decode_downmixes_a_channel_that_holds_the_speech(ref_wav, tmp_path):
+    """Speech on the left only, silence on the right: the mono result still holds it."""
+    left_only = ffmpeg_make(tmp_path / "left.wav", "-i", str(ref_wav), "-af",
+                            "pan=stereo|c0=c0|c1=0*c0", "-ar", "44100")
+    info = sf.info(left_only)
+    assert info.channels == 2
+    decoded = audio.decode(left_only.read_bytes())
+    both = audio.decode(ref_wav.read_bytes())
+    assert same_speech(decoded, both) > 0.95
+    assert np.max(np.abs(decoded)) > 0.2 * np.max(np.abs(both))
+
+
+def test_decode_stops_after_max_seconds_plus_one(ref_wav, tmp_path):
+    """A 70 s upload is not decoded in full: just enough to tell that it is too long."""
+    looped = ffmpeg_make(tmp_path / "long.flac", "-stream_loop", "16", "-i", str(ref_wav))
+    assert sf.info(looped).duration > 65
+    decoded = audio.decode(looped.read_bytes(), max_seconds=10)
+    assert audio.seconds(decoded, audio.SAMPLE_RATE) == pytest.approx(11.0, abs=0.05)
+    assert audio.seconds(audio.decode(looped.read_bytes()), audio.SAMPLE_RATE) > 65
+
+
+@pytest.fixture(scope="session")
+def not_audio(tmp_path_factory, ref_wav) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("not-audio")
+    image = ffmpeg_make(folder / "red.png", "-f", "lavfi", "-i", "color=red:s=32x32",
+                        "-frames:v", "1")
+    video = ffmpeg_make(folder / "silent-video.webm", "-f", "lavfi", "-i",
+                        "testsrc=s=64x64:d=2:r=10", "-c:v", "libvpx", "-an")
+    wav = ref_wav.read_bytes()
+    return {
+        "random-bytes": np.random.default_rng(0).integers(0, 256, 50_000, np.uint8).tobytes(),
+        "text": b"this is not audio, just a sentence in a text file\n" * 100,
+        "json": b'{"ref_audio": "not a recording"}',
+        "png-image": image.read_bytes(),
+        "video-without-audio": video.read_bytes(),
+        "wav-header-only": wav[:44],
+        "zip": b"PK\x03\x04" + bytes(2000),
+    }
+
+
+@pytest.mark.parametrize("name", ["random-bytes", "text", "json", "png-image",
+                                  "video-without-audio", "wav-header-only", "zip"])
+def test_decode_rejects_what_is_not_audio(name, not_audio):
+    with pytest.raises(InvalidReferenceAudio) as info:
+        audio.decode(not_audio[name])
+    assert info.value.code == "undecodable_audio"
+    assert info.value.attr == "ref_audio"
+    assert "wav, mp3, flac" in info.value.message  # says what to send instead
+
+
+def test_decode_rejects_empty_input():
+    with pytest.raises(InvalidReferenceAudio) as info:
+        audio.decode(b"")
+    assert info.value.code == "empty_audio"
+
+
+def test_decode_of_a_truncated_file_keeps_what_is_there(input_files):
+    """Half an mp3 (a cut-off upload) still decodes to the half that arrived."""
+    data = input_files["mp3-44k-stereo"].read_bytes()
+    decoded = audio.decode(data[: len(data) // 2])
+    whole = audio.decode(data)
+    assert 0.3 * len(whole) < len(decoded) < 0.7 * len(whole)
+
+
+def test_decode_leaves_no_temp_files(private_tmp, input_files, not_audio):
+    audio.decode(input_files["m4a-aac-stereo"].read_bytes())
+    with pytest.raises(InvalidReferenceAudio):
+        audio.decode(not_audio["random-bytes"])
+    with pytest.raises(InvalidReferenceAudio):
+        audio.decode(b"")
+    assert list(private_tmp.iterdir()) == []
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+EXPECTED_CONTAINERS = {
+    "wav": ("WAV", "audio/wav"),
+    "mp3": ("MP3", "audio/mpeg"),
+    "flac": ("FLAC", "audio/flac"),
+    "ogg": ("OGG", "audio/ogg"),
+}
+
+
+def test_output_formats_are_exactly_the_documented_ones():
+    assert set(audio.OUTPUT_FORMATS) == {"wav", "mp3", "flac", "ogg"}
+    assert audio.OUTPUT_FORMATS["ogg"].sf_subtype == "OPUS"
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])
+def test_encode_round_trips_duration_rate_and_content(fmt, ref_bytes):
+    samples = audio.decode(ref_bytes)
+    encoded = audio.encode(samples, audio.SAMPLE_RATE, fmt)
+
+    container, content_type = EXPECTED_CONTAINERS[fmt]
+    assert audio.OUTPUT_FORMATS[fmt].content_type == content_type
+    info = sf.info(io.BytesIO(encoded))
+    assert info.format == container
+    if fmt == "ogg":
+        assert info.subtype == "OPUS"
+    assert info.channels == 1
+    assert info.samplerate == audio.SAMPLE_RATE
+    assert info.duration == pytest.approx(audio.seconds(samples, audio.SAMPLE_RATE), abs=0.03)
+    # What another decoder (ffmpeg) makes of it: the same speech, the same length.
+    back = audio.decode(encoded)
+    assert audio.seconds(back, audio.SAMPLE_RATE) == pytest.approx(
+        audio.seconds(samples, audio.SAMPLE_RATE), abs=0.03)
+    assert same_speech(back, samples) > 0.95
+
+
+def test_segment_round_trip_is_lossless_to_16_bits(ref_bytes):
+    samples = audio.decode(ref_bytes)
+    segment = audio.to_segment(samples, audio.SAMPLE_RATE)
+    assert segment.frame_rate == audio.SAMPLE_RATE and segment.channels == 1
+    back = audio.from_segment(segment)
+    assert back.shape == samples.shape
+    assert np.max(np.abs(back - samples)) < 2 / 32768
