@@ -116,17 +116,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
-        "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
-        "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
-        "ErrorCode401Enum": "drf_standardized_errors.openapi_serializers.ErrorCode401Enum.choices",
-        "ErrorCode403Enum": "drf_standardized_errors.openapi_serializers.ErrorCode403Enum.choices",
-        "ErrorCode404Enum": "drf_standardized_errors.openapi_serializers.ErrorCode404Enum.choices",
-        "ErrorCode405Enum": "drf_standardized_errors.openapi_serializers.ErrorCode405Enum.choices",
-        "ErrorCode406Enum": "drf_standardized_errors.openapi_serializers.ErrorCode406Enum.choices",
-        "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
-        "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
-        "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
+        for name in ("ValidationErrorEnum", "ClientErrorEnum", "ServerErrorEnum",
+                     "ErrorCode401Enum", "ErrorCode403Enum", "ErrorCode404Enum",
+                     "ErrorCode405Enum", "ErrorCode406Enum", "ErrorCode415Enum",
+                     "ErrorCode429Enum", "ErrorCode500Enum")
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
@@ -136,7 +130,8 @@ TTS_DEMO = env.bool("TTS_DEMO", default=False)
 TTS_DEMO_DIR = Path(env("TTS_DEMO_DIR", default=str(VAR_DIR / "tiny-models")))
 TTS_DEVICE = env("TTS_DEVICE", default="auto")
 TTS_EXECUTION_MODE = "inline"
-TTS_MODELS_FILE = env("TTS_MODELS_FILE", default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")
+TTS_MODELS_FILE = env("TTS_MODELS_FILE",
+                      default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")
 TTS_DEFAULT_MODEL = env("TTS_DEFAULT_MODEL", default="tiny-f5" if TTS_DEMO else "F5-TTS")
 TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL] if TTS_DEMO else [])
 TTS_F5_CKPT = env("TTS_F5_CKPT", default="")
@@ -148,7 +143,8 @@ TTS_CUSTOM_VOCAB = env("TTS_CUSTOM_VOCAB", default="")
 TTS_CUSTOM_ARCH = env("TTS_CUSTOM_ARCH", default="DiT")
 TTS_CUSTOM_CONFIG = env("TTS_CUSTOM_CONFIG", default="")
 TTS_VOCODER_PATH = env("TTS_VOCODER_PATH", default="")
-TTS_ALLOW_DOWNLOADS = env.bool("TTS_ALLOW_DOWNLOADS", default=os.environ.get("HF_HUB_OFFLINE") != "1")
+TTS_ALLOW_DOWNLOADS = env.bool("TTS_ALLOW_DOWNLOADS",
+                               default=os.environ.get("HF_HUB_OFFLINE") != "1")
 TTS_HF_CACHE_DIR = env("TTS_HF_CACHE_DIR", default="") or None
 TTS_ASR_MODEL = env("TTS_ASR_MODEL", default="")
 TTS_ASR_LANGUAGE = env("TTS_ASR_LANGUAGE", default="") or None

@@ -52,3 +52,11 @@ class EngineAwareExceptionHandler(ExceptionHandler):
         if isinstance(exc, engine.EngineError):
             return to_api_exception(exc)
         return super().convert_known_exceptions(exc)
+
+    def report_exception(self, exc: exceptions.APIException, response) -> None:
+        # A busy or unavailable model is an expected state, not a crash: one log line, no
+        # traceback, no error-tracker event. Everything else is reported as DRF/Django would.
+        if isinstance(self.exc, engine.EngineError):
+            logger.warning("%s %s: %s", response.status_code, self.exc.code, self.exc.message)
+            return
+        super().report_exception(exc, response)

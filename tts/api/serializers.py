@@ -13,6 +13,8 @@ from rest_framework import serializers
 from tts.engine.audio import OUTPUT_FORMATS
 from tts.engine.synthesis import MAX_SEED, SynthesisParams
 
+#: A 12 s clip is read in far fewer characters than this.
+MAX_REF_TEXT_CHARS = 1000
 ACCEPTED_AUDIO = "wav, mp3, flac, ogg/vorbis, ogg/opus, m4a/aac or webm"
 
 
@@ -34,6 +36,9 @@ class _GenerateFields(serializers.Serializer):
 
     ref_text = serializers.CharField(
         required=False, allow_blank=True, default="", trim_whitespace=True,
+        max_length=MAX_REF_TEXT_CHARS, error_messages={"max_length": (
+            "ref_text is longer than {max_length} characters; it should be the transcript of a "
+            "clip of at most 12 s.")},
         help_text="Exact transcript of the reference clip. Empty means: transcribe it (needs "
                   "speech recognition on the server, TTS_ASR_MODEL).")
     gen_text = serializers.CharField(
@@ -77,14 +82,6 @@ class _GenerateFields(serializers.Serializer):
             raise serializers.ValidationError(
                 f"gen_text is {len(value)} characters; the limit is {limit} "
                 "(TTS_MAX_TEXT_CHARS). Split it into several requests.", code="max_length")
-        return value
-
-    def validate_ref_text(self, value: str) -> str:
-        limit = settings.TTS_MAX_TEXT_CHARS
-        if len(value) > limit:
-            raise serializers.ValidationError(
-                f"ref_text is {len(value)} characters; the limit is {limit}. It should be the "
-                "transcript of a clip of at most 12 s.", code="max_length")
         return value
 
     def to_internal_value(self, data):

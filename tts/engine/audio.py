@@ -39,7 +39,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 def ffmpeg_binary() -> str:
     path = shutil.which("ffmpeg")
     if path is None:  # an install problem, not the client's: surfaces as a 500 with a log line
-        raise RuntimeError("ffmpeg is not installed; run scripts/install.sh or apt-get install ffmpeg")
+        raise RuntimeError("ffmpeg is not installed; run scripts/install.sh "
+                           "(or apt-get install ffmpeg)")
     return path
 
 

@@ -28,7 +28,8 @@ def resolve_device(requested: str = "auto") -> str:
     if requested == "mps" and not torch.backends.mps.is_available():
         raise ModelUnavailable("TTS_DEVICE=mps but MPS is not available; set TTS_DEVICE=auto.")
     if requested not in ("cpu", "mps"):
-        raise ModelUnavailable(f"TTS_DEVICE={requested!r} is not one of auto, cpu, cuda, cuda:N, mps.")
+        raise ModelUnavailable(f"TTS_DEVICE={requested!r} is not one of auto, cpu, cuda, "
+                               "cuda:N, mps.")
     return requested
 
 

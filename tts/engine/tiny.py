@@ -120,17 +120,26 @@ def write_tiny_models(folder: str | Path, *, seed: int = 0) -> Path:
     return models_file
 
 
-def _models_toml() -> str:
-    def entry(model_id: str, name: str, architecture: str, checkpoint: str, config: dict) -> str:
-        inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in config.items())
-        return (f'[[models]]\nid = "{model_id}"\nname = "{name}"\n'
-                f'architecture = "{architecture}"\ncheckpoint = "{checkpoint}"\n'
-                f'vocab = "vocab.txt"\nvocoder = "vocos"\nlicense = "MIT"\n'
-                f'description = "Tiny {architecture} ({name}). {NOISE_NOTE}"\n'
-                f'tags = ["tiny", "random-weights"]\nconfig = {{ {inline} }}\n')
+def models_toml_entry(model_id: str, architecture: str, checkpoint: str, config: dict, *,
+                      name: str = "", vocab: str = "vocab.txt", vocoder: str = "vocos",
+                      description: str = "") -> str:
+    """One ``[[models]]`` table of a models file (paths relative to the file's folder)."""
+    lines = [f"id = {json.dumps(model_id)}", f"name = {json.dumps(name or model_id)}",
+             f"architecture = {json.dumps(architecture)}",
+             f"checkpoint = {json.dumps(checkpoint)}", f"vocab = {json.dumps(vocab)}",
+             f"description = {json.dumps(description)}"]
+    if vocoder:
+        lines.append(f"vocoder = {json.dumps(vocoder)}")
+    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in config.items())
+    lines.append(f"config = {{ {inline} }}")
+    return "[[models]]\n" + "\n".join(lines) + "\n"
 
+
+def _models_toml() -> str:
     header = "# Written by `manage.py make_tiny_models`. " + NOISE_NOTE + "\n\n"
-    return header + "\n".join([
-        entry("tiny-f5", "tiny F5-TTS", "DiT", "tiny_dit.safetensors", TINY_DIT),
-        entry("tiny-e2", "tiny E2-TTS", "UNetT", "tiny_unett.pt", TINY_UNETT),
-    ])
+    return header + "\n".join(
+        models_toml_entry(model_id, architecture, checkpoint, config, name=name,
+                          description=f"Tiny {architecture} ({name}). {NOISE_NOTE}")
+        for model_id, name, architecture, checkpoint, config in (
+            ("tiny-f5", "tiny F5-TTS", "DiT", "tiny_dit.safetensors", TINY_DIT),
+            ("tiny-e2", "tiny E2-TTS", "UNetT", "tiny_unett.pt", TINY_UNETT)))

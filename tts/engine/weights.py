@@ -42,7 +42,8 @@ def fetch(location: str, *, allow_downloads: bool, env_hint: str, what: str,
     if local is not None:
         return local
     if not location.startswith(HUB_PREFIX):
-        raise ModelUnavailable(f"{what} not found at {location}; set {env_hint} to an existing file.")
+        raise ModelUnavailable(f"{what} not found at {location}; set {env_hint} to an "
+                               "existing file.")
     if not allow_downloads:
         raise ModelUnavailable(
             f"{what} is not in the local cache ({location}) and downloads are disabled "

@@ -1,0 +1,40 @@
+# Two commands: `make serve` and `make test`. Each sets up everything it needs first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: serve test lint bench setup tiny-models clean
+
+# Reinstall only when the dependency list or the install script change.
+$(STAMP): pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+serve: $(STAMP)
+	$(MANAGE) migrate --noinput
+	@if [ "$$TTS_DEMO" = "1" ]; then $(MANAGE) make_tiny_models --skip-existing; fi
+	$(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(MANAGE) migrate --noinput
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 bash bench/run_all.sh
+
+tiny-models: $(STAMP)
+	$(MANAGE) make_tiny_models
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,31 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import REF_TEXT
+
+GENERATE = "/api/tts/generate/"
+
+
+@pytest.fixture
+def client() -> APIClient:
+    # 5xx responses send got_request_exception (for error trackers); see the response instead.
+    return APIClient(raise_request_exception=False)
+
+
+@pytest.fixture
+def form(ref_wav):
+    """A valid multipart body (fresh file handle per test)."""
+    def make(**fields):
+        body = {"ref_audio": ref_wav.open("rb"), "ref_text": REF_TEXT,
+                "gen_text": "Hello from the tests.", "nfe_step": 4, "seed": 1}
+        body.update(fields)
+        return {key: value for key, value in body.items() if value is not None}
+    return make
+
+
+def error_of(response) -> dict:
+    """The single error of a response in the standard shape."""
+    body = response.json()
+    assert set(body) == {"type", "errors"}, body
+    assert len(body["errors"]) >= 1
+    return body["errors"][0]

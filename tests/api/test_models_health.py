@@ -1,0 +1,102 @@
+"""Models, health and readiness: cheap, never load, never download."""
+
+import pytest
+
+from .conftest import error_of
+
+
+def test_models_list_shows_status_and_reasons(client, no_network):
+    response = client.get("/api/tts/models/")
+    assert response.status_code == 200
+    models = {model["id"]: model for model in response.json()}
+    assert {"F5-TTS", "E2-TTS", "tiny-f5", "tiny-e2"} <= set(models)
+    f5 = models["F5-TTS"]
+    assert (f5["architecture"], f5["sample_rate"], f5["status"]) == ("DiT", 24000, "unavailable")
+    assert "TTS_F5_CKPT" in f5["reason"]
+    assert f5["source"].startswith("hf://SWivid/F5-TTS/")
+    tiny = models["tiny-f5"]
+    assert tiny["status"] == "available" and tiny["reason"] is None and tiny["is_default"]
+    assert "noise" in tiny["description"]
+    assert models["tiny-e2"]["architecture"] == "UNetT"
+    from tts.services.runtime import get_engine
+
+    assert get_engine().models.loaded_ids() == []  # listing loaded nothing
+
+
+def test_model_detail_and_loaded_status(client):
+    from tts.services.runtime import get_engine
+
+    get_engine().models.get("tiny-e2")
+    body = client.get("/api/tts/models/tiny-e2/").json()
+    assert (body["id"], body["status"]) == ("tiny-e2", "loaded")
+
+
+def test_unknown_model_detail_is_404(client):
+    response = client.get("/api/tts/models/nope/")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "model_not_found"
+
+
+def test_source_never_shows_credentials():
+    from tts.services.catalog import public_source
+
+    assert public_source("https://user:token@host.example/m.pt?sig=abc") == (
+        "https://host.example/m.pt")
+    assert public_source("hf://SWivid/F5-TTS/x.safetensors") == "hf://SWivid/F5-TTS/x.safetensors"
+
+
+def test_health_is_cheap_and_complete(client):
+    response = client.get("/api/tts/health/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["device"] == "cpu"
+    assert body["execution_mode"] == "inline" and body["loaded_models"] == []
+    assert body["queue_depth"] == 0 and body["uptime_seconds"] >= 0
+    assert body["version"] and body["f5_tts_version"] == "1.1.22"
+    assert body["asr"] == {"model": None, "loaded": False}
+
+
+def test_readiness_follows_the_default_model(client):
+    response = client.get("/api/tts/health/ready/")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    error = error_of(response)
+    assert error["code"] == "not_ready" and "tiny-f5" in error["detail"]
+    from tts.services.runtime import get_engine
+
+    get_engine().models.get("tiny-f5")
+    response = client.get("/api/tts/health/ready/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "default_model": "tiny-f5"}
+
+
+def test_readiness_says_why_when_default_weights_are_missing(client, settings, no_network):
+    settings.TTS_DEFAULT_MODEL = "F5-TTS"
+    from tts.services.runtime import reset_engine
+
+    reset_engine()
+    response = client.get("/api/tts/health/ready/")
+    assert response.status_code == 503
+    assert "TTS_F5_CKPT" in error_of(response)["detail"]
+
+
+def test_preload_loads_configured_models(settings):
+    settings.TTS_PRELOAD = ["tiny-e2", "F5-TTS"]  # the second fails: logged, not fatal
+    from tts.services.runtime import get_engine, reset_engine, start_preload
+
+    reset_engine()
+    start_preload().join(60)
+    assert get_engine().models.loaded_ids() == ["tiny-e2"]
+
+
+@pytest.mark.parametrize("path", ["/nothing-here/", "/api/tts/nothing/"])
+def test_unknown_urls_get_the_error_shape(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_wrong_method(client):
+    response = client.get("/api/tts/generate/")
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"

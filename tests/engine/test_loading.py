@@ -1,0 +1,157 @@
+"""Loading goes through upstream's load_model/load_vocoder, as production weights do."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REF_TEXT, tiny_config
+from tts.engine import manager as manager_module
+from tts.engine.engine import TTSEngine
+from tts.engine.errors import ModelLoadError, ModelUnavailable
+from tts.engine.synthesis import SynthesisParams
+from tts.engine.tiny import TINY_DIT, TINY_UNETT, models_toml_entry
+
+FAST = SynthesisParams(nfe_step=4, seed=7)
+
+
+def one_model_file(folder: Path, name: str, architecture: str, checkpoint: str,
+                   config: dict, **options) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(models_toml_entry("m", architecture, checkpoint, config, **options),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("architecture, stem, config", [
+    ("DiT", "tiny_dit", TINY_DIT), ("UNetT", "tiny_unett", TINY_UNETT)])
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_both_architectures_load_from_both_formats_and_speak(
+        tiny_dir, ref_bytes, architecture, stem, config, suffix):
+    spec_file = one_model_file(tiny_dir, f"one-{stem}-{suffix[1:]}", architecture,
+                               stem + suffix, config)
+    engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file)))
+    assert engine.models.status("m").state == "available"
+    ref, _ = engine.prepare_reference(ref_bytes, REF_TEXT)
+    result = engine.generate("m", ref, "A few words to say.", FAST)
+    assert engine.models.status("m").state == "loaded"
+    assert result.sample_rate == 24_000 and result.seconds > 0.3
+    assert np.isfinite(result.samples).all() and np.abs(result.samples).max() > 0
+
+
+def test_custom_model_from_django_settings(settings, tiny_dir, ref_bytes):
+    from tts.services.runtime import get_engine, reset_engine
+
+    settings.TTS_CUSTOM_CKPT = str(tiny_dir / "tiny_unett.safetensors")
+    settings.TTS_CUSTOM_VOCAB = str(tiny_dir / "vocab.txt")
+    settings.TTS_CUSTOM_ARCH = "UNetT"
+    settings.TTS_CUSTOM_CONFIG = (tiny_dir / "tiny_unett.json").read_text()
+    reset_engine()
+    engine = get_engine()
+    assert engine.registry.get("Custom").architecture == "UNetT"
+    ref, _ = engine.prepare_reference(ref_bytes, REF_TEXT)
+    assert engine.generate("Custom", ref, "Custom words.", FAST).seconds > 0.3
+
+
+def test_loads_once_under_concurrency_and_shares_the_vocoder(tiny_dir, monkeypatch):
+    calls = []
+    real = manager_module._load_checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(manager_module, "_load_checkpoint", counting)
+    engine = TTSEngine(tiny_config(tiny_dir))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(engine.models.get("tiny-f5")))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == ["tiny-f5"]
+    assert all(loaded is results[0] for loaded in results)
+    e2 = engine.models.get("tiny-e2")
+    assert e2.vocoder is results[0].vocoder
+
+
+def test_absent_builtin_is_unavailable_with_reason_and_never_downloads(tiny_dir, no_network):
+    engine = TTSEngine(tiny_config(tiny_dir))
+    status = engine.models.status("F5-TTS")
+    assert status.state == "unavailable"
+    assert "TTS_F5_CKPT" in status.reason and "hf://SWivid/F5-TTS" in status.reason
+    with pytest.raises(ModelUnavailable, match="TTS_F5_CKPT"):
+        engine.models.get("F5-TTS")
+
+
+def test_downloads_allowed_but_hub_unreachable_fails_fast_with_reason(tiny_dir, no_network):
+    # HF_HUB_OFFLINE=1 (set for the suite) makes the hub client refuse at once.
+    engine = TTSEngine(tiny_config(tiny_dir, allow_downloads=True))
+    assert engine.models.status("E2-TTS").state == "available"  # downloadable, as far as known
+    with pytest.raises(ModelUnavailable, match="TTS_E2_CKPT"):
+        engine.models.get("E2-TTS")
+    status = engine.models.status("E2-TTS")
+    assert status.state == "unavailable" and "TTS_E2_CKPT" in status.reason
+
+
+def test_missing_local_checkpoint_names_the_path(tiny_dir, tmp_path):
+    engine = TTSEngine(tiny_config(tiny_dir, f5_ckpt=str(tmp_path / "nope.safetensors")))
+    status = engine.models.status("F5-TTS")
+    assert status.state == "unavailable" and str(tmp_path / "nope.safetensors") in status.reason
+
+
+def test_missing_vocoder_is_unavailable(tiny_dir, tmp_path):
+    spec_file = one_model_file(tiny_dir, "no-vocoder", "DiT", "tiny_dit.pt", TINY_DIT,
+                               vocoder="")  # relies on the engine's default vocoder
+    engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file),
+                                   vocoder_path=str(tmp_path / "no-vocos")))
+    status = engine.models.status("m")
+    assert status.state == "unavailable" and "TTS_VOCODER_PATH" in status.reason
+
+
+def _custom_engine(tiny_dir, checkpoint: Path, architecture="DiT", config=None, vocab=None):
+    import json
+
+    return TTSEngine(tiny_config(
+        tiny_dir, custom_ckpt=str(checkpoint), custom_arch=architecture,
+        custom_vocab=str(vocab or tiny_dir / "vocab.txt"),
+        custom_config=json.dumps(config or TINY_DIT)))
+
+
+@pytest.mark.parametrize("name, content", [
+    ("garbage.safetensors", b"this is not a safetensors file at all"),
+    ("garbage.pt", b"\x80\x04 not a pickle either"),
+])
+def test_corrupt_checkpoint_raises_model_load_error(tiny_dir, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    engine = _custom_engine(tiny_dir, path)
+    with pytest.raises(ModelLoadError, match="does not load"):
+        engine.models.get("Custom")
+    assert engine.models.status("Custom").state == "unavailable"
+
+
+def test_checkpoint_of_another_architecture_raises_model_load_error(tiny_dir):
+    engine = _custom_engine(tiny_dir, tiny_dir / "tiny_dit.safetensors", "UNetT", TINY_UNETT)
+    with pytest.raises(ModelLoadError, match="UNetT"):
+        engine.models.get("Custom")
+
+
+def test_checkpoint_with_another_vocab_size_raises_model_load_error(tiny_dir, tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"{c}\n" for c in " abc"), encoding="utf-8")
+    engine = _custom_engine(tiny_dir, tiny_dir / "tiny_dit.pt", vocab=vocab)
+    with pytest.raises(ModelLoadError):
+        engine.models.get("Custom")
+
+
+def test_pickled_code_in_a_pt_file_is_refused(tiny_dir, tmp_path):
+    """torch.load(weights_only=True): a .pt that carries arbitrary objects does not load."""
+    path = tmp_path / "evil.pt"
+    torch.save({"ema_model_state_dict": {"x": Path("/etc/passwd")}}, path)
+    engine = _custom_engine(tiny_dir, path)
+    with pytest.raises(ModelLoadError, match="Unpickling|weights_only|does not load"):
+        engine.models.get("Custom")
