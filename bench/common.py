@@ -1,0 +1,466 @@
+"""Helpers shared by the benchmark scripts: machine facts, reference speech, random-weight
+models, a live server on the loopback interface, an HTTP client and small statistics.
+
+Everything stays on 127.0.0.1 and every wait is bounded. The models have random weights:
+their output is noise, but their cost is that of trained weights of the same shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, on sys.path
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
+
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+_ACCESS_STATUS = re.compile(r'" (\d{3}) ')
+
+#: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that the server
+#: (ffmpeg) and upstream (pydub/torchaudio) see exactly the same samples.
+REF_TEXT = "Hello there, this is a short reference clip for the benchmark."
+#: About 5 s of output after that reference (upstream estimates duration from text bytes).
+GEN_TEXT = ("The quick brown fox jumps over the lazy dog, and then it runs far away into "
+            "the quiet forest.")
+SAMPLE_RATE = 24_000
+
+#: A mid-size DiT: inference dominates a request, as with the real models, yet one request
+#: costs seconds rather than minutes on a 2-core CPU.
+MID_DIT = {"dim": 256, "depth": 4, "heads": 4, "dim_head": 64, "ff_mult": 2, "text_dim": 128,
+           "conv_layers": 2}
+#: Upstream's Vocos (charactr/vocos-mel-24khz): backbone dim 512, intermediate 1536, 8 layers.
+FULL_VOCOS_DIMS = {"dim": 512, "intermediate_dim": 1536, "num_layers": 8}
+MODEL_IDS = {"tiny": "tiny-f5", "mid": "mid-f5"}
+
+
+# --- machine -----------------------------------------------------------------------------
+def machine_info(device: str = "cpu") -> dict[str, str]:
+    """Date, cores, CPU model, torch version and device, for the results header."""
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    if device.startswith("cuda") and torch.cuda.is_available():
+        device = f"{device} ({torch.cuda.get_device_name(0)})"
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "torch": torch.__version__,
+        "torch threads": str(torch.get_num_threads()),
+        "device": device,
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def print_header(title: str, device: str = "cpu", **extra: Any) -> None:
+    print(f"== {title} ==")
+    facts = machine_info(device)
+    facts.update({key.replace("_", " "): str(value) for key, value in extra.items()})
+    for key, value in facts.items():
+        print(f"{key:>14}: {value}")
+    print()
+
+
+# --- tables and statistics -----------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            if value != value:
+                return "nan"
+            return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+        return str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text)) if text else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in text:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    print()
+
+
+# --- audio ---------------------------------------------------------------------------------
+def speak(text: str, path: Path, *, speed: int = 160, pitch: int = 50) -> Path:
+    """Speech from espeak-ng, converted to mono 16-bit WAV at 24 kHz."""
+    with tempfile.TemporaryDirectory(prefix="bench-speak-") as folder:
+        raw = Path(folder) / "raw.wav"
+        subprocess.run(["espeak-ng", "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
+                       check=True, timeout=60)
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw),
+                        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(path)],
+                       check=True, timeout=60)
+    return path
+
+
+def audio_seconds(path: Path) -> float:
+    import soundfile as sf
+
+    return float(sf.info(str(path)).duration)
+
+
+def decode_wav(data: bytes) -> Any:
+    import soundfile as sf
+
+    samples, _ = sf.read(io.BytesIO(data), dtype="float32")
+    return samples
+
+
+# --- models ----------------------------------------------------------------------------------
+def write_vocos(folder: Path, dims: dict[str, int], *, seed: int = 0) -> Path:
+    """A Vocos of any size (24 kHz, 100 mels, hop 256) as ``config.yaml`` + weights, the
+    layout upstream's ``load_vocoder(is_local=True)`` reads."""
+    import torch
+    import yaml
+    from vocos import Vocos
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
+                              "init_args": {"sample_rate": SAMPLE_RATE, "n_fft": 1024,
+                                            "hop_length": 256, "n_mels": 100,
+                                            "padding": "center"}},
+        "backbone": {"class_path": "vocos.models.VocosBackbone",
+                     "init_args": {"input_channels": 100, "dim": dims["dim"],
+                                   "intermediate_dim": dims["intermediate_dim"],
+                                   "num_layers": dims["num_layers"]}},
+        "head": {"class_path": "vocos.heads.ISTFTHead",
+                 "init_args": {"dim": dims["dim"], "n_fft": 1024, "hop_length": 256,
+                               "padding": "center"}},
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    torch.manual_seed(seed)
+    vocos = Vocos.from_hparams(str(folder / "config.yaml"))
+    torch.save(vocos.state_dict(), folder / "pytorch_model.bin")
+    return folder
+
+
+def _toml_entry(model_id: str, architecture: str, checkpoint: str, vocoder: str,
+                config: dict[str, Any]) -> str:
+    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in config.items())
+    return (f'[[models]]\nid = "{model_id}"\nname = "{model_id} (benchmark)"\n'
+            f'architecture = "{architecture}"\ncheckpoint = "{checkpoint}"\n'
+            f'vocab = "vocab.txt"\nvocoder = "{vocoder}"\n'
+            f'description = "Random weights: output is noise. Benchmark only."\n'
+            f'config = {{ {inline} }}\n')
+
+
+def prepare_models(folder: Path) -> Path:
+    """Tiny models (the project's helper), a mid-size DiT with the full-size Vocos, and a
+    models file listing ``tiny-f5``, ``tiny-e2`` and ``mid-f5``. Reuses a finished folder."""
+    models_file = folder / "bench-models.toml"
+    if models_file.exists():
+        return models_file
+    import torch
+
+    from tts.engine.tiny import TINY_DIT, TINY_UNETT, build_cfm, save_checkpoint, write_tiny_models
+
+    write_tiny_models(folder)
+    write_vocos(folder / "vocos-full", FULL_VOCOS_DIMS, seed=7)
+    torch.manual_seed(11)
+    save_checkpoint(build_cfm("DiT", MID_DIT), folder / "mid_dit.safetensors")
+    entries = [
+        _toml_entry("tiny-f5", "DiT", "tiny_dit.safetensors", "vocos", TINY_DIT),
+        _toml_entry("tiny-e2", "UNetT", "tiny_unett.pt", "vocos", TINY_UNETT),
+        _toml_entry("mid-f5", "DiT", "mid_dit.safetensors", "vocos-full", MID_DIT),
+    ]
+    tmp = models_file.with_suffix(".tmp")
+    tmp.write_text("# Benchmark models, random weights.\n\n" + "\n".join(entries), encoding="utf-8")
+    tmp.replace(models_file)
+    return models_file
+
+
+def model_files(folder: Path, model_id: str) -> dict[str, Any]:
+    """Checkpoint, vocab, vocoder folder and config of a model in ``bench-models.toml``."""
+    import tomllib
+
+    data = tomllib.loads((folder / "bench-models.toml").read_text(encoding="utf-8"))
+    entry = next(e for e in data["models"] if e["id"] == model_id)
+    return {"architecture": entry["architecture"], "config": dict(entry["config"]),
+            "checkpoint": folder / entry["checkpoint"], "vocab": folder / entry["vocab"],
+            "vocoder": folder / entry["vocoder"]}
+
+
+def variant(wav: Path, index: int) -> bytes:
+    """The same clip with one sample nudged by one LSB: new content hash, same cost."""
+    import numpy as np
+    import soundfile as sf
+
+    samples, rate = sf.read(str(wav), dtype="int16")
+    samples = samples.copy()
+    position = (index * 7919) % len(samples)
+    samples[position] = samples[position] + 1 if samples[position] < 32767 else 32766
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(samples), rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def workdir(path: str | None) -> Path:
+    """The folder for models and audio: ``--workdir``, ``$BENCH_WORKDIR`` or a new temp dir."""
+    chosen = path or os.environ.get("BENCH_WORKDIR")
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="tts-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (``timeout``, ``kill``) into SystemExit so that servers we started are
+    stopped by their context managers instead of being orphaned."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+# --- the server ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """``gunicorn -c config/gunicorn.py config.wsgi`` on 127.0.0.1, as ``make serve`` runs it."""
+
+    models_file: Path
+    preload: Sequence[str] = ("tiny-f5",)
+    default_model: str = "tiny-f5"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    start_timeout: float = 180.0
+    port: int = 0
+    process: subprocess.Popen | None = None
+    var_dir: Path | None = None
+    log_path: Path | None = None
+    #: Where to copy the server's log when it stops (the temp state folder is removed).
+    keep_log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(HF_HUB_OFFLINE="1", HOST=LOOPBACK, PORT=str(self.port),
+                   TTS_MODELS_FILE=str(self.models_file), TTS_DEFAULT_MODEL=self.default_model,
+                   TTS_PRELOAD=",".join(self.preload), TTS_VAR_DIR=str(self.var_dir),
+                   LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"))
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> Server:
+        self.port = self.port or free_port()
+        self.var_dir = Path(tempfile.mkdtemp(prefix="tts-bench-var-"))
+        self.log_path = self.var_dir / "server.log"
+        env = self.env()
+        subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], cwd=ROOT,
+                       env=env, check=True, capture_output=True, timeout=120)
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"], cwd=ROOT,
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        import requests
+
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n"
+                                   + self.log_tail())
+            with contextlib.suppress(requests.RequestException):
+                ready = requests.get(f"{self.url}/api/tts/health/ready/", timeout=5)
+                models = requests.get(f"{self.url}/api/tts/models/", timeout=5)
+                loaded = {m["id"] for m in models.json() if m["status"] == "loaded"}
+                if ready.status_code == 200 and set(self.preload) <= loaded:
+                    return
+            time.sleep(0.5)
+        raise TimeoutError(f"server not ready after {self.start_timeout:.0f} s:\n"
+                           + self.log_tail())
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def access_statuses(self) -> list[int]:
+        """HTTP statuses of the generate requests, from gunicorn's access log."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return [int(match.group(1)) for line in self.log_path.read_text(errors="replace")
+                .splitlines() if "/api/tts/generate/" in line
+                and (match := _ACCESS_STATUS.search(line))]
+
+    def server_errors(self) -> list[str]:
+        """Access-log lines with a 5xx other than 503 (503 = refused with Retry-After)."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return [line for line in self.log_path.read_text(errors="replace").splitlines()
+                if (match := _ACCESS_STATUS.search(line)) and match.group(1).startswith("5")
+                and match.group(1) != "503"]
+
+    def logged_tracebacks(self) -> int:
+        if self.log_path is None or not self.log_path.exists():
+            return 0
+        return self.log_path.read_text(errors="replace").count("Traceback (most recent call")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)  # our own session only
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if self.var_dir is not None:
+            if self.keep_log is not None and self.log_path is not None and self.log_path.exists():
+                shutil.copyfile(self.log_path, self.keep_log)
+            shutil.rmtree(self.var_dir, ignore_errors=True)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- the client ----------------------------------------------------------------------------
+@dataclass
+class Reply:
+    status: int
+    seconds: float  # client-measured: request sent until the body is in hand
+    body: dict[str, Any] | None
+    retry_after: str | None = None
+    error: str | None = None  # transport error (connection refused, reset, timeout)
+
+
+def post_generate(session: Any, url: str, *, ref_audio: bytes, ref_text: str, gen_text: str,
+                  model: str, nfe_step: int, seed: int | None = 0, timeout: float = 300.0,
+                  output_format: str = "wav") -> Reply:
+    """One multipart ``POST /api/tts/generate/``; never raises for HTTP or transport errors."""
+    import requests
+
+    data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
+            "nfe_step": str(nfe_step), "output_format": output_format}
+    if seed is not None:
+        data["seed"] = str(seed)
+    started = time.perf_counter()
+    try:
+        response = session.post(f"{url}/api/tts/generate/", data=data, timeout=timeout,
+                                files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")})
+        body = response.json() if response.content else None
+    except requests.RequestException as exc:
+        return Reply(0, time.perf_counter() - started, None, error=type(exc).__name__)
+    except ValueError:
+        body = None
+    return Reply(response.status_code, time.perf_counter() - started, body,
+                 retry_after=response.headers.get("Retry-After"))
+
+
+def reply_samples(reply: Reply) -> Any:
+    """The generated samples of a 200 reply (base64 → WAV → float32)."""
+    assert reply.body is not None
+    return decode_wav(base64.b64decode(reply.body["audio"]))
+
+
+# --- upstream's own API, without its hub downloads -------------------------------------------
+class DirectF5:
+    """What ``f5_tts.api.F5TTS(...).infer(...)`` does, with local weights: ``load_vocoder``
+    and ``load_model`` once; per call ``seed_everything``, ``preprocess_ref_audio_text``
+    (cached by MD5 in-process after the first call) and ``infer_process``."""
+
+    def __init__(self, files: dict[str, Any], device: str = "cpu"):
+        from f5_tts.infer.utils_infer import load_model, load_vocoder
+        from f5_tts.model import DiT, UNetT
+
+        self.device = device
+        with silenced():
+            self.vocoder = load_vocoder("vocos", is_local=True, local_path=str(files["vocoder"]),
+                                        device=device)
+            backbone = {"DiT": DiT, "UNetT": UNetT}[files["architecture"]]
+            self.model = load_model(backbone, files["config"], str(files["checkpoint"]),
+                                    mel_spec_type="vocos", vocab_file=str(files["vocab"]),
+                                    device=device)
+
+    def infer(self, ref_file: Path, ref_text: str, gen_text: str, *, nfe_step: int,
+              seed: int) -> tuple[Any, int]:
+        from f5_tts.infer.utils_infer import infer_process, preprocess_ref_audio_text
+        from f5_tts.model.utils import seed_everything
+
+        with silenced():
+            seed_everything(seed)
+            ref_path, ref_text = preprocess_ref_audio_text(str(ref_file), ref_text)
+            wave, sample_rate, _ = infer_process(ref_path, ref_text, gen_text, self.model,
+                                                 self.vocoder, mel_spec_type="vocos",
+                                                 nfe_step=nfe_step, device=self.device)
+        return wave, sample_rate
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """Upstream prints (vocab, ref_text, chunks) and draws tqdm bars: keep the tables clean."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
+            contextlib.redirect_stderr(sink):
+        yield
+
+
+def upstream_ref_cache_clear() -> None:
+    """Forget upstream's in-process preprocessing cache (its temp wavs are left on disk by
+    upstream; we delete the ones we made it write)."""
+    from f5_tts.infer import utils_infer
+
+    for path in utils_infer._ref_audio_cache.values():
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    utils_infer._ref_audio_cache.clear()
