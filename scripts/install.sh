@@ -13,13 +13,15 @@ PYTHON=${PYTHON:-python3}
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v jq >/dev/null || need+=(jq)  # used by the README examples
 ldconfig -p 2>/dev/null | grep -q libsndfile || need+=(libsndfile1)
 if [ ${#need[@]} -gt 0 ]; then
     echo ">> installing system packages: ${need[*]}"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "${need[@]}" >/dev/null
 fi
 
 # --- Python environment ----------------------------------------------------
