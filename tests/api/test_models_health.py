@@ -100,3 +100,29 @@ def test_wrong_method(client):
     response = client.get("/api/tts/generate/")
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
+
+
+def test_broken_model_configuration_makes_health_503_and_check_fail(client, settings, tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from tts.services.runtime import reset_engine
+
+    broken = tmp_path / "models.toml"
+    broken.write_text('[[models]]\nid = "x"\narchitecture = "RNN"\ncheckpoint = "m.pt"\n')
+    settings.TTS_MODELS_FILE = str(broken)
+    reset_engine()
+    response = client.get("/api/tts/health/")
+    assert response.status_code == 503
+    assert "unknown architecture" in error_of(response)["detail"]
+    with pytest.raises(SystemCheckError, match="tts.E001"):
+        call_command("check")
+
+
+def test_unknown_default_model_fails_the_system_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.TTS_DEFAULT_MODEL = "nope"
+    with pytest.raises(SystemCheckError, match="tts.E002"):
+        call_command("check")

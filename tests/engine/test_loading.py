@@ -155,3 +155,16 @@ def test_pickled_code_in_a_pt_file_is_refused(tiny_dir, tmp_path):
     engine = _custom_engine(tiny_dir, path)
     with pytest.raises(ModelLoadError, match="Unpickling|weights_only|does not load"):
         engine.models.get("Custom")
+
+
+def test_a_failed_load_is_reported_for_a_while_then_retried(tiny_dir, tmp_path, monkeypatch):
+    path = tmp_path / "later.safetensors"
+    path.write_bytes(b"not yet complete")
+    engine = _custom_engine(tiny_dir, path)
+    with pytest.raises(ModelLoadError):
+        engine.models.get("Custom")
+    assert engine.models.status("Custom").state == "unavailable"
+    path.write_bytes((tiny_dir / "tiny_dit.safetensors").read_bytes())  # the copy finished
+    monkeypatch.setattr(manager_module, "FAILED_LOAD_MEMORY_SECONDS", 0)
+    assert engine.models.status("Custom").state == "available"
+    assert engine.models.get("Custom").spec.id == "Custom"

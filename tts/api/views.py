@@ -143,9 +143,17 @@ class HealthView(APIView):
     @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
                    description="Cheap: never loads a model. Version, device, execution mode, "
                                "loaded models, queue depth, uptime.",
-                   responses={200: HealthSerializer}, tags=["operations"])
+                   responses={200: HealthSerializer,
+                              503: schema.error("Cannot take work.", (
+                                  "Broken configuration", "server_error", "unhealthy",
+                                  "The model configuration does not load: ...", None))},
+                   tags=["operations"])
     def get(self, request):
-        return Response(HealthSerializer(health.health_status()).data)
+        try:
+            status = health.health_status()
+        except health.NotHealthy as exc:
+            raise ServiceUnavailable(str(exc), code="unhealthy") from exc
+        return Response(HealthSerializer(status).data)
 
 
 class ReadinessView(APIView):

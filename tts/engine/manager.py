@@ -25,6 +25,9 @@ from .weights import fetch, missing_reason, vocoder_locations
 logger = logging.getLogger(__name__)
 
 LOADED, AVAILABLE, UNAVAILABLE = "loaded", "available", "unavailable"
+#: A failed load is reported (and requests refused fast) for this long, then tried again:
+#: a download that failed once may work a minute later.
+FAILED_LOAD_MEMORY_SECONDS = 60
 
 
 @dataclass
@@ -60,7 +63,7 @@ class ModelManager:
         self._loaded: dict[str, LoadedModel] = {}
         self._vocoders: dict[str, Any] = {}
         self._load_lock = threading.Lock()  # loads are serialised: one device, no gain in parallel
-        self._last_error: dict[str, str] = {}
+        self._failures: dict[str, tuple[str, float]] = {}  # id -> (message, when)
         self._waiting: dict[str, int] = {}
         self._waiting_lock = threading.Lock()
         self._device: str | None = None
@@ -86,10 +89,14 @@ class ModelManager:
         spec = self.registry.get(model_id)
         if model_id in self._loaded:
             return ModelStatus(LOADED)
-        reason = self._missing(spec)
-        if reason is None and model_id in self._last_error:
-            reason = self._last_error[model_id]
+        reason = self._missing(spec) or self._recent_failure(model_id)
         return ModelStatus(UNAVAILABLE, reason) if reason else ModelStatus(AVAILABLE)
+
+    def _recent_failure(self, model_id: str) -> str | None:
+        message, when = self._failures.get(model_id, (None, 0.0))
+        if message and time.monotonic() - when < FAILED_LOAD_MEMORY_SECONDS:
+            return message
+        return None
 
     def _missing(self, spec: ModelSpec) -> str | None:
         cfg = self.config
@@ -118,9 +125,9 @@ class ModelManager:
                 try:
                     loaded = self._load(spec)
                 except EngineError as exc:
-                    self._last_error[model_id] = exc.message
+                    self._failures[model_id] = (exc.message, time.monotonic())
                     raise
-                self._last_error.pop(model_id, None)
+                self._failures.pop(model_id, None)
                 self._loaded[model_id] = loaded
         return loaded
 
