@@ -44,6 +44,34 @@ def upstream_preprocess(clip: Path, hits: int) -> tuple[float, float]:
     return miss, common.median([once() for _ in range(hits)])
 
 
+def engine_breakdown(data: bytes, rounds: int = 5) -> dict[str, float]:
+    """The server's miss path, step by step, in this process (medians over ``rounds``)."""
+    import hashlib
+
+    from tts.engine import audio
+    from tts.engine.config import EngineConfig
+    from tts.engine.reference import validate_and_clip
+
+    cfg = EngineConfig()
+    steps: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        hashlib.sha256(data).hexdigest()
+        hashed = time.perf_counter()
+        samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
+                               max_seconds=cfg.max_ref_upload_seconds)
+        decoded = time.perf_counter()
+        validate_and_clip(samples, audio.SAMPLE_RATE, min_seconds=cfg.min_ref_seconds,
+                          max_seconds=cfg.max_ref_upload_seconds,
+                          clip_seconds=cfg.max_ref_clip_seconds)
+        clipped = time.perf_counter()
+        for name, seconds in (("sha256 of the upload (also on a hit)", hashed - started),
+                              ("decode: ffmpeg subprocess to f32 24 kHz", decoded - hashed),
+                              ("validate + clip + trim (pydub)", clipped - decoded)):
+            steps.setdefault(name, []).append(seconds)
+    return {name: common.median(values) for name, values in steps.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=6, help="new references")
@@ -124,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         ["upstream preprocess_ref_audio_text", common.median(up_miss), common.median(up_hit),
          common.median(up_hit) / common.median(up_miss), f"{u_skipped:.1%}"],
     ])
+    common.print_table(["server miss path, in-process (median of 5)", "seconds"],
+                       list(engine_breakdown(common.variant(base, 20_000)).items()))
     print("server preprocess_seconds is rounded to 1 ms by the server; 0.000 means < 0.5 ms.")
     print(f"reference_cached flag wrong (miss said cached, or hit said not): {wrong_flags}; "
           f"server 5xx other than 503: {len(errors)}")

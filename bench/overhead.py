@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                                     seed=args.seed, timeout=args.timeout)
         errors = server.server_errors()
     print(f"server 5xx other than 503 in the access log: {len(errors)}")
-    print("\n".join(errors[:10]))
+    for line in errors[:10]:
+        print(line)
     common.print_table(["model", "ratio b/a", f"target <= {TARGET}"],
                        [[common.MODEL_IDS[k], r, "yes" if r <= TARGET else "no"]
                         for k, r in ratios.items()])
