@@ -60,14 +60,33 @@ class Transcriber:
             ) from exc
 
     def transcribe(self, samples: np.ndarray, sample_rate: int) -> str:
+        """The words spoken in ``samples``; "" when there is no speech.
+
+        Voice-activity detection runs first, so a clip of tone, music or noise costs almost
+        nothing and yields "" instead of a hallucination (without it, Whisper "heard" a tone as
+        "Beep beep beep…" and retried at five temperatures of 448 tokens each, ~35 s of CPU).
+        The token budget per window is bounded by the clip's length for the same reason.
+        """
         model = self._get()
         waveform = _resample(samples, sample_rate, WHISPER_SAMPLE_RATE)
+        seconds = len(waveform) / WHISPER_SAMPLE_RATE
         with self._use_lock:
             segments, _ = model.transcribe(waveform, language=self.language, beam_size=1,
-                                           vad_filter=False, condition_on_previous_text=False)
+                                           vad_filter=True, condition_on_previous_text=False,
+                                           max_new_tokens=_token_budget(seconds))
             text = " ".join(segment.text.strip() for segment in segments)
         logger.debug("transcribed reference: %r", text)
         return text.strip()
+
+
+#: Generous for speech (fast English is ~6 tokens/s, timestamps included); a window's total
+#: (prompt included) must stay under Whisper's 448.
+TOKENS_PER_SECOND = 12
+MAX_TOKENS = 400
+
+
+def _token_budget(seconds: float) -> int:
+    return min(int(TOKENS_PER_SECOND * min(seconds, 30.0)) + 32, MAX_TOKENS)
 
 
 def _resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
