@@ -63,7 +63,7 @@ def test_model_ships_offline_in_ctranslate2_format():
 
 def test_transcribes_espeak_speech(ref_samples, no_network):
     text = shared_transcriber().transcribe(ref_samples, audio.SAMPLE_RATE)
-    assert REF_WORDS <= words(text), text
+    assert REF_WORDS.issubset(words(text)), text
 
 
 @pytest.mark.parametrize("rate", [16_000, 22_050, 44_100])
@@ -71,7 +71,7 @@ def test_transcribes_at_any_input_rate(rate, ref_bytes):
     """Input at any rate is resampled to Whisper's 16 kHz; the words survive."""
     samples = audio.decode(ref_bytes, sample_rate=rate)
     text = shared_transcriber().transcribe(samples, rate)
-    assert REF_WORDS <= words(text), text
+    assert REF_WORDS.issubset(words(text)), text
 
 
 @pytest.mark.parametrize("sound", ["silence", "tone", "noise"])
@@ -115,7 +115,7 @@ def test_concurrent_transcriptions_are_each_correct(ref_samples):
         thread.join()
     assert errors == []
     assert len(results) == 3
-    assert all(REF_WORDS <= words(text) for text in results), results
+    assert all(REF_WORDS.issubset(words(text)) for text in results), results
 
 
 @pytest.mark.parametrize("model", ["no-such-whisper-model", "/nonexistent/whisper/folder"])
@@ -134,7 +134,7 @@ def test_engine_transcribes_a_reference_sent_without_text(tiny_dir, ref_bytes):
     ref, cached = engine.prepare_reference(ref_bytes, "")
     assert not cached
     assert ref.transcribed
-    assert REF_WORDS <= words(ref.ref_text), ref.ref_text
+    assert REF_WORDS.issubset(words(ref.ref_text)), ref.ref_text
     assert ref.ref_text.endswith(". ")  # upstream's sentence ending
 
 
