@@ -26,15 +26,18 @@ fi
 
 # --- Python environment ----------------------------------------------------
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip"
-$PIP install -q --upgrade pip setuptools wheel
+pip_install() {
+    # Some pip configurations name index folders that do not exist; keep their noise out.
+    "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v "^WARNING: Location" >&2)
+}
+pip_install --upgrade pip setuptools wheel
 
 # PyTorch first, alone: on machines that carry a local CPU wheel of this exact
 # version pip takes it; elsewhere PyPI gives the CUDA build, right for GPU users.
-$PIP install -q "torch==2.13.0"
+pip_install "torch==2.13.0"
 
 # Everything else (f5-tts, torchaudio 2.11, torchcodec 0.13, the web stack, ASR, tests).
-$PIP install -q -e ".[asr,test]"
+pip_install -e ".[asr,test]"
 
 # PyPI's torchaudio 2.11.0 is a CUDA build whose compiled extension cannot load
 # beside a CPU torch (OSError: libc10_cuda.so). f5-tts and vocos only use its
@@ -46,5 +49,5 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.version.cuda 
     rm -f "$site"/torchaudio/lib/*.so
 fi
 
-$PIP check
+"$VENV/bin/python" -m pip check
 echo ">> environment ready in $VENV"
