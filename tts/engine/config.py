@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,3 @@ class EngineConfig:
     # Prepared-reference cache bounds.
     ref_cache_entries: int = 64
     ref_cache_mb: int = 256
-
-    def base_dir(self) -> Path:
-        return Path(self.models_file).parent if self.models_file else Path.cwd()
