@@ -21,6 +21,8 @@ KEEP_SILENCE_MS = 1000
 SILENCE_THRESHOLD_DBFS = -50
 EDGE_THRESHOLD_DBFS = -42
 TAIL_SILENCE_MS = 50
+#: Frame over which loudness is measured to tell "effectively silent".
+SILENCE_FRAME_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,43 @@ def clip_reference(samples: np.ndarray, sample_rate: int,
         if kept[-1][1] <= start:
             kept.pop()
     joined = sum((segment[start:end] for start, end in kept), AudioSegment.silent(0, sample_rate))
-    joined = remove_silence_edges(joined, EDGE_THRESHOLD_DBFS)
-    joined += AudioSegment.silent(duration=TAIL_SILENCE_MS, frame_rate=sample_rate)
+    lead_ms = silence.detect_leading_silence(joined, silence_threshold=EDGE_THRESHOLD_DBFS)
+    trimmed = remove_silence_edges(joined, EDGE_THRESHOLD_DBFS)
+    # Where the trimmed audio starts and ends in the upload (edge trimming included).
+    kept_start = _original_offset(kept, lead_ms, at_end=False)
+    kept_end = (_original_offset(kept, lead_ms + len(trimmed), at_end=True) if len(trimmed)
+                else kept_start)
+    trimmed += AudioSegment.silent(duration=TAIL_SILENCE_MS, frame_rate=sample_rate)
     info = ClipInfo(
         original_seconds=round(audio.seconds(samples, sample_rate), 3),
-        kept_start=round(kept[0][0] / 1000, 3) if kept else 0.0,
-        kept_end=round(kept[-1][1] / 1000, 3) if kept else 0.0,
+        kept_start=round(kept_start / 1000, 3),
+        kept_end=round(kept_end / 1000, 3),
         clipped=bool(kept) and kept[-1][1] < all_ranges[-1][1],
     )
-    return audio.from_segment(joined), info
+    return audio.from_segment(trimmed), info
+
+
+def _original_offset(kept: list[list[int]], joined_ms: int, *, at_end: bool) -> int:
+    """Map a position in the joined ranges back to a position in the original audio (a
+    position on the seam of two ranges is the end of the first for an end, else the start of
+    the second)."""
+    for start, end in kept:
+        length = end - start
+        if joined_ms < length or (at_end and joined_ms == length):
+            return start + joined_ms
+        joined_ms -= length
+    return kept[-1][1] if kept else 0
+
+
+def _loudest_frame_dbfs(samples: np.ndarray, sample_rate: int) -> float:
+    """Loudness (RMS, dBFS) of the loudest 20 ms frame. Unlike the peak, stray spikes in
+    faint hiss do not make a recording of silence count as sound."""
+    frame = max(int(sample_rate * SILENCE_FRAME_SECONDS), 1)
+    usable = max(len(samples) // frame, 1) * frame
+    padded = np.zeros(usable, dtype=np.float64)
+    padded[: min(len(samples), usable)] = samples[:usable]
+    rms = np.sqrt(np.mean(padded.reshape(-1, frame) ** 2, axis=1))
+    return 20 * float(np.log10(max(float(rms.max()), 1e-10)))
 
 
 def validate_and_clip(samples: np.ndarray, sample_rate: int, *, min_seconds: float,
@@ -121,18 +151,19 @@ def validate_and_clip(samples: np.ndarray, sample_rate: int, *, min_seconds: flo
         raise InvalidReferenceAudio(
             f"The reference audio is {duration:.2f} s long; send at least {min_seconds:g} s "
             "(3-12 s of clear speech works best).", code="reference_too_short")
-    peak_dbfs = 20 * np.log10(max(float(np.max(np.abs(samples))), 1e-10))
-    if peak_dbfs < SILENCE_THRESHOLD_DBFS:
+    loudest_dbfs = _loudest_frame_dbfs(samples, sample_rate)
+    if loudest_dbfs < SILENCE_THRESHOLD_DBFS:
         raise InvalidReferenceAudio(
-            "The reference audio is silent (or nearly: its peak is "
-            f"{peak_dbfs:.0f} dBFS); send a recording of someone speaking.",
+            "The reference audio is silent (or nearly: its loudest moment is "
+            f"{loudest_dbfs:.0f} dBFS); send a recording of someone speaking.",
             code="reference_silent")
     clipped, info = clip_reference(samples, sample_rate, clip_seconds)
     speech = audio.seconds(clipped, sample_rate) - TAIL_SILENCE_MS / 1000
     if speech < min_seconds:
         raise InvalidReferenceAudio(
             f"The reference audio holds only {max(speech, 0):.2f} s of sound above "
-            f"{EDGE_THRESHOLD_DBFS} dBFS; send at least {min_seconds:g} s of clear speech.",
+            f"{EDGE_THRESHOLD_DBFS} dBFS; send at least {min_seconds:g} s of clear speech "
+            "(a louder recording, if it is quiet).",
             code="reference_too_short")
     return clipped, info
 
