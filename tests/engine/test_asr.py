@@ -66,11 +66,10 @@ def test_transcribes_espeak_speech(ref_samples, no_network):
     assert REF_WORDS.issubset(words(text)), text
 
 
-@pytest.mark.parametrize("rate", [16_000, 22_050, 44_100])
-def test_transcribes_at_any_input_rate(rate, ref_bytes):
-    """Input at any rate is resampled to Whisper's 16 kHz; the words survive."""
-    samples = audio.decode(ref_bytes, sample_rate=rate)
-    text = shared_transcriber().transcribe(samples, rate)
+def test_transcribes_at_any_input_rate(ref_bytes):
+    """Input at any rate (here 44.1 kHz) is resampled to Whisper's 16 kHz; the words survive."""
+    samples = audio.decode(ref_bytes, sample_rate=44_100)
+    text = shared_transcriber().transcribe(samples, 44_100)
     assert REF_WORDS.issubset(words(text)), text
 
 
@@ -93,7 +92,7 @@ def test_loads_lazily_once_and_stays_warm(ref_samples):
     transcriber.transcribe(ref_samples, audio.SAMPLE_RATE)
     assert transcriber.is_loaded
     model = transcriber._model
-    transcriber.transcribe(ref_samples[: audio.SAMPLE_RATE * 2], audio.SAMPLE_RATE)
+    transcriber.transcribe(ref_samples[: audio.SAMPLE_RATE], audio.SAMPLE_RATE)
     assert transcriber._model is model  # not reloaded
 
 
@@ -108,13 +107,13 @@ def test_concurrent_transcriptions_are_each_correct(ref_samples):
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(3)]
+    threads = [threading.Thread(target=work) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(results) == 3
+    assert len(results) == 2
     assert all(REF_WORDS.issubset(words(text)) for text in results), results
 
 
