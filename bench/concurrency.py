@@ -147,10 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lost (unanswered, or sent != logged by the server): {lost}; 4xx/5xx other than "
           f"refusals: {bad}; tracebacks in the server log: {tracebacks}")
     first, last = results[0], results[-1]
-    ratio = last["throughput"] / first["throughput"] if first["throughput"] else float("nan")
-    print(f"RATIO concurrency: throughput N={last['clients']} / N={first['clients']} = "
-          f"{last['throughput']:.3f} / {first['throughput']:.3f} = {ratio:.3f}; p95 latency "
-          f"{last['p95']:.3f} s vs {first['p95']:.3f} s")
+    if len(results) > 1:
+        ratio = last["throughput"] / first["throughput"] if first["throughput"] else float("nan")
+        print(f"RATIO concurrency: throughput N={last['clients']} / N={first['clients']} = "
+              f"{last['throughput']:.3f} / {first['throughput']:.3f} = {ratio:.3f}; p95 latency "
+              f"{last['p95']:.3f} s vs {first['p95']:.3f} s")
+    else:
+        print(f"RATIO concurrency: N={last['clients']}: {last['ok']}/{last['sent']} served, "
+              f"{last['refused']} refused with 429/503 ({last['refused_retry_after']} with "
+              f"Retry-After), {last['lost']} lost")
     return 0 if lost == 0 and bad == 0 else 1
 
 

@@ -38,7 +38,7 @@ run() {  # run NAME LIMIT_SECONDS ARGS...: one script under a time limit, output
     [ "$status" -eq 0 ] || failed=1
 }
 
-run overhead 300 bench/overhead.py
+run overhead 360 bench/overhead.py
 run cache 150 bench/cache.py
 run concurrency 180 bench/concurrency.py
 run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
