@@ -89,7 +89,7 @@ def test_no_speech_gives_an_empty_transcript(sound):
 def test_loads_lazily_once_and_stays_warm(ref_samples):
     transcriber = Transcriber(whisper_model_path(), allow_downloads=False)
     assert not transcriber.is_loaded  # constructing it loads nothing
-    transcriber.transcribe(ref_samples, audio.SAMPLE_RATE)
+    transcriber.transcribe(ref_samples[: audio.SAMPLE_RATE], audio.SAMPLE_RATE)
     assert transcriber.is_loaded
     model = transcriber._model
     transcriber.transcribe(ref_samples[: audio.SAMPLE_RATE], audio.SAMPLE_RATE)
@@ -122,8 +122,27 @@ def test_unavailable_model_says_what_to_do_without_network(model, ref_samples, n
     transcriber = Transcriber(model, allow_downloads=False)
     with pytest.raises(ModelUnavailable) as info:
         transcriber.transcribe(ref_samples, audio.SAMPLE_RATE)
-    assert "ref_text" in info.value.message and "TTS_ASR_MODEL" in info.value.message
+    message = info.value.message
+    assert "ref_text" in message and "TTS_ASR_MODEL" in message and model in message
+    if model.startswith("/"):
+        assert "does not exist" in message
     assert not transcriber.is_loaded
+
+
+@pytest.mark.parametrize(("device", "expected"), [
+    ("auto", ("auto", 0)), ("cpu", ("cpu", 0)), ("cuda", ("cuda", 0)), ("cuda:1", ("cuda", 1)),
+    ("mps", ("cpu", 0)),
+])
+def test_device_follows_tts_device(device, expected):
+    transcriber = Transcriber(whisper_model_path(), device=device)
+    assert (transcriber.device, transcriber.device_index) == expected
+
+
+def test_auto_device_transcribes_here(ref_samples):
+    """The engine's default TTS_DEVICE is "auto"; CTranslate2 takes it (cpu on this host)."""
+    transcriber = Transcriber(whisper_model_path(), device="auto", allow_downloads=False)
+    text = transcriber.transcribe(ref_samples, audio.SAMPLE_RATE)
+    assert REF_WORDS.issubset(words(text)), text
 
 
 # --- the engine's use of it -------------------------------------------------------------------

@@ -26,7 +26,8 @@ class Transcriber:
     def __init__(self, model: str, *, device: str = "cpu", allow_downloads: bool = True,
                  language: str | None = None):
         self.model_name = model
-        self.device = "cuda" if device.startswith("cuda") else "cpu"
+        # CTranslate2 runs on cuda or cpu ("auto": cuda when it sees one); not on mps.
+        self.device, self.device_index = _ctranslate2_device(device)
         self.allow_downloads = allow_downloads
         self.language = language
         self._model: Any = None
@@ -48,9 +49,15 @@ class Transcriber:
         from faster_whisper import WhisperModel
 
         local = Path(self.model_name).expanduser()
+        if _looks_like_path(self.model_name) and not local.is_dir():
+            raise ModelUnavailable(
+                f"Speech recognition model folder {self.model_name!r} (TTS_ASR_MODEL) does not "
+                "exist; send ref_text with the transcript of the clip, or point TTS_ASR_MODEL "
+                "at a faster-whisper (CTranslate2) model folder.")
         try:
             return WhisperModel(str(local) if local.is_dir() else self.model_name,
-                                device=self.device, compute_type="default",
+                                device=self.device, device_index=self.device_index,
+                                compute_type="default",
                                 local_files_only=not self.allow_downloads)
         except Exception as exc:
             raise ModelUnavailable(
@@ -83,6 +90,18 @@ class Transcriber:
 #: (prompt included) must stay under Whisper's 448.
 TOKENS_PER_SECOND = 12
 MAX_TOKENS = 400
+
+
+def _ctranslate2_device(device: str) -> tuple[str, int]:
+    """TTS_DEVICE in CTranslate2's terms: ("cuda", index), ("auto", 0) or ("cpu", 0)."""
+    if device.startswith("cuda"):
+        _, _, index = device.partition(":")
+        return "cuda", int(index) if index.isdigit() else 0
+    return ("auto", 0) if device == "auto" else ("cpu", 0)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
 
 
 def _token_budget(seconds: float) -> int:
