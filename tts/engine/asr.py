@@ -26,7 +26,8 @@ class Transcriber:
     def __init__(self, model: str, *, device: str = "cpu", allow_downloads: bool = True,
                  language: str | None = None):
         self.model_name = model
-        # CTranslate2 runs on cuda or cpu ("auto": cuda when it sees one); not on mps.
+        # CTranslate2 runs on cuda or cpu, not mps. "auto" stays on cpu: CTranslate2's CUDA
+        # build needs its own CUDA/cuDNN libraries, which a torch install may not provide.
         self.device, self.device_index = _ctranslate2_device(device)
         self.allow_downloads = allow_downloads
         self.language = language
@@ -93,11 +94,11 @@ MAX_TOKENS = 400
 
 
 def _ctranslate2_device(device: str) -> tuple[str, int]:
-    """TTS_DEVICE in CTranslate2's terms: ("cuda", index), ("auto", 0) or ("cpu", 0)."""
+    """TTS_DEVICE in CTranslate2's terms: ("cuda", index) for cuda[:N], else ("cpu", 0)."""
     if device.startswith("cuda"):
         _, _, index = device.partition(":")
         return "cuda", int(index) if index.isdigit() else 0
-    return ("auto", 0) if device == "auto" else ("cpu", 0)
+    return "cpu", 0
 
 
 def _looks_like_path(name: str) -> bool:
