@@ -64,6 +64,10 @@ def files(ref_wav, tmp_path_factory) -> dict[str, Path]:
     made["noise-bytes"].write_bytes(np.random.default_rng(5).bytes(40_000))
     made["text"] = folder / "notes.txt"
     made["text"].write_text("Not a recording at all.\n" * 50)
+    # An HLS playlist naming an audio file on the server: must not be opened.
+    made["playlist"] = folder / "list.m3u8"
+    made["playlist"].write_text("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4,\n"
+                                f"{made['mp3-44k-stereo']}\n#EXT-X-ENDLIST\n")
     return made
 
 
@@ -152,6 +156,7 @@ def test_every_input_format_is_accepted_as_base64_json(api, files, name):
     ("noise-bytes", "undecodable_audio"),
     ("text", "undecodable_audio"),
     ("image", "undecodable_audio"),
+    ("playlist", "undecodable_audio"),
     ("too-short", "reference_too_short"),
     ("silent", "reference_silent"),
     ("too-long", "reference_too_long"),

@@ -160,6 +160,20 @@ def test_decode_rejects_what_is_not_audio(name, not_audio):
     assert "wav, mp3, flac" in info.value.message  # says what to send instead
 
 
+@pytest.mark.parametrize("kind", ["hls", "ffconcat"])
+def test_decode_never_follows_an_upload_to_files_on_the_server(kind, input_files):
+    """An uploaded playlist naming a server-side file is not audio; ffmpeg must not open the
+    file it names (before the demuxer whitelist, this HLS playlist decoded to that mp3)."""
+    target = input_files["mp3-44k-stereo"]
+    playlist = {
+        "hls": f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:4,\n{target}\n#EXT-X-ENDLIST\n",
+        "ffconcat": f"ffconcat version 1.0\nfile {target}\n",
+    }[kind]
+    with pytest.raises(InvalidReferenceAudio) as info:
+        audio.decode(playlist.encode())
+    assert info.value.code == "undecodable_audio"
+
+
 def test_decode_rejects_empty_input():
     with pytest.raises(InvalidReferenceAudio) as info:
         audio.decode(b"")

@@ -17,6 +17,14 @@ from .errors import InvalidReferenceAudio
 
 SAMPLE_RATE = 24_000
 DECODE_TIMEOUT_SECONDS = 60
+#: The ffmpeg demuxers an upload may use: audio files and the containers that carry audio.
+#: Playlists and indirections (hls, concat, image sequences...) are left out: an uploaded
+#: HLS playlist would otherwise make ffmpeg open files on the server by path.
+DEMUXERS = (
+    "wav", "w64", "mp3", "flac", "ogg", "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska",
+    "webm", "aac", "ac3", "eac3", "dts", "aiff", "caf", "amr", "amrnb", "amrwb", "ape", "asf",
+    "au", "avi", "flv", "gsm", "mpeg", "mpegts", "tta", "wv",
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
     if not data:
         raise InvalidReferenceAudio("The reference audio is empty; upload a recording.",
                                     code="empty_audio")
-    cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error"]
+    cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+           "-protocol_whitelist", "file", "-format_whitelist", ",".join(DEMUXERS)]
     with tempfile.TemporaryDirectory(prefix="tts-decode-") as folder:
         source = Path(folder) / "input"
         source.write_bytes(data)
