@@ -167,6 +167,16 @@ def test_bad_reference_audio_is_a_400_that_names_the_problem(api, files, name, c
     assert "send" in error["detail"].lower()  # says what to do
 
 
+def test_an_empty_upload_is_a_400(api, files, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    error = error_of(post(api, empty))
+    assert (error["attr"], error["code"]) == ("ref_audio", "empty")
+    error = error_of(api.post(GENERATE, {"ref_audio": "", "ref_text": REF_TEXT,
+                                         "gen_text": GEN_TEXT}, format="json"))
+    assert (error["attr"], error["code"]) == ("ref_audio", "empty")
+
+
 def test_limits_come_from_settings(api, files, settings):
     settings.TTS_MIN_REF_SECONDS = 5.0
     settings.TTS_MAX_REF_UPLOAD_SECONDS = 10.0
@@ -394,5 +404,8 @@ def test_no_temp_file_survives_any_request(api, files, asr, private_tmp):
     assert raw.status_code == 200
     bad_json = api.post(GENERATE, {"ref_audio": "@@@", "gen_text": "x"}, format="json")
     assert bad_json.status_code == 400
+    empty = api.post(GENERATE, {"ref_audio": SimpleUploadedFile("e.wav", b""),
+                                "gen_text": "x"}, format="multipart")
+    assert empty.status_code == 400
 
     assert sorted(p.name for p in private_tmp.rglob("*")) == []

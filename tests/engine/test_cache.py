@@ -16,6 +16,7 @@ from tts.engine import audio
 from tts.engine.asr import Transcriber
 from tts.engine.cache import BoundedCache
 from tts.engine.engine import TTSEngine
+from tts.engine.errors import InvalidReferenceAudio
 from tts.engine.synthesis import SynthesisParams
 
 
@@ -193,7 +194,7 @@ def test_failed_preparations_are_not_cached(tiny_dir, counted):
     engine = TTSEngine(tiny_config(tiny_dir))
     silent = audio.encode(np.zeros(3 * audio.SAMPLE_RATE, np.float32), audio.SAMPLE_RATE, "wav")
     for _ in range(2):
-        with pytest.raises(Exception, match="silent"):
+        with pytest.raises(InvalidReferenceAudio, match="silent"):
             engine.prepare_reference(silent, "Nothing.")
     assert counted["decode"].count == 2
     assert len(engine.references) == 0
