@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from tts.engine import audio
 from tts.engine.errors import ModelUnavailable
@@ -79,14 +82,15 @@ def speech_generate(*, model_id: str, ref_audio: bytes, ref_text: str, gen_text:
     )
 
 
-def render_spectrogram(mel) -> bytes:
-    """PNG of the generated mel, via upstream's own plot helper."""
-    import tempfile
-    from pathlib import Path
+_PLOT_LOCK = threading.Lock()
 
+
+def render_spectrogram(mel) -> bytes:
+    """PNG of the generated mel, via upstream's own plot helper. It draws with pyplot's
+    process-wide current figure, so one at a time."""
     from f5_tts.infer.utils_infer import save_spectrogram
 
-    with tempfile.TemporaryDirectory(prefix="tts-spec-") as folder:
+    with tempfile.TemporaryDirectory(prefix="tts-spec-") as folder, _PLOT_LOCK:
         path = Path(folder) / "spectrogram.png"
         save_spectrogram(mel, str(path))
         return path.read_bytes()
