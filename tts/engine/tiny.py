@@ -70,13 +70,13 @@ def save_checkpoint(model, path: Path) -> Path:
     return path
 
 
-def write_vocos(folder: Path, seed: int = 0) -> Path:
-    """A tiny Vocos (mel 24 kHz, 100 bands, hop 256) as ``config.yaml`` + ``pytorch_model.bin``."""
+def write_vocos(folder: Path, seed: int = 0, dims: dict[str, int] = TINY_VOCOS_DIMS) -> Path:
+    """A random Vocos (mel 24 kHz, 100 bands, hop 256; tiny unless ``dims`` say otherwise) as
+    ``config.yaml`` + ``pytorch_model.bin``, the layout ``load_vocoder(is_local=True)`` reads."""
     import torch
     from vocos import Vocos
 
     folder.mkdir(parents=True, exist_ok=True)
-    dims = TINY_VOCOS_DIMS
     config = {
         "feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
                               "init_args": {"sample_rate": 24000, "n_fft": 1024,
