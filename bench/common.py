@@ -295,16 +295,16 @@ class Server:
         self.var_dir = Path(tempfile.mkdtemp(prefix="tts-bench-var-"))
         self.log_path = self.var_dir / "server.log"
         env = self.env()
-        subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], cwd=ROOT,
-                       env=env, check=True, capture_output=True, timeout=120)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"], cwd=ROOT,
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
         try:
+            subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], cwd=ROOT,
+                           env=env, check=True, capture_output=True, timeout=120)
+            with self.log_path.open("wb") as log:
+                self.process = subprocess.Popen(
+                    [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
+                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)
             self._wait_ready()
-        except BaseException:
+        except BaseException:  # SIGTERM (SystemExit) included: leave nothing running
             self.stop()
             raise
         return self

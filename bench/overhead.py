@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="per request, seconds")
     parser.add_argument("--workdir", help="models and audio (default: $BENCH_WORKDIR or temp)")
     args = parser.parse_args(argv)
+    common.stop_on_sigterm()
 
     common.print_header("bench/overhead.py: direct f5-tts call vs the server over HTTP",
                         models=" ".join(args.models), nfe=args.nfe, rounds=args.rounds)
