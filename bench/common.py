@@ -37,8 +37,8 @@ BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
 _ACCESS_STATUS = re.compile(r'" (\d{3}) ')
 
-#: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that the server
-#: (ffmpeg) and upstream (pydub/torchaudio) see exactly the same samples.
+#: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
+#: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.
 REF_TEXT = "Hello there, this is a short reference clip for the benchmark."
 #: About 5 s of output after that reference (upstream estimates duration from text bytes).
 GEN_TEXT = ("The quick brown fox jumps over the lazy dog, and then it runs far away into "
