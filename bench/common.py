@@ -11,7 +11,6 @@ import base64
 import contextlib
 import datetime as dt
 import io
-import json
 import os
 import platform
 import re
@@ -148,44 +147,6 @@ def decode_wav(data: bytes) -> Any:
 
 
 # --- models ----------------------------------------------------------------------------------
-def write_vocos(folder: Path, dims: dict[str, int], *, seed: int = 0) -> Path:
-    """A Vocos of any size (24 kHz, 100 mels, hop 256) as ``config.yaml`` + weights, the
-    layout upstream's ``load_vocoder(is_local=True)`` reads."""
-    import torch
-    import yaml
-    from vocos import Vocos
-
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {
-        "feature_extractor": {"class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
-                              "init_args": {"sample_rate": SAMPLE_RATE, "n_fft": 1024,
-                                            "hop_length": 256, "n_mels": 100,
-                                            "padding": "center"}},
-        "backbone": {"class_path": "vocos.models.VocosBackbone",
-                     "init_args": {"input_channels": 100, "dim": dims["dim"],
-                                   "intermediate_dim": dims["intermediate_dim"],
-                                   "num_layers": dims["num_layers"]}},
-        "head": {"class_path": "vocos.heads.ISTFTHead",
-                 "init_args": {"dim": dims["dim"], "n_fft": 1024, "hop_length": 256,
-                               "padding": "center"}},
-    }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    torch.manual_seed(seed)
-    vocos = Vocos.from_hparams(str(folder / "config.yaml"))
-    torch.save(vocos.state_dict(), folder / "pytorch_model.bin")
-    return folder
-
-
-def _toml_entry(model_id: str, architecture: str, checkpoint: str, vocoder: str,
-                config: dict[str, Any]) -> str:
-    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in config.items())
-    return (f'[[models]]\nid = "{model_id}"\nname = "{model_id} (benchmark)"\n'
-            f'architecture = "{architecture}"\ncheckpoint = "{checkpoint}"\n'
-            f'vocab = "vocab.txt"\nvocoder = "{vocoder}"\n'
-            f'description = "Random weights: output is noise. Benchmark only."\n'
-            f'config = {{ {inline} }}\n')
-
-
 def prepare_models(folder: Path) -> Path:
     """Tiny models (the project's helper), a mid-size DiT with the full-size Vocos, and a
     models file listing ``tiny-f5``, ``tiny-e2`` and ``mid-f5``. Reuses a finished folder."""
@@ -194,16 +155,26 @@ def prepare_models(folder: Path) -> Path:
         return models_file
     import torch
 
-    from tts.engine.tiny import TINY_DIT, TINY_UNETT, build_cfm, save_checkpoint, write_tiny_models
+    from tts.engine.tiny import (
+        TINY_DIT,
+        TINY_UNETT,
+        build_cfm,
+        models_toml_entry,
+        save_checkpoint,
+        write_tiny_models,
+        write_vocos,
+    )
 
     write_tiny_models(folder)
-    write_vocos(folder / "vocos-full", FULL_VOCOS_DIMS, seed=7)
+    write_vocos(folder / "vocos-full", seed=7, dims=FULL_VOCOS_DIMS)
     torch.manual_seed(11)
     save_checkpoint(build_cfm("DiT", MID_DIT), folder / "mid_dit.safetensors")
+    note = "Random weights: output is noise. Benchmark only."
     entries = [
-        _toml_entry("tiny-f5", "DiT", "tiny_dit.safetensors", "vocos", TINY_DIT),
-        _toml_entry("tiny-e2", "UNetT", "tiny_unett.pt", "vocos", TINY_UNETT),
-        _toml_entry("mid-f5", "DiT", "mid_dit.safetensors", "vocos-full", MID_DIT),
+        models_toml_entry("tiny-f5", "DiT", "tiny_dit.safetensors", TINY_DIT, description=note),
+        models_toml_entry("tiny-e2", "UNetT", "tiny_unett.pt", TINY_UNETT, description=note),
+        models_toml_entry("mid-f5", "DiT", "mid_dit.safetensors", MID_DIT,
+                          vocoder="vocos-full", description=note),
     ]
     tmp = models_file.with_suffix(".tmp")
     tmp.write_text("# Benchmark models, random weights.\n\n" + "\n".join(entries), encoding="utf-8")

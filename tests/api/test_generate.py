@@ -241,3 +241,29 @@ def test_request_id_is_echoed(client):
     assert response["X-Request-ID"] == "abc-123"
     response = client.get("/api/tts/health/", HTTP_X_REQUEST_ID="bad id with spaces")
     assert response["X-Request-ID"] != "bad id with spaces"
+
+
+def test_expected_503s_log_one_warning_without_traceback(client, form, settings, caplog):
+    settings.TTS_MAX_QUEUE = 0
+    from tts.services.runtime import reset_engine
+
+    reset_engine()
+    with caplog.at_level("INFO"):
+        response = client.post(GENERATE, form(), format="multipart")
+    assert response.status_code == 503
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "engine_busy" in warnings[0].getMessage()
+    assert warnings[0].exc_info is None
+
+
+def test_log_lines_carry_the_request_id_even_after_the_middleware():
+    import logging
+    from types import SimpleNamespace
+
+    from tts.api.middleware import RequestIdLogFilter
+
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "x", (), None)
+    record.request = SimpleNamespace(request_id="req-42")
+    RequestIdLogFilter().filter(record)
+    assert record.request_id == "req-42"

@@ -42,6 +42,13 @@ class LiveServer:
         self.process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            return self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> LiveServer:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -52,7 +59,6 @@ class LiveServer:
             except (requests.ConnectionError, requests.Timeout):  # still starting
                 pass
             time.sleep(0.3)
-        self.stop()
         raise RuntimeError(f"server not ready in time: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:

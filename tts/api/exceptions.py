@@ -54,9 +54,10 @@ class EngineAwareExceptionHandler(ExceptionHandler):
         return super().convert_known_exceptions(exc)
 
     def report_exception(self, exc: exceptions.APIException, response) -> None:
-        # A busy or unavailable model is an expected state, not a crash: one log line, no
-        # traceback, no error-tracker event. Everything else is reported as DRF/Django would.
-        if isinstance(self.exc, engine.EngineError):
-            logger.warning("%s %s: %s", response.status_code, self.exc.code, self.exc.message)
+        # A busy, loading or unavailable model is an expected state, not a crash: one warning,
+        # no traceback, no error-tracker event. Everything else is reported as DRF/Django do.
+        if isinstance(self.exc, (engine.EngineError, ServiceUnavailable)):
+            logger.warning("%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
+            response._has_been_logged = True  # Django would log it again at ERROR
             return
         super().report_exception(exc, response)
