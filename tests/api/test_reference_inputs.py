@@ -40,11 +40,6 @@ GEN_TEXT = "A short sentence to speak."
 
 # --- fixtures ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient(raise_request_exception=False)
-
-
 @pytest.fixture(scope="module")
 def files(ref_wav, tmp_path_factory) -> dict[str, Path]:
     """Every input format, plus the clips the validation tests need (made once)."""
@@ -82,9 +77,9 @@ def body(path: Path, **fields) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def post(api: APIClient, path: Path, *, url: str = GENERATE, headers: dict | None = None,
+def post(client: APIClient, path: Path, *, url: str = GENERATE, headers: dict | None = None,
          **fields):
-    return api.post(url, body(path, **fields), format="multipart", **(headers or {}))
+    return client.post(url, body(path, **fields), format="multipart", **(headers or {}))
 
 
 def ok(response) -> dict:
@@ -130,8 +125,8 @@ def asr_calls(monkeypatch) -> list[int]:
 # --- every input format -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(INPUT_FORMATS))
-def test_every_input_format_is_accepted(api, files, name):
-    result = ok(post(api, files[name]))
+def test_every_input_format_is_accepted(client, files, name):
+    result = ok(post(client, files[name]))
 
     clip = result["ref_clip"]
     assert clip["original_seconds"] == pytest.approx(4.12, abs=0.08)
@@ -143,10 +138,10 @@ def test_every_input_format_is_accepted(api, files, name):
 
 
 @pytest.mark.parametrize("name", ["m4a-aac-stereo", "webm-opus", "ogg-vorbis-stereo"])
-def test_every_input_format_is_accepted_as_base64_json(api, files, name):
+def test_every_input_format_is_accepted_as_base64_json(client, files, name):
     payload = {"ref_audio": base64.b64encode(files[name].read_bytes()).decode(),
                "ref_text": REF_TEXT, "gen_text": GEN_TEXT, "nfe_step": 4}
-    result = ok(api.post(GENERATE, payload, format="json"))
+    result = ok(client.post(GENERATE, payload, format="json"))
     assert result["ref_clip"]["original_seconds"] == pytest.approx(4.12, abs=0.06)
 
 
@@ -161,29 +156,29 @@ def test_every_input_format_is_accepted_as_base64_json(api, files, name):
     ("silent", "reference_silent"),
     ("too-long", "reference_too_long"),
 ])
-def test_bad_reference_audio_is_a_400_that_names_the_problem(api, files, name, code):
-    error = error_of(post(api, files[name]))
+def test_bad_reference_audio_is_a_400_that_names_the_problem(client, files, name, code):
+    error = error_of(post(client, files[name]))
     assert (error["attr"], error["code"]) == ("ref_audio", code)
     assert "send" in error["detail"].lower()  # says what to do
 
 
-def test_an_empty_upload_is_a_400(api, files, tmp_path):
+def test_an_empty_upload_is_a_400(client, files, tmp_path):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    error = error_of(post(api, empty))
+    error = error_of(post(client, empty))
     assert (error["attr"], error["code"]) == ("ref_audio", "empty")
-    error = error_of(api.post(GENERATE, {"ref_audio": "", "ref_text": REF_TEXT,
+    error = error_of(client.post(GENERATE, {"ref_audio": "", "ref_text": REF_TEXT,
                                          "gen_text": GEN_TEXT}, format="json"))
     assert (error["attr"], error["code"]) == ("ref_audio", "empty")
 
 
-def test_limits_come_from_settings(api, files, settings):
+def test_limits_come_from_settings(client, files, settings):
     settings.TTS_MIN_REF_SECONDS = 5.0
     settings.TTS_MAX_REF_UPLOAD_SECONDS = 10.0
     reset_engine()
-    error = error_of(post(api, files["wav-pcm16-22k-mono"]))  # 4.1 s
+    error = error_of(post(client, files["wav-pcm16-22k-mono"]))  # 4.1 s
     assert error["code"] == "reference_too_short" and "at least 5 s" in error["detail"]
-    error = error_of(post(api, files["long"]))  # 17 s
+    error = error_of(post(client, files["long"]))  # 17 s
     assert error["code"] == "reference_too_long" and "10 s" in error["detail"]
 
 
@@ -194,44 +189,44 @@ def test_the_limit_defaults_match_the_issue(settings):
 
 # --- speech recognition off ---------------------------------------------------------------------
 
-def test_without_asr_an_empty_transcript_is_a_400(api, files, settings):
+def test_without_asr_an_empty_transcript_is_a_400(client, files, settings):
     assert not settings.TTS_ASR_MODEL
-    error = error_of(post(api, files["wav-pcm16-22k-mono"], ref_text=""))
+    error = error_of(post(client, files["wav-pcm16-22k-mono"], ref_text=""))
     assert (error["attr"], error["code"]) == ("ref_text", "ref_text_required")
     assert "send ref_text" in error["detail"]
 
 
-def test_without_asr_a_clipped_reference_with_text_is_a_400(api, files):
-    error = error_of(post(api, files["long"], ref_text=" ".join(SENTENCES)))
+def test_without_asr_a_clipped_reference_with_text_is_a_400(client, files):
+    error = error_of(post(client, files["long"], ref_text=" ".join(SENTENCES)))
     assert (error["attr"], error["code"]) == ("ref_text", "ref_text_exceeds_clip")
     assert "under 12 s" in error["detail"] and "omit ref_text" in error["detail"]
 
 
-def test_health_says_asr_is_off(api):
-    assert api.get(HEALTH).json()["asr"] == {"model": None, "loaded": False}
+def test_health_says_asr_is_off(client):
+    assert client.get(HEALTH).json()["asr"] == {"model": None, "loaded": False}
 
 
 # --- speech recognition on ----------------------------------------------------------------------
 
-def test_asr_transcribes_a_missing_transcript_and_returns_it(api, files, asr, no_network):
-    health = api.get(HEALTH).json()["asr"]
+def test_asr_transcribes_a_missing_transcript_and_returns_it(client, files, asr, no_network):
+    health = client.get(HEALTH).json()["asr"]
     assert health == {"model": whisper_model_path(), "loaded": False}  # lazy
 
-    result = ok(post(api, files["m4a-aac-stereo"], ref_text=""))
+    result = ok(post(client, files["m4a-aac-stereo"], ref_text=""))
     assert REF_WORDS.issubset(words(result["ref_text"])), result["ref_text"]
-    assert api.get(HEALTH).json()["asr"]["loaded"] is True  # and kept warm
+    assert client.get(HEALTH).json()["asr"]["loaded"] is True  # and kept warm
 
 
-def test_asr_is_not_used_when_the_transcript_is_given(api, files, asr, asr_calls):
-    result = ok(post(api, files["wav-pcm16-22k-mono"], ref_text="My own words"))
+def test_asr_is_not_used_when_the_transcript_is_given(client, files, asr, asr_calls):
+    result = ok(post(client, files["wav-pcm16-22k-mono"], ref_text="My own words"))
     assert result["ref_text"] == "My own words."
     assert asr_calls == []
-    assert api.get(HEALTH).json()["asr"]["loaded"] is False
+    assert client.get(HEALTH).json()["asr"]["loaded"] is False
 
 
 def test_clipped_reference_with_text_is_transcribed_again_from_the_kept_part(
-        api, files, asr, asr_calls):
-    result = ok(post(api, files["long"], ref_text=" ".join(SENTENCES)))
+        client, files, asr, asr_calls):
+    result = ok(post(client, files["long"], ref_text=" ".join(SENTENCES)))
 
     clip = result["ref_clip"]
     assert clip["clipped"] is True
@@ -244,17 +239,17 @@ def test_clipped_reference_with_text_is_transcribed_again_from_the_kept_part(
     assert len(asr_calls) == 1 and asr_calls[0] <= 12.05 * audio.SAMPLE_RATE
 
 
-def test_a_reference_without_speech_is_a_400_with_asr(api, files, asr):
-    error = error_of(post(api, files["tone"], ref_text=""))
+def test_a_reference_without_speech_is_a_400_with_asr(client, files, asr):
+    error = error_of(post(client, files["tone"], ref_text=""))
     assert (error["attr"], error["code"]) == ("ref_audio", "no_speech_recognised")
 
 
-def test_an_unloadable_asr_model_is_a_503_only_when_asr_is_needed(api, files, settings,
+def test_an_unloadable_asr_model_is_a_503_only_when_asr_is_needed(client, files, settings,
                                                                    no_network):
     settings.TTS_ASR_MODEL = "/nonexistent/whisper-model"
     reset_engine()
-    ok(post(api, files["wav-pcm16-22k-mono"]))  # a transcript was sent: no ASR needed
-    response = post(api, files["wav-pcm16-22k-mono"], ref_text="")
+    ok(post(client, files["wav-pcm16-22k-mono"]))  # a transcript was sent: no ASR needed
+    response = post(client, files["wav-pcm16-22k-mono"], ref_text="")
     error = error_of(response, status=503)
     assert error["code"] == "model_unavailable"
     assert "TTS_ASR_MODEL" in error["detail"] and response["Retry-After"]
@@ -280,8 +275,8 @@ def assert_round_trips(data: bytes, fmt: str, duration: float, sample_rate: int)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])
-def test_each_output_format_round_trips_in_json(api, files, fmt):
-    result = ok(post(api, files["wav-pcm16-22k-mono"], output_format=fmt,
+def test_each_output_format_round_trips_in_json(client, files, fmt):
+    result = ok(post(client, files["wav-pcm16-22k-mono"], output_format=fmt,
                      gen_text="Several words, so that the output lasts a little while."))
     assert result["format"] == fmt
     assert result["duration"] > 1.0
@@ -290,8 +285,8 @@ def test_each_output_format_round_trips_in_json(api, files, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])
-def test_each_output_format_round_trips_raw_with_its_content_type(api, files, fmt):
-    response = post(api, files["wav-pcm16-22k-mono"], url=GENERATE + "?response=audio",
+def test_each_output_format_round_trips_raw_with_its_content_type(client, files, fmt):
+    response = post(client, files["wav-pcm16-22k-mono"], url=GENERATE + "?response=audio",
                     output_format=fmt)
     assert response.status_code == 200, response.content[:500]
     assert response["Content-Type"] == CONTENT_TYPES[fmt]
@@ -299,12 +294,12 @@ def test_each_output_format_round_trips_raw_with_its_content_type(api, files, fm
                        int(response["X-Sample-Rate"]))
 
 
-def test_same_seed_same_audio_whatever_the_container(api, files):
+def test_same_seed_same_audio_whatever_the_container(client, files):
     """The formats encode one generation: lossless ones decode to the same samples (to the
     last bit of 16: libsndfile scales float to integer slightly differently for WAV and
     FLAC)."""
-    wav = ok(post(api, files["wav-pcm16-22k-mono"], output_format="wav"))
-    flac = ok(post(api, files["wav-pcm16-22k-mono"], output_format="flac"))
+    wav = ok(post(client, files["wav-pcm16-22k-mono"], output_format="wav"))
+    flac = ok(post(client, files["wav-pcm16-22k-mono"], output_format="flac"))
     a, _ = sf.read(io.BytesIO(base64.b64decode(wav["audio"])), dtype="int16")
     b, _ = sf.read(io.BytesIO(base64.b64decode(flac["audio"])), dtype="int16")
     assert a.shape == b.shape
@@ -313,10 +308,10 @@ def test_same_seed_same_audio_whatever_the_container(api, files):
 
 # --- spectrogram --------------------------------------------------------------------------------
 
-def test_spectrogram_is_a_png_of_the_generated_mel(api, files):
+def test_spectrogram_is_a_png_of_the_generated_mel(client, files):
     from PIL import Image
 
-    result = ok(post(api, files["wav-pcm16-22k-mono"], include_spectrogram=True))
+    result = ok(post(client, files["wav-pcm16-22k-mono"], include_spectrogram=True))
     png = base64.b64decode(result["spectrogram"])
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(png))
@@ -326,14 +321,14 @@ def test_spectrogram_is_a_png_of_the_generated_mel(api, files):
     assert pixels.std() > 10  # a picture, not a blank canvas
 
 
-def test_no_spectrogram_unless_asked(api, files):
-    assert "spectrogram" not in ok(post(api, files["wav-pcm16-22k-mono"]))
+def test_no_spectrogram_unless_asked(client, files):
+    assert "spectrogram" not in ok(post(client, files["wav-pcm16-22k-mono"]))
 
 
 # --- the prepared-reference cache ---------------------------------------------------------------
 
 def test_second_request_with_the_same_clip_reuses_the_prepared_reference(
-        api, files, asr, asr_calls, monkeypatch):
+        client, files, asr, asr_calls, monkeypatch):
     decodes: list[int] = []
     real_decode = audio.decode
 
@@ -343,8 +338,8 @@ def test_second_request_with_the_same_clip_reuses_the_prepared_reference(
 
     monkeypatch.setattr(audio, "decode", counting_decode)
 
-    first = ok(post(api, files["mp3-44k-stereo"], ref_text=""))
-    second = ok(post(api, files["mp3-44k-stereo"], ref_text="", seed=2))
+    first = ok(post(client, files["mp3-44k-stereo"], ref_text=""))
+    second = ok(post(client, files["mp3-44k-stereo"], ref_text="", seed=2))
 
     assert first["timing"]["reference_cached"] is False
     assert second["timing"]["reference_cached"] is True
@@ -352,36 +347,36 @@ def test_second_request_with_the_same_clip_reuses_the_prepared_reference(
     assert second["ref_clip"] == first["ref_clip"]
     assert len(asr_calls) == 1  # transcribed once
     assert len(decodes) == 1  # decoded once
-    cache = api.get(HEALTH).json()["reference_cache"]
+    cache = client.get(HEALTH).json()["reference_cache"]
     assert cache["entries"] == 1 and cache["hits"] == 1
 
 
-def test_cache_bounds_come_from_settings(api, files, settings):
+def test_cache_bounds_come_from_settings(client, files, settings):
     settings.TTS_REF_CACHE_ENTRIES = 1
     reset_engine()
     a, b = files["wav-pcm16-22k-mono"], files["flac-96k"]
-    assert ok(post(api, a))["timing"]["reference_cached"] is False
-    assert ok(post(api, a))["timing"]["reference_cached"] is True
-    assert ok(post(api, b))["timing"]["reference_cached"] is False  # evicts a
-    assert ok(post(api, a))["timing"]["reference_cached"] is False
+    assert ok(post(client, a))["timing"]["reference_cached"] is False
+    assert ok(post(client, a))["timing"]["reference_cached"] is True
+    assert ok(post(client, b))["timing"]["reference_cached"] is False  # evicts a
+    assert ok(post(client, a))["timing"]["reference_cached"] is False
     cache = get_engine().references.stats()
     assert cache["entries"] == 1 and cache["max_entries"] == 1
 
 
-def test_cache_byte_bound_comes_from_settings(api, files, settings):
+def test_cache_byte_bound_comes_from_settings(client, files, settings):
     settings.TTS_REF_CACHE_MB = 1  # one 4 s reference is ~0.36 MB: two fit, not three
     reset_engine()
     for name in ("wav-pcm16-22k-mono", "flac-96k", "mp3-44k-stereo"):
-        ok(post(api, files[name]))
+        ok(post(client, files[name]))
     cache = get_engine().references.stats()
     assert cache["max_bytes"] == 2**20
     assert cache["entries"] == 2 and cache["bytes"] <= 2**20
-    assert ok(post(api, files["wav-pcm16-22k-mono"]))["timing"]["reference_cached"] is False
+    assert ok(post(client, files["wav-pcm16-22k-mono"]))["timing"]["reference_cached"] is False
 
 
 # --- no temp file survives ----------------------------------------------------------------------
 
-def test_no_temp_file_survives_any_request(api, files, asr, private_tmp):
+def test_no_temp_file_survives_any_request(client, files, asr, private_tmp):
     requests = [
         (files["m4a-aac-stereo"], {}, 200),
         (files["webm-opus"], {"ref_text": ""}, 200),  # transcribed
@@ -397,14 +392,14 @@ def test_no_temp_file_survives_any_request(api, files, asr, private_tmp):
         (files["wav-pcm16-22k-mono"], {"nfe_step": 999}, 400),
     ]
     for path, fields, status in requests:
-        response = post(api, path, **fields)
+        response = post(client, path, **fields)
         assert response.status_code == status, (path.name, fields, response.content[:500])
-    raw = post(api, files["wav-pcm16-22k-mono"], url=GENERATE + "?response=audio",
+    raw = post(client, files["wav-pcm16-22k-mono"], url=GENERATE + "?response=audio",
                output_format="flac")
     assert raw.status_code == 200
-    bad_json = api.post(GENERATE, {"ref_audio": "@@@", "gen_text": "x"}, format="json")
+    bad_json = client.post(GENERATE, {"ref_audio": "@@@", "gen_text": "x"}, format="json")
     assert bad_json.status_code == 400
-    empty = api.post(GENERATE, {"ref_audio": SimpleUploadedFile("e.wav", b""),
+    empty = client.post(GENERATE, {"ref_audio": SimpleUploadedFile("e.wav", b""),
                                 "gen_text": "x"}, format="multipart")
     assert empty.status_code == 400
 
