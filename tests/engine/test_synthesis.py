@@ -50,6 +50,14 @@ def test_random_seed_is_chosen_and_returned(tiny_engine, ref):
     assert len(seeds) == 3
 
 
+def test_random_seeds_do_not_repeat_after_a_seeded_request(tiny_engine, ref):
+    picked = []
+    for _ in range(2):
+        generate(tiny_engine, ref, seed=1)  # reseeds the process-wide generators
+        picked.append(generate(tiny_engine, ref, seed=None).seed)
+    assert picked[0] != picked[1]
+
+
 def test_speed_two_is_clearly_shorter(tiny_engine, ref):
     normal = generate(tiny_engine, ref, seed=3, speed=1.0)
     fast = generate(tiny_engine, ref, seed=3, speed=2.0)

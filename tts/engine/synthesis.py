@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -87,7 +87,9 @@ def synthesize(loaded: LoadedModel, ref: PreparedReference, gen_text: str,
     batches = chunk_text(ref, gen_text, params.speed)
     if not batches:
         raise GenerationFailed("gen_text produced no text to speak; send words.", attr="gen_text")
-    seed = params.seed if params.seed is not None else random.randint(0, MAX_SEED)
+    # Not the `random` module: seed_everything reseeds it, so after a seeded request the
+    # "random" seeds of the next ones would repeat across clients.
+    seed = params.seed if params.seed is not None else secrets.randbelow(MAX_SEED + 1)
     reference = torch.from_numpy(ref.samples).unsqueeze(0)
     started = time.perf_counter()
     try:
