@@ -134,7 +134,8 @@ TTS_EXECUTION_MODE = "inline"
 TTS_MODELS_FILE = env("TTS_MODELS_FILE",
                       default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")
 TTS_DEFAULT_MODEL = env("TTS_DEFAULT_MODEL", default="tiny-f5" if TTS_DEMO else "F5-TTS")
-TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL] if TTS_DEMO else [])
+# Readiness waits for the default model, so it loads at start unless told otherwise.
+TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL])
 TTS_F5_CKPT = env("TTS_F5_CKPT", default="")
 TTS_F5_VOCAB = env("TTS_F5_VOCAB", default="")
 TTS_E2_CKPT = env("TTS_E2_CKPT", default="")
