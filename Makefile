@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml scripts/install.sh
 setup: $(STAMP)
 
 serve: $(STAMP)
-	$(MANAGE) migrate --noinput
 	@if [ "$$TTS_DEMO" = "1" ]; then $(MANAGE) make_tiny_models --skip-existing; fi
+	$(MANAGE) migrate --noinput
 	$(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
 
 test: $(STAMP)

@@ -36,3 +36,21 @@ def test_speak_reports_errors_plainly(tmp_path, ref_wav):
                      "--model", "nope", "-o", str(tmp_path / "x.wav"))
     with pytest.raises(CommandError, match="--output"):
         call_command("speak", "--ref", str(ref_wav), "--text", "Hi.", "-o", "x.aiff")
+
+
+def test_demo_setup_runs_from_nothing(tmp_path):
+    """What `TTS_DEMO=1 make serve` runs before gunicorn, on an empty var folder."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    env = {**os.environ, "TTS_DEMO": "1", "TTS_VAR_DIR": str(tmp_path / "var"),
+           "HF_HUB_OFFLINE": "1"}
+    for command in (["make_tiny_models", "--skip-existing"], ["migrate", "--noinput"],
+                    ["check"]):
+        done = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "var" / "tiny-models" / "models.toml").exists()
