@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-PYTHON=${PYTHON:-python3}
+# f5-tts and this project need Python 3.11 or 3.12; prefer those when several are installed.
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3.12 || command -v python3)}
 
 # --- System packages -------------------------------------------------------
 need=()
