@@ -23,6 +23,31 @@ def form(ref_wav):
     return make
 
 
+@pytest.fixture
+def busy_device(settings):
+    """Another generation holds the device and nobody may queue behind it."""
+    import threading
+
+    from tts.services.runtime import get_engine, reset_engine
+
+    settings.TTS_MAX_QUEUE = 0
+    reset_engine()
+    engine = get_engine()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.models.reserve("tiny-f5"):
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(60)
+    yield engine
+    release.set()
+    thread.join(60)
+
+
 def error_of(response) -> dict:
     """The single error of a response in the standard shape."""
     body = response.json()

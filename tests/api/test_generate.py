@@ -209,11 +209,7 @@ def test_missing_transcript_without_asr_says_to_send_it(client, form):
     assert "send ref_text" in error["detail"]
 
 
-def test_engine_busy_is_503_with_retry_after(client, form, settings):
-    settings.TTS_MAX_QUEUE = 0
-    from tts.services.runtime import reset_engine
-
-    reset_engine()
+def test_engine_busy_is_503_with_retry_after(client, form, busy_device):
     response = client.post(GENERATE, form(), format="multipart")
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
@@ -243,11 +239,7 @@ def test_request_id_is_echoed(client):
     assert response["X-Request-ID"] != "bad id with spaces"
 
 
-def test_expected_503s_log_one_warning_without_traceback(client, form, settings, caplog):
-    settings.TTS_MAX_QUEUE = 0
-    from tts.services.runtime import reset_engine
-
-    reset_engine()
+def test_expected_503s_log_one_warning_without_traceback(client, form, busy_device, caplog):
     with caplog.at_level("INFO"):
         response = client.post(GENERATE, form(), format="multipart")
     assert response.status_code == 503

@@ -113,33 +113,41 @@ def test_timings_are_reported(tiny_engine, ref):
     assert result.timings["inference_seconds"] > 0
 
 
-def test_queue_is_bounded(tiny_dir, ref):
+def engine_with(tiny_dir, **overrides):
     from dataclasses import replace
 
     from tests.conftest import tiny_config
     from tts.engine.engine import TTSEngine
 
-    engine = TTSEngine(replace(tiny_config(tiny_dir), max_queue=1, queue_timeout=30))
-    engine.models.get("tiny-f5")
-    holding, release, waiting_started = threading.Event(), threading.Event(), threading.Event()
-    outcome = {}
+    return TTSEngine(replace(tiny_config(tiny_dir), **overrides))
+
+
+def hold_device(engine, model="tiny-f5"):
+    """Occupy the device from another thread until the returned event is set."""
+    holding, release = threading.Event(), threading.Event()
 
     def hold():
-        with engine.models.reserve("tiny-f5"):
+        with engine.models.reserve(model):
             holding.set()
             release.wait(30)
 
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(30)
+    return release, thread
+
+
+def test_queue_is_bounded(tiny_dir):
+    engine = engine_with(tiny_dir, max_queue=1, queue_timeout=30)
+    release, holder = hold_device(engine)
+    outcome = {}
+
     def wait_in_line():
-        waiting_started.set()
-        with engine.models.reserve("tiny-f5"):
+        with engine.models.reserve("tiny-e2"):  # any model: the device is what is shared
             outcome["second"] = "served"
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait(30)
     waiter = threading.Thread(target=wait_in_line)
     waiter.start()
-    waiting_started.wait(30)
     while engine.models.waiting() < 1:  # the waiter has taken the only queue place
         threading.Event().wait(0.01)
     with pytest.raises(EngineBusy, match="retry"), engine.models.reserve("tiny-f5"):
@@ -151,13 +159,85 @@ def test_queue_is_bounded(tiny_dir, ref):
     assert engine.models.waiting() == 0
 
 
-def test_queue_timeout_gives_engine_busy(tiny_dir):
-    from dataclasses import replace
-
-    from tests.conftest import tiny_config
-    from tts.engine.engine import TTSEngine
-
-    engine = TTSEngine(replace(tiny_config(tiny_dir), queue_timeout=0.05))
-    loaded = engine.models.get("tiny-f5")
-    with loaded.lock, pytest.raises(EngineBusy, match="busy"), engine.models.reserve("tiny-f5"):
+def test_zero_queue_still_serves_an_idle_device(tiny_dir):
+    engine = engine_with(tiny_dir, max_queue=0)
+    with engine.models.reserve("tiny-f5") as loaded:
+        assert loaded.spec.id == "tiny-f5"
+    release, holder = hold_device(engine)
+    with pytest.raises(EngineBusy), engine.models.reserve("tiny-f5"):
         pass
+    release.set()
+    holder.join(30)
+
+
+def test_queue_timeout_gives_engine_busy(tiny_dir):
+    engine = engine_with(tiny_dir, queue_timeout=0.05)
+    release, holder = hold_device(engine)
+    with pytest.raises(EngineBusy, match="busy"), engine.models.reserve("tiny-f5"):
+        pass
+    release.set()
+    holder.join(30)
+
+
+def test_waiting_for_a_slow_load_is_bounded(tiny_dir, monkeypatch):
+    from tts.engine import manager as manager_module
+
+    engine = engine_with(tiny_dir, queue_timeout=0.1)
+    started, finish = threading.Event(), threading.Event()
+    real = manager_module._load_checkpoint
+
+    def slow(*args, **kwargs):
+        started.set()
+        finish.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(manager_module, "_load_checkpoint", slow)
+    loader = threading.Thread(target=engine.models.get, args=("tiny-f5",))
+    loader.start()
+    started.wait(30)
+    with pytest.raises(EngineBusy, match="loading"), engine.models.reserve("tiny-e2"):
+        pass
+    finish.set()
+    loader.join(30)
+    assert engine.models.is_loaded("tiny-f5")
+
+
+def test_long_text_is_reproducible_with_its_seed(tiny_engine, ref):
+    runs = [generate(tiny_engine, ref, LONG_TEXT, seed=42, nfe_step=4) for _ in range(3)]
+    assert runs[0].chunks >= 2
+    for run in runs[1:]:
+        np.testing.assert_array_equal(runs[0].samples, run.samples)
+
+
+def test_seeds_hold_while_other_models_generate(tiny_engine, ref):
+    alone = {model: generate(tiny_engine, ref, model=model, seed=seed).samples
+             for model, seed in (("tiny-f5", 1), ("tiny-e2", 2))}
+    together: dict[str, list] = {"tiny-f5": [], "tiny-e2": []}
+
+    def run(model, seed):
+        for _ in range(3):
+            together[model].append(generate(tiny_engine, ref, model=model, seed=seed).samples)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in (("tiny-f5", 1),
+                                                                    ("tiny-e2", 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for model, outputs in together.items():
+        assert len(outputs) == 3
+        for samples in outputs:
+            np.testing.assert_array_equal(samples, alone[model])
+
+
+def test_text_without_punctuation_is_still_split(ref):
+    text = " ".join(["word"] * 400)  # 2000 characters, no sentence end
+    chunks = chunk_text(ref, text, 1.0)
+    # upstream's budget: the reference's characters per second times (22 s - reference)
+    budget = int(len(ref.ref_text.encode()) / ref.seconds * (22 - ref.seconds))
+    assert budget < len(text)
+    assert len(chunks) > 1
+    assert " ".join(chunks).split() == text.split()
+    assert all(len(c.encode()) <= budget for c in chunks)
+    one_long_word = chunk_text(ref, "x" * 3000, 1.0)
+    assert len(one_long_word) > 1 and "".join(one_long_word) == "x" * 3000

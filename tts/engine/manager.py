@@ -1,4 +1,4 @@
-"""Loads models once, keeps them warm, and hands one to one generation at a time.
+"""Loads models once, keeps them warm, and hands the device to one generation at a time.
 
 Loading is lazy, double-checked under a lock, and goes through upstream's ``load_model`` and
 ``load_vocoder`` so tiny test checkpoints take the same path as production weights.
@@ -12,9 +12,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .config import EngineConfig
 from .devices import free_device_memory, resolve_device
@@ -37,14 +39,19 @@ class LoadedModel:
     vocoder: Any
     device: str
     load_seconds: float
-    #: One inference at a time per instance: upstream seeds process-wide RNGs per call.
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True)
 class ModelStatus:
     state: str
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    location: str
+    env_hint: str
+    what: str
 
 
 class _LogWriter(io.TextIOBase):
@@ -57,14 +64,19 @@ class _LogWriter(io.TextIOBase):
 
 
 class ModelManager:
+    """Models of one device. Generations on the device run one at a time, whichever model:
+    upstream seeds process-wide random generators per inference, so two at once would make
+    each other's seeds meaningless (and on a CPU one generation already fills every core)."""
+
     def __init__(self, registry: ModelRegistry, config: EngineConfig):
         self.registry = registry
         self.config = config
         self._loaded: dict[str, LoadedModel] = {}
         self._vocoders: dict[str, Any] = {}
         self._load_lock = threading.Lock()  # loads are serialised: one device, no gain in parallel
+        self._inference_lock = threading.Lock()
         self._failures: dict[str, tuple[str, float]] = {}  # id -> (message, when)
-        self._waiting: dict[str, int] = {}
+        self._waiting = 0
         self._waiting_lock = threading.Lock()
         self._device: str | None = None
 
@@ -82,8 +94,8 @@ class ModelManager:
         return model_id in self._loaded
 
     def waiting(self) -> int:
-        with self._waiting_lock:
-            return sum(self._waiting.values())
+        """Requests waiting for the device now."""
+        return self._waiting
 
     def status(self, model_id: str) -> ModelStatus:
         spec = self.registry.get(model_id)
@@ -98,28 +110,41 @@ class ModelManager:
             return message
         return None
 
+    def _required_files(self, spec: ModelSpec) -> list[RequiredFile]:
+        files = [RequiredFile(spec.checkpoint, spec.env_hint, f"{spec.id} checkpoint")]
+        if spec.vocab:
+            files.append(RequiredFile(spec.vocab, spec.vocab_env_hint, f"{spec.id} vocab"))
+        files += [RequiredFile(location, "TTS_VOCODER_PATH", "Vocos vocoder")
+                  for location in vocoder_locations(self._vocoder_path(spec))]
+        return files
+
+    def _vocoder_path(self, spec: ModelSpec) -> str:
+        return spec.vocoder or self.config.vocoder_path
+
     def _missing(self, spec: ModelSpec) -> str | None:
         cfg = self.config
-        checks = [(spec.checkpoint, spec.env_hint, f"{spec.id} checkpoint")]
-        if spec.vocab:
-            checks.append((spec.vocab, spec.env_hint.replace("CKPT", "VOCAB"), f"{spec.id} vocab"))
-        for location in vocoder_locations(spec.vocoder or cfg.vocoder_path):
-            checks.append((location, "TTS_VOCODER_PATH", "Vocos vocoder"))
-        for location, hint, what in checks:
-            reason = missing_reason(location, allow_downloads=cfg.allow_downloads, env_hint=hint,
-                                    what=what, cache_dir=cfg.hf_cache_dir)
+        for file in self._required_files(spec):
+            reason = missing_reason(file.location, allow_downloads=cfg.allow_downloads,
+                                    env_hint=file.env_hint, what=file.what,
+                                    cache_dir=cfg.hf_cache_dir)
             if reason:
                 return reason
         return None
 
     # --- loading ----------------------------------------------------------------------------
-    def get(self, model_id: str) -> LoadedModel:
-        """The warm model, loading it first if needed (thread-safe, at most once)."""
+    def get(self, model_id: str, *, timeout: float | None = None) -> LoadedModel:
+        """The warm model, loading it first if needed (thread-safe, at most once).
+
+        With ``timeout``, waiting longer than that for another load gives EngineBusy.
+        """
         loaded = self._loaded.get(model_id)
         if loaded is not None:
             return loaded
         spec = self.registry.get(model_id)
-        with self._load_lock:
+        if not self._load_lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise EngineBusy(f"A model is loading on this server; {model_id} will be ready "
+                             "soon. Retry shortly.")
+        try:
             loaded = self._loaded.get(model_id)
             if loaded is None:
                 try:
@@ -129,26 +154,19 @@ class ModelManager:
                     raise
                 self._failures.pop(model_id, None)
                 self._loaded[model_id] = loaded
+        finally:
+            self._load_lock.release()
         return loaded
-
-    def unload(self, model_id: str) -> None:
-        with self._load_lock:
-            loaded = self._loaded.pop(model_id, None)
-        if loaded is not None:
-            free_device_memory(loaded.device)
-
-    def _fetch(self, location: str, hint: str, what: str) -> Path:
-        cfg = self.config
-        return fetch(location, allow_downloads=cfg.allow_downloads, env_hint=hint, what=what,
-                     cache_dir=cfg.hf_cache_dir)
 
     def _load(self, spec: ModelSpec) -> LoadedModel:
         started = time.perf_counter()
         device = self.device
-        ckpt = self._fetch(spec.checkpoint, spec.env_hint, f"{spec.id} checkpoint")
-        vocab = (self._fetch(spec.vocab, spec.env_hint.replace("CKPT", "VOCAB"), f"{spec.id} vocab")
-                 if spec.vocab else "")
-        vocoder = self._vocoder(spec.vocoder or self.config.vocoder_path, device)
+        cfg = self.config
+        local = [fetch(file.location, allow_downloads=cfg.allow_downloads,
+                       env_hint=file.env_hint, what=file.what, cache_dir=cfg.hf_cache_dir)
+                 for file in self._required_files(spec)]
+        ckpt, vocab = local[0], (local[1] if spec.vocab else "")
+        vocoder = self._vocoder(self._vocoder_path(spec), local[-1].parent, device)
         logger.info("loading model %s from %s on %s", spec.id, ckpt, device)
         model = _load_checkpoint(spec, ckpt, vocab, device)
         seconds = time.perf_counter() - started
@@ -156,15 +174,12 @@ class ModelManager:
         return LoadedModel(spec=spec, model=model, vocoder=vocoder, device=device,
                            load_seconds=seconds)
 
-    def _vocoder(self, vocoder_path: str, device: str) -> Any:
+    def _vocoder(self, key: str, folder: Path, device: str) -> Any:
         """Vocoders are shared between all models that use the same one."""
-        key = vocoder_path or "hub"
         if key not in self._vocoders:
-            files = [self._fetch(loc, "TTS_VOCODER_PATH", "Vocos vocoder")
-                     for loc in vocoder_locations(vocoder_path)]
-            folder = files[0].parent
             from f5_tts.infer.utils_infer import load_vocoder
 
+            _check_vocos_config(folder / "config.yaml")
             try:
                 with contextlib.redirect_stdout(_LogWriter()):
                     self._vocoders[key] = load_vocoder("vocos", is_local=True,
@@ -174,43 +189,56 @@ class ModelManager:
                                      f"{_short(exc)}. Check TTS_VOCODER_PATH.") from exc
         return self._vocoders[key]
 
-    # --- one generation at a time per model -------------------------------------------------
+    # --- one generation at a time on the device ---------------------------------------------
     @contextlib.contextmanager
     def reserve(self, model_id: str) -> Iterator[LoadedModel]:
-        """Wait (bounded) for exclusive use of a model; refuse when too many already wait."""
-        with self._waiting_lock:
-            if self._waiting.get(model_id, 0) >= self.config.max_queue:
-                raise EngineBusy(f"Model {model_id} already has {self.config.max_queue} requests "
-                                 "waiting; retry shortly.")
-            self._waiting[model_id] = self._waiting.get(model_id, 0) + 1
-        try:
-            loaded = self.get(model_id)
-            if not loaded.lock.acquire(timeout=self.config.queue_timeout):
-                raise EngineBusy(f"Model {model_id} stayed busy for {self.config.queue_timeout:.0f}"
-                                 " s; retry later.")
-        finally:
+        """Exclusive use of the device with ``model_id`` loaded. Up to ``max_queue`` requests
+        may wait (each at most ``queue_timeout``); more are refused with EngineBusy."""
+        timeout = self.config.queue_timeout
+        if not self._inference_lock.acquire(blocking=False):
             with self._waiting_lock:
-                self._waiting[model_id] -= 1
+                if self._waiting >= self.config.max_queue:
+                    raise EngineBusy(f"{self._waiting} requests are already waiting for the "
+                                     "model; retry shortly.")
+                self._waiting += 1
+            try:
+                if not self._inference_lock.acquire(timeout=timeout):
+                    raise EngineBusy(f"The model stayed busy for {timeout:.0f} s; retry later.")
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
         try:
-            yield loaded
+            yield self.get(model_id, timeout=timeout)
         finally:
-            loaded.lock.release()
+            self._inference_lock.release()
+
+
+def _check_vocos_config(path: Path) -> None:
+    """Vocos builds whatever ``class_path`` its config names: allow only Vocos' own classes."""
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        paths = [config[part]["class_path"] for part in ("feature_extractor", "backbone", "head")]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path} is not a Vocos config.yaml ({_short(exc)}); check "
+                             "TTS_VOCODER_PATH.") from exc
+    unsafe = [name for name in paths if not str(name).startswith("vocos.")]
+    if unsafe:
+        raise ModelLoadError(f"{path} names classes outside the vocos package ({unsafe}); "
+                             "refusing to load it.")
 
 
 def _load_checkpoint(spec: ModelSpec, ckpt: Path, vocab: Path | str, device: str) -> Any:
     import torch
     from f5_tts.infer.utils_infer import load_model
-    from f5_tts.model import DiT, UNetT
 
-    model_cls = {"DiT": DiT, "UNetT": UNetT}[spec.architecture]
     try:
         with contextlib.redirect_stdout(_LogWriter()):
-            return load_model(model_cls, spec.config, str(ckpt), mel_spec_type="vocos",
-                              vocab_file=str(vocab), device=device)
+            return load_model(spec.backbone_class(), spec.config, str(ckpt),
+                              mel_spec_type="vocos", vocab_file=str(vocab), device=device)
     except torch.cuda.OutOfMemoryError as exc:
         free_device_memory(device)
-        raise OutOfMemory(f"Out of device memory while loading {spec.id}; unload other "
-                          "models or use a device with more memory.") from exc
+        raise OutOfMemory(f"Out of device memory while loading {spec.id}; serve fewer models "
+                          "per device or use one with more memory.") from exc
     except FileNotFoundError as exc:
         raise ModelUnavailable(f"{spec.id}: {exc}; set {spec.env_hint}.") from exc
     except Exception as exc:

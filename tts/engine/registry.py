@@ -41,6 +41,20 @@ class ModelSpec:
     sample_rate: int = SAMPLE_RATE
     tags: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def vocab_env_hint(self) -> str:
+        return self.env_hint.replace("_CKPT", "_VOCAB")
+
+    def backbone_class(self) -> type:
+        """The f5-tts backbone class (imports torch: call only when loading)."""
+        return backbone_class(self.architecture)
+
+
+def backbone_class(architecture: str) -> type:
+    from f5_tts.model import DiT, UNetT
+
+    return {"DiT": DiT, "UNetT": UNetT}[architecture]
+
 
 def upstream_arch(config_name: str) -> tuple[str, dict[str, Any]]:
     """Backbone class name and architecture dict from the config file shipped in f5-tts."""

@@ -35,9 +35,11 @@ def write_vocab(path: Path, tokens: list[str] = VOCAB) -> Path:
 def build_cfm(architecture: str, config: dict[str, Any], vocab: list[str] = VOCAB):
     """A CFM model as upstream's ``load_model`` builds it, with weights that actually vary."""
     import torch
-    from f5_tts.model import CFM, DiT, UNetT
+    from f5_tts.model import CFM
 
-    backbone = {"DiT": DiT, "UNetT": UNetT}[architecture]
+    from .registry import backbone_class
+
+    backbone = backbone_class(architecture)
     model = CFM(
         transformer=backbone(**config, text_num_embeds=len(vocab), mel_dim=MEL["n_mel_channels"]),
         mel_spec_kwargs=MEL,
