@@ -143,6 +143,13 @@ def test_malformed_json(client):
     assert error_of(response)["code"] == "parse_error"
 
 
+@pytest.mark.parametrize("body", ["123", "true", "[{}]", "[1, 2]", '"abc"', "null"])
+def test_json_body_that_is_not_an_object(client, body):
+    response = client.post(GENERATE, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["type"] == "validation_error"
+
+
 def test_bad_base64(client):
     payload = {"ref_audio": "this is not base64!!", "ref_text": REF_TEXT, "gen_text": "Hi."}
     error = error_of(client.post(GENERATE, payload, format="json"))

@@ -82,11 +82,34 @@ def test_readiness_says_why_when_default_weights_are_missing(client, settings, n
 
 def test_preload_loads_configured_models(settings):
     settings.TTS_PRELOAD = ["tiny-e2", "F5-TTS"]  # the second fails: logged, not fatal
-    from tts.services.runtime import get_engine, reset_engine, start_preload
+    from tts.services.runtime import get_engine, preload, reset_engine
 
     reset_engine()
-    start_preload().join(60)
+    preload()
     assert get_engine().models.loaded_ids() == ["tiny-e2"]
+
+
+def test_preload_retries_until_the_weights_arrive(client, settings, tiny_dir, tmp_path):
+    """Readiness recovers by itself when the default model's weights appear after start."""
+    import json
+    import shutil
+
+    from tts.engine.tiny import TINY_DIT
+    from tts.services.runtime import reset_engine, start_preload
+
+    checkpoint = tmp_path / "late.safetensors"
+    settings.TTS_CUSTOM_CKPT = str(checkpoint)
+    settings.TTS_CUSTOM_VOCAB = str(tiny_dir / "vocab.txt")
+    settings.TTS_CUSTOM_CONFIG = json.dumps(TINY_DIT)
+    settings.TTS_DEFAULT_MODEL = "Custom"
+    settings.TTS_PRELOAD = ["Custom"]
+    reset_engine()
+    thread = start_preload(retry_seconds=0.05)
+    assert client.get("/api/tts/health/ready/").status_code == 503
+    shutil.copy(tiny_dir / "tiny_dit.safetensors", checkpoint)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert client.get("/api/tts/health/ready/").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/nothing-here/", "/api/tts/nothing/"])
@@ -112,9 +135,29 @@ def test_broken_model_configuration_makes_health_503_and_check_fail(client, sett
     broken.write_text('[[models]]\nid = "x"\narchitecture = "RNN"\ncheckpoint = "m.pt"\n')
     settings.TTS_MODELS_FILE = str(broken)
     reset_engine()
-    response = client.get("/api/tts/health/")
-    assert response.status_code == 503
-    assert "unknown architecture" in error_of(response)["detail"]
+    for path in ("/api/tts/health/", "/api/tts/health/ready/", "/api/tts/models/"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        error = error_of(response)
+        assert error["code"] == "configuration_error"
+        assert "unknown architecture" in error["detail"]
+    with pytest.raises(SystemCheckError, match="tts.E001"):
+        call_command("check")
+
+
+@pytest.mark.parametrize("entry", [
+    'id = "x"\ncheckpoint = "hf://owner/repo"',      # no file in the hub URI
+    'id = 5\ncheckpoint = "m.pt"',                    # not a string
+    'name = "no id"\ncheckpoint = "m.pt"',
+    'id = "x"\ncheckpoint = "m.pt"\nconfig = "dim 64"',  # not a table
+])
+def test_malformed_models_file_entries_fail_the_check(settings, tmp_path, entry):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    path = tmp_path / "models.toml"
+    path.write_text(f"[[models]]\n{entry}\n")
+    settings.TTS_MODELS_FILE = str(path)
     with pytest.raises(SystemCheckError, match="tts.E001"):
         call_command("check")
 

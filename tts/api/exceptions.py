@@ -41,7 +41,7 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
         return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,
                                                                              code=exc.code)]})
     if isinstance(exc, (engine.ModelUnavailable, engine.ModelLoadError, engine.EngineBusy,
-                        engine.OutOfMemory)):
+                        engine.OutOfMemory, engine.ConfigurationError)):
         return ServiceUnavailable(exc.message, code=exc.code, wait=exc.retry_after)
     logger.error("unmapped engine error %s: %s", type(exc).__name__, exc.message)
     return exceptions.APIException(exc.message, code=exc.code)

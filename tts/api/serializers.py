@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -85,7 +86,9 @@ class _GenerateFields(serializers.Serializer):
         return value
 
     def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields) - {"response"})
+        if not isinstance(data, Mapping):  # DRF answers "expected a dictionary"
+            return super().to_internal_value(data)
+        unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({
                 name: [serializers.ErrorDetail(

@@ -145,15 +145,12 @@ class HealthView(APIView):
                                "loaded models, queue depth, uptime.",
                    responses={200: HealthSerializer,
                               503: schema.error("Cannot take work.", (
-                                  "Broken configuration", "server_error", "unhealthy",
+                                  "Broken configuration", "server_error",
+                                  "configuration_error",
                                   "The model configuration does not load: ...", None))},
                    tags=["operations"])
     def get(self, request):
-        try:
-            status = health.health_status()
-        except health.NotHealthy as exc:
-            raise ServiceUnavailable(str(exc), code="unhealthy") from exc
-        return Response(HealthSerializer(status).data)
+        return Response(HealthSerializer(health.health_status()).data)
 
 
 class ReadinessView(APIView):

@@ -22,6 +22,12 @@ class EngineError(Exception):
         self.attr = attr
 
 
+class ConfigurationError(EngineError):
+    """The operator's model configuration is broken (models file, TTS_CUSTOM_* variables)."""
+
+    code = "configuration_error"
+
+
 class ModelNotFound(EngineError):
     code = "model_not_found"
 

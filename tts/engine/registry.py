@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .config import EngineConfig
-from .errors import ModelNotFound
+from .errors import ConfigurationError, ModelNotFound
 
 ARCHITECTURES = ("DiT", "UNetT")
 SAMPLE_RATE = 24_000
@@ -145,6 +145,9 @@ def specs_from_file(path: str | Path) -> list[ModelSpec]:
             value = entry.get(key, "")
             if value and not value.startswith(HUB_PREFIX) and not Path(value).is_absolute():
                 entry[key] = str((path.parent / value).resolve())
+        for key in ("id", "checkpoint"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ValueError(f"{path}: every model needs a string {key!r}")
         specs.append(
             ModelSpec(
                 id=entry.pop("id"),
@@ -171,9 +174,20 @@ class ModelRegistry:
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> ModelRegistry:
-        specs = builtin_specs(config)
-        if config.models_file:
-            specs += specs_from_file(config.models_file)
+        """All configured models; a broken configuration raises ConfigurationError."""
+        try:
+            specs = builtin_specs(config)
+            if config.models_file:
+                specs += specs_from_file(config.models_file)
+            for spec in specs:
+                for location in (spec.checkpoint, spec.vocab):
+                    if location.startswith(HUB_PREFIX) and location.count("/") < 4:
+                        raise ValueError(f"model {spec.id!r}: {location!r} is not a hub URI of "
+                                         "the form hf://owner/repo/path/to/file")
+        except (ValueError, OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(
+                f"The model configuration does not load: {exc}. Check TTS_MODELS_FILE and "
+                "the TTS_CUSTOM_* variables.") from exc
         return cls(specs)
 
     def get(self, model_id: str) -> ModelSpec:

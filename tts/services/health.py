@@ -25,16 +25,9 @@ class Readiness:
     reason: str | None
 
 
-class NotHealthy(Exception):
-    """The server cannot take work (its model configuration is broken)."""
-
-
 def health_status() -> dict:
-    try:
-        engine = get_engine()
-    except (ValueError, OSError, KeyError) as exc:
-        raise NotHealthy(f"The model configuration does not load: {exc}. Check "
-                         "TTS_MODELS_FILE and the TTS_CUSTOM_* variables.") from exc
+    """Raises ConfigurationError when the server cannot take work."""
+    engine = get_engine()
     transcriber = engine.transcriber
     return {
         "status": "ok",

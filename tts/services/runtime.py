@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -16,6 +15,7 @@ from tts.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
+PRELOAD_RETRY_SECONDS = 30
 
 
 def engine_config() -> EngineConfig:
@@ -33,8 +33,21 @@ def engine_config() -> EngineConfig:
     )
 
 
-@functools.cache
+_engine: TTSEngine | None = None
+_engine_lock = threading.Lock()
+
+
 def get_engine() -> TTSEngine:
+    """The process's engine, built once (the preload thread and the first requests race)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = _build_engine()
+    return _engine
+
+
+def _build_engine() -> TTSEngine:
     config = engine_config()
     transcriber = None
     if settings.TTS_ASR_MODEL:
@@ -46,20 +59,31 @@ def get_engine() -> TTSEngine:
 
 def reset_engine() -> None:
     """Forget the engine (tests change settings between cases)."""
-    get_engine.cache_clear()
+    global _engine
+    with _engine_lock:
+        _engine = None
 
 
-def preload() -> None:
-    """Load the models named in TTS_PRELOAD; failures are logged, not fatal."""
+def preload(*, retry_seconds: float | None = None) -> None:
+    """Load the models named in TTS_PRELOAD. Failures are logged, not fatal; with
+    ``retry_seconds`` the failed ones are tried again (weights may arrive late, a network may
+    come up) until all are loaded, so readiness can recover without traffic."""
     engine = get_engine()
-    for model_id in settings.TTS_PRELOAD:
-        try:
-            engine.models.get(model_id)
-        except EngineError as exc:
-            logger.warning("preload of %s failed: %s", model_id, exc.message)
+    pending = list(settings.TTS_PRELOAD)
+    while pending:
+        for model_id in list(pending):
+            try:
+                engine.models.get(model_id)
+                pending.remove(model_id)
+            except EngineError as exc:
+                logger.warning("preload of %s failed: %s", model_id, exc.message)
+        if not pending or retry_seconds is None:
+            return
+        time.sleep(retry_seconds)
 
 
-def start_preload() -> threading.Thread:
-    thread = threading.Thread(target=preload, name="tts-preload", daemon=True)
+def start_preload(retry_seconds: float = PRELOAD_RETRY_SECONDS) -> threading.Thread:
+    thread = threading.Thread(target=preload, kwargs={"retry_seconds": retry_seconds},
+                              name="tts-preload", daemon=True)
     thread.start()
     return thread
