@@ -4,9 +4,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
-export HOST PORT
 
 .PHONY: serve test lint bench setup tiny-models clean
 

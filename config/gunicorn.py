@@ -1,11 +1,19 @@
 """Gunicorn settings for `make serve`.
 
-One process holds the models (they are large); its threads serve requests and queue on each
-model's lock. Models load per worker after the fork (never in the master), in a background
+One process holds the models (they are large); its threads serve requests and queue for the
+device. Models load per worker after the fork (never in the master), in a background
 thread so that health answers while they warm up.
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+# The same .env that Django reads, so HOST, PORT and the rest can live there too.
+_ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
+if _ENV_FILE.exists():
+    environ.Env.read_env(_ENV_FILE)
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))

@@ -69,6 +69,15 @@ def test_accept_audio_returns_bytes_and_metadata_headers(client, form, accept, c
     assert f'speech.{fmt}"' in response["Content-Disposition"]
 
 
+@pytest.mark.parametrize("accept, fields", [
+    ("audio/aac", {}), ("audio/webm", {}), ("audio/wav", {"output_format": "mp3"})])
+def test_audio_types_we_cannot_serve_are_406(client, form, accept, fields):
+    response = client.post(GENERATE, form(**fields), format="multipart", HTTP_ACCEPT=accept)
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert accept in error_of(response)["detail"]
+
+
 def test_response_query_parameter_returns_bytes(client, form):
     response = client.post(GENERATE + "?response=audio", form(output_format="mp3"),
                            format="multipart")

@@ -148,13 +148,42 @@ def test_checkpoint_with_another_vocab_size_raises_model_load_error(tiny_dir, tm
         engine.models.get("Custom")
 
 
+class _Payload:
+    """Unpickling this runs code: it would create the marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
 def test_pickled_code_in_a_pt_file_is_refused(tiny_dir, tmp_path):
-    """torch.load(weights_only=True): a .pt that carries arbitrary objects does not load."""
+    """torch.load(weights_only=True): a .pt that would run code on load does not load."""
+    marker = tmp_path / "code-ran"
     path = tmp_path / "evil.pt"
-    torch.save({"ema_model_state_dict": {"x": Path("/etc/passwd")}}, path)
+    torch.save({"ema_model_state_dict": {"x": _Payload(marker)}}, path)
     engine = _custom_engine(tiny_dir, path)
-    with pytest.raises(ModelLoadError, match="Unpickling|weights_only|does not load"):
+    with pytest.raises(ModelLoadError, match="Unpickl|weights_only"):
         engine.models.get("Custom")
+    assert not marker.exists()
+
+
+def test_vocoder_config_naming_other_classes_is_refused(tiny_dir, tmp_path):
+    """Vocos builds whatever class its config.yaml names: only vocos' own are allowed."""
+    import shutil
+
+    marker = tmp_path / "code-ran"
+    vocos = shutil.copytree(tiny_dir / "vocos", tmp_path / "vocos")
+    config = (vocos / "config.yaml").read_text()
+    (vocos / "config.yaml").write_text(config.replace(
+        "vocos.heads.ISTFTHead", "pathlib.Path.touch").replace("dim: 64\n    hop", "hop"))
+    spec_file = one_model_file(tmp_path, "evil", "DiT", str(tiny_dir / "tiny_dit.pt"), TINY_DIT,
+                               vocab=str(tiny_dir / "vocab.txt"), vocoder=str(vocos))
+    engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file)))
+    with pytest.raises(ModelLoadError, match="outside the vocos package"):
+        engine.models.get("m")
+    assert not marker.exists()
 
 
 def test_a_failed_load_is_reported_for_a_while_then_retried(tiny_dir, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -93,16 +94,31 @@ class GenerateView(APIView):
         data = serializer.validated_data
         wants_audio = (isinstance(request.accepted_renderer, AudioRenderer)
                        or request.query_params.get("response") == "audio")
-        output_format = (data["output_format"]
-                         or FORMAT_BY_MEDIA_TYPE.get(request.accepted_media_type, "wav"))
+        output_format = self._output_format(request, data["output_format"])
         result = speech_generate(
-            model_id=data["model"] or settings.TTS_DEFAULT_MODEL,
+            model_id=data["model"],
             ref_audio=data["ref_audio"], ref_text=data["ref_text"], gen_text=data["gen_text"],
             params=serializer.synthesis_params(), output_format=output_format,
             include_spectrogram=data["include_spectrogram"] and not wants_audio)
         if wants_audio:
             return audio_response(result)
         return Response(GenerateOutputSerializer(result).data)
+
+
+    @staticmethod
+    def _output_format(request, requested: str) -> str:
+        """``output_format``, else the concrete type of an ``Accept: audio/...`` header, else
+        wav. An audio type we cannot produce, or one that contradicts output_format, is 406."""
+        accepted = request.accepted_media_type
+        if not isinstance(request.accepted_renderer, AudioRenderer) or accepted == "audio/*":
+            return requested or "wav"
+        implied = FORMAT_BY_MEDIA_TYPE.get(accepted)
+        if implied is None or (requested and requested != implied):
+            raise NotAcceptable(
+                f"Accept: {accepted} cannot be served"
+                + (f" with output_format={requested}" if requested else "")
+                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg or audio/*.")
+        return implied
 
 
 def audio_response(result: SpeechResult) -> HttpResponse:

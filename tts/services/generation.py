@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tts.engine import audio
 from tts.engine.errors import ModelUnavailable
+from tts.engine.manager import UNAVAILABLE
 from tts.engine.reference import ClipInfo
 from tts.engine.synthesis import ProgressCallback, SynthesisParams
 
@@ -33,15 +34,17 @@ class SpeechResult:
     spectrogram_png: bytes | None = None
 
 
-def speech_generate(*, model_id: str, ref_audio: bytes, ref_text: str, gen_text: str,
+def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
                     params: SynthesisParams, output_format: str = "wav",
                     include_spectrogram: bool = False,
                     progress: ProgressCallback | None = None) -> SpeechResult:
+    """``model_id`` empty means the server's default model."""
     started = time.perf_counter()
     engine = get_engine()
+    model_id = model_id or engine.config.default_model
     engine.registry.get(model_id)  # unknown model: fail before decoding anything
     status = engine.models.status(model_id)
-    if status.state == "unavailable":
+    if status.state == UNAVAILABLE:
         raise ModelUnavailable(status.reason or f"{model_id} is not available.")
     ref, cache_hit = engine.prepare_reference(ref_audio, ref_text)
     prepared = time.perf_counter()

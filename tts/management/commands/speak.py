@@ -1,6 +1,5 @@
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tts.engine.audio import OUTPUT_FORMATS
@@ -31,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError(f"--output must end in one of: {', '.join(OUTPUT_FORMATS)}")
         try:
             result = speech_generate(
-                model_id=model or settings.TTS_DEFAULT_MODEL, ref_audio=ref.read_bytes(),
+                model_id=model, ref_audio=ref.read_bytes(),
                 ref_text=ref_text, gen_text=text, output_format=fmt,
                 params=SynthesisParams(seed=seed, nfe_step=nfe_step, speed=speed),
                 progress=lambda done, total: self.stderr.write(f"chunk {done}/{total}"))
