@@ -84,6 +84,10 @@ def test_concurrent_requests_all_succeed_with_correct_audio(tts_server, ref_byte
         assert body["seed"] == index
         samples, rate = sf.read(io.BytesIO(base64.b64decode(body["audio"])))
         assert len(samples) / rate == pytest.approx(body["duration"], abs=0.01)
+        # Each client got its own audio, exactly as the same request made alone gives it.
+        alone = post_generate(tts_server, ref_bytes, seed=index,
+                              gen_text=f"Client number {index} says hello.")
+        assert alone.json()["audio"] == body["audio"]
     health = requests.get(f"{tts_server.url}/api/tts/health/", timeout=10).json()
     assert "tiny-f5" in health["loaded_models"] and health["queue_depth"] == 0
 
