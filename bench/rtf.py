@@ -124,10 +124,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from f5_tts.infer.utils_infer import load_vocoder, preprocess_ref_audio_text
 
+    from tts.engine.tiny import write_vocos
+
     folder = common.workdir(args.workdir)
     vocos_dir = folder / "vocos-full"
     if not (vocos_dir / "pytorch_model.bin").exists():
-        common.write_vocos(vocos_dir, common.FULL_VOCOS_DIMS, seed=7)
+        write_vocos(vocos_dir, seed=7, dims=common.FULL_VOCOS_DIMS)
     with common.silenced():
         vocoder = load_vocoder("vocos", is_local=True, local_path=str(vocos_dir),
                                device=args.device)
