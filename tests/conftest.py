@@ -34,6 +34,15 @@ def convert(source: Path, target: Path, *args: str) -> Path:
     return target
 
 
+def run_in_threads(work, count: int) -> list:
+    """Call ``work()`` from ``count`` threads at once; its results, or the first error raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(work) for _ in range(count)]
+        return [future.result() for future in futures]
+
+
 @pytest.fixture(scope="session")
 def audio_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("audio")

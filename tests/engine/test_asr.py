@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
+from tests.conftest import run_in_threads, tiny_config
 from tts.engine import audio
 from tts.engine.asr import Transcriber
 from tts.engine.engine import TTSEngine
@@ -98,21 +97,7 @@ def test_loads_lazily_once_and_stays_warm(ref_samples):
 
 def test_concurrent_transcriptions_are_each_correct(ref_samples):
     transcriber = shared_transcriber()
-    results: list[str] = []
-    errors: list[BaseException] = []
-
-    def work():
-        try:
-            results.append(transcriber.transcribe(ref_samples, audio.SAMPLE_RATE))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    results = run_in_threads(lambda: transcriber.transcribe(ref_samples, audio.SAMPLE_RATE), 2)
     assert len(results) == 2
     assert all(REF_WORDS.issubset(words(text)) for text in results), results
 

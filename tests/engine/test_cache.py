@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from tests.conftest import REF_TEXT, tiny_config
+from tests.conftest import REF_TEXT, run_in_threads, tiny_config
 from tests.engine.test_asr import REF_WORDS, shared_transcriber, words
 from tts.engine import audio
 from tts.engine.asr import Transcriber
@@ -253,20 +253,7 @@ def test_a_cached_reference_generates_exactly_what_a_fresh_one_does(tiny_dir, re
 
 def test_concurrent_preparations_of_one_clip_agree(tiny_dir, ref_bytes):
     engine = TTSEngine(tiny_config(tiny_dir))
-    results, errors = [], []
-
-    def work():
-        try:
-            results.append(engine.prepare_reference(ref_bytes, REF_TEXT)[0])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == [] and len(results) == 4
+    results = run_in_threads(lambda: engine.prepare_reference(ref_bytes, REF_TEXT)[0], 4)
     for ref in results[1:]:
         np.testing.assert_array_equal(ref.samples, results[0].samples)
         assert ref.ref_text == results[0].ref_text
