@@ -6,9 +6,8 @@ import io
 import pytest
 import soundfile as sf
 
-from tests.conftest import REF_TEXT
-
-from .conftest import GENERATE, error_of
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import GENERATE, error_of
 
 
 def decode(data: bytes):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import error_of
+from tests.support.helpers import error_of
 
 
 def test_models_list_shows_status_and_reasons(client, no_network):
