@@ -134,6 +134,12 @@ SPECTACULAR_SETTINGS = {
 TTS_DEMO = env.bool("TTS_DEMO", default=False)
 TTS_DEMO_DIR = Path(env("TTS_DEMO_DIR", default=str(VAR_DIR / "tiny-models")))
 TTS_DEVICE = env("TTS_DEVICE", default="auto")
+# auto: float16 on CUDA (compute capability >= 7), bfloat16 on CPUs with amx_bf16/avx512_bf16,
+# else float32. Or float32 | bfloat16 | float16.
+TTS_PRECISION = env("TTS_PRECISION", default="auto")
+# torch intra-op / inter-op threads; 0 = the usable cores (affinity, cgroup quota) / a small pool.
+TTS_THREADS = env.int("TTS_THREADS", default=0)
+TTS_INTEROP_THREADS = env.int("TTS_INTEROP_THREADS", default=0)
 TTS_EXECUTION_MODE = "inline"
 TTS_MODELS_FILE = env("TTS_MODELS_FILE",
                       default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")

@@ -70,12 +70,13 @@ def tts_settings(tiny_dir, tmp_path):
 
     saved = {name: getattr(settings, name) for name in (
         "TTS_MODELS_FILE", "TTS_DEFAULT_MODEL", "TTS_PRELOAD", "TTS_VOCODER_PATH",
-        "TTS_ALLOW_DOWNLOADS", "MEDIA_ROOT")}
+        "TTS_ALLOW_DOWNLOADS", "MEDIA_ROOT", "TTS_PRECISION")}
     settings.TTS_MODELS_FILE = str(tiny_dir / "models.toml")
     settings.TTS_DEFAULT_MODEL = "tiny-f5"
     settings.TTS_PRELOAD = []
     settings.TTS_VOCODER_PATH = str(tiny_dir / "vocos")
     settings.TTS_ALLOW_DOWNLOADS = False
+    settings.TTS_PRECISION = "float32"  # what `auto` picks differs between machines
     settings.MEDIA_ROOT = str(tmp_path / "media")
     reset_engine()
     yield settings

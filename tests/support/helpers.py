@@ -9,7 +9,9 @@ from tts.engine.config import EngineConfig
 
 def tiny_config(tiny_dir: Path, **overrides) -> EngineConfig:
     values = {"models_file": str(tiny_dir / "models.toml"), "allow_downloads": False,
-              "default_model": "tiny-f5", "vocoder_path": str(tiny_dir / "vocos")}
+              "default_model": "tiny-f5", "vocoder_path": str(tiny_dir / "vocos"),
+              # Exact comparisons with upstream need float32 whatever `auto` finds here.
+              "precision": "float32"}
     values.update(overrides)
     return EngineConfig(**values)
 

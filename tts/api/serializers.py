@@ -11,7 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tts.services.generation import OUTPUT_FORMATS, SEED_RANGE
+from tts.services.generation import (
+    DEFAULT_QUALITY,
+    OUTPUT_FORMATS,
+    QUALITY_NFE,
+    SEED_RANGE,
+    nfe_for,
+)
 
 #: A 12 s clip is read in far fewer characters than this.
 MAX_REF_TEXT_CHARS = 1000
@@ -57,8 +63,16 @@ class _GenerateFields(serializers.Serializer):
                                   help_text="Seconds of cross-fade between generated chunks.")
     remove_silence = serializers.BooleanField(
         required=False, default=False, help_text="Strip long silences from the output.")
-    nfe_step = _ranged(serializers.IntegerField, low=4, high=64, default=32,
-                       help_text="Denoising steps: fewer is faster and rougher.")
+    quality = serializers.ChoiceField(
+        choices=list(QUALITY_NFE), required=False, default=DEFAULT_QUALITY,
+        help_text="Speed/quality preset: " + ", ".join(
+            f"{name} = nfe_step {nfe}" for name, nfe in QUALITY_NFE.items())
+        + " (7 and 16 use upstream's tuned few-step schedules). An explicit nfe_step wins.",
+        error_messages={"invalid_choice": "\"{input}\" is not a quality preset; use one of "
+                                          f"{', '.join(QUALITY_NFE)}, or set nfe_step."})
+    nfe_step = _ranged(serializers.IntegerField, low=4, high=64, default=None, allow_null=True,
+                       help_text="Denoising steps: fewer is faster and rougher. Overrides "
+                                 "quality; null or absent means quality's value.")
     cfg_strength = _ranged(serializers.FloatField, low=0.0, high=10.0, default=2.0,
                            help_text="Classifier-free guidance strength.")
     sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
@@ -105,9 +119,10 @@ class _GenerateFields(serializers.Serializer):
     def generation_options(self) -> dict:
         """The generation parameters, for the service."""
         data = self.validated_data
-        return {name: data[name] for name in ("speed", "cross_fade_duration", "nfe_step",
-                                              "cfg_strength", "sway_sampling_coef",
-                                              "remove_silence", "seed")}
+        options = {name: data[name] for name in ("speed", "cross_fade_duration", "cfg_strength",
+                                                 "sway_sampling_coef", "remove_silence", "seed")}
+        options["nfe_step"] = nfe_for(data["quality"], data["nfe_step"])
+        return options
 
 
 class GenerateMultipartSerializer(_GenerateFields):
@@ -219,6 +234,10 @@ class ModelSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True,
                                    help_text="Why the model is unavailable, and what to set.")
     is_default = serializers.BooleanField()
+    precision = serializers.ChoiceField(
+        choices=["float32", "bfloat16", "float16"],
+        help_text="Numeric precision of the model's transformer on this server (TTS_PRECISION; "
+                  "health's `compute` says why).")
 
 
 class HealthSerializer(serializers.Serializer):
@@ -226,6 +245,9 @@ class HealthSerializer(serializers.Serializer):
     version = serializers.CharField()
     f5_tts_version = serializers.CharField()
     device = serializers.CharField()
+    compute = serializers.DictField(
+        help_text="device, precision, precision_reason (what TTS_PRECISION=auto found), "
+                  "precision_applied_as, threads {intra_op, inter_op, usable_cpus}.")
     execution_mode = serializers.CharField()
     default_model = serializers.CharField()
     loaded_models = serializers.ListField(child=serializers.CharField())

@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class EngineConfig:
     device: str = "auto"
+    #: auto | float32 | bfloat16 | float16 (tts.engine.precision says what auto picks).
+    precision: str = "auto"
+    #: torch intra-op threads; 0 = the cores this process may use (affinity and cgroup quota).
+    threads: int = 0
+    #: torch inter-op threads; 0 = a small default (tts.engine.threads).
+    interop_threads: int = 0
     #: Local Vocos folder (config.yaml + pytorch_model.bin); empty means the hub's.
     vocoder_path: str = ""
     #: May hub URIs (hf://…) be downloaded? False where the hub is unreachable.

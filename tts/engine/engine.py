@@ -17,17 +17,20 @@ from .asr import Transcriber
 from .cache import BoundedCache
 from .config import EngineConfig
 from .errors import (
+    EngineError,
     GenerationFailed,
     InvalidReferenceAudio,
     InvalidReferenceText,
     TranscriptionUnavailable,
 )
 from .pool import ModelPool, ModelStatus
+from .precision import describe
 from .reference import PreparedReference, normalize_ref_text, validate_and_clip
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
 from .synthesis import SynthesisParams, SynthesisResult, chunk_text
+from .threads import configure_threads
 
 
 class Admission:
@@ -51,6 +54,7 @@ class Admission:
 class TTSEngine:
     def __init__(self, config: EngineConfig, transcriber: Transcriber | None = None):
         self.config = config
+        self.threads = configure_threads(config.threads, config.interop_threads)
         self.registry = ModelRegistry.from_config(config)
         self.pool = ModelPool(self.registry, config)
         self.queue = DeviceQueue(max_waiting=config.max_queue, timeout=config.queue_timeout,
@@ -69,6 +73,18 @@ class TTSEngine:
 
     def model_specs(self) -> list[ModelSpec]:
         return list(self.registry)
+
+    def compute_info(self) -> dict:
+        """Device, precision (and why) and torch threads: what health and the model list
+        report. Every model of the device runs in the same precision."""
+        try:
+            numeric = describe(self.pool.device, self.pool.precision)
+        except EngineError as exc:  # TTS_PRECISION not runnable here: models say so too
+            numeric = {"device": self.pool.device, "precision": self.config.precision,
+                       "precision_reason": exc.message, "precision_applied_as": "none"}
+        return {**numeric, "threads": {"intra_op": self.threads.intra_op,
+                            "inter_op": self.threads.inter_op,
+                            "usable_cpus": self.threads.usable_cpus}}
 
     def model_spec(self, model_id: str) -> ModelSpec:
         """Raises ModelNotFound (naming the known ids) for an unknown id."""

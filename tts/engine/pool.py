@@ -19,6 +19,7 @@ from .backends import ModelBackend, ModelFiles, backend_for, load_vocoder
 from .config import EngineConfig
 from .devices import free_device_memory, resolve_device
 from .errors import EngineBusy, EngineError, ModelLoadError, ModelUnavailable, OutOfMemory
+from .precision import Precision, resolve_precision
 from .registry import ModelRegistry, ModelSpec
 from .weights import fetch, missing_reason, vocoder_locations
 
@@ -88,6 +89,7 @@ class ModelPool:
         self._vocoders: dict[str, Any] = {}
         self._vocoder_lock = threading.Lock()
         self._device: str | None = None
+        self._precision: Precision | None = None
 
     # --- inspection (never loads, never downloads) ------------------------------------------
     @property
@@ -95,6 +97,13 @@ class ModelPool:
         if self._device is None:
             self._device = resolve_device(self.config.device)
         return self._device
+
+    @property
+    def precision(self) -> Precision:
+        """What TTS_PRECISION means on this pool's device (every model here runs in it)."""
+        if self._precision is None:
+            self._precision = resolve_precision(self.config.precision, self.device)
+        return self._precision
 
     def loaded_ids(self) -> list[str]:
         return list(self._loaded)
@@ -269,8 +278,9 @@ class ModelPool:
         files = ModelFiles(checkpoint=local[0], vocab=local[1] if spec.vocab else None,
                            vocoder=local[-1].parent)
         vocoder = self._vocoder(self._vocoder_path(spec), files.vocoder, device)
-        logger.info("loading model %s from %s on %s", spec.id, files.checkpoint, device)
-        backend = backend_for(spec, device)
+        logger.info("loading model %s from %s on %s in %s (%s)", spec.id, files.checkpoint,
+                    device, self.precision.name, self.precision.reason)
+        backend = backend_for(spec, device, self.precision)
         backend.load(files, vocoder)
         seconds = time.perf_counter() - started
         logger.info("model %s ready in %.1f s", spec.id, seconds)

@@ -22,6 +22,7 @@ class ModelInfo:
     status: str
     reason: str | None
     is_default: bool
+    precision: str
 
 
 def public_source(location: str) -> str:
@@ -41,6 +42,7 @@ def _info(spec: ModelSpec) -> ModelInfo:
         description=spec.description, sample_rate=spec.sample_rate, license=spec.license,
         source=public_source(spec.checkpoint), status=status.state, reason=status.reason,
         is_default=spec.id == engine.config.default_model,
+        precision=engine.compute_info()["precision"],
     )
 
 

@@ -13,7 +13,10 @@ from tts.engine.engine import Admission, TTSEngine
 from tts.engine.reference import ClipInfo, PreparedReference
 from tts.engine.spectrogram import render_spectrogram
 from tts.engine.stream import SpeechStream
+from tts.engine.synthesis import DEFAULT_QUALITY as DEFAULT_QUALITY
 from tts.engine.synthesis import MAX_SEED, SynthesisParams
+from tts.engine.synthesis import QUALITY_NFE as QUALITY_NFE
+from tts.engine.synthesis import nfe_for as nfe_for
 
 from .runtime import get_engine
 

@@ -34,6 +34,7 @@ def health_status() -> dict:
         "version": _version("f5-tts-server"),
         "f5_tts_version": _version("f5-tts"),
         "device": engine.device,
+        "compute": engine.compute_info(),
         "execution_mode": settings.TTS_EXECUTION_MODE,
         "default_model": engine.config.default_model,
         "loaded_models": engine.loaded_models(),

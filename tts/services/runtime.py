@@ -21,7 +21,9 @@ PRELOAD_RETRY_SECONDS = 30
 def engine_config() -> EngineConfig:
     s = settings
     return EngineConfig(
-        device=s.TTS_DEVICE, vocoder_path=s.TTS_VOCODER_PATH, allow_downloads=s.TTS_ALLOW_DOWNLOADS,
+        device=s.TTS_DEVICE, precision=s.TTS_PRECISION, threads=s.TTS_THREADS,
+        interop_threads=s.TTS_INTEROP_THREADS, vocoder_path=s.TTS_VOCODER_PATH,
+        allow_downloads=s.TTS_ALLOW_DOWNLOADS,
         hf_cache_dir=s.TTS_HF_CACHE_DIR, f5_ckpt=s.TTS_F5_CKPT, f5_vocab=s.TTS_F5_VOCAB,
         e2_ckpt=s.TTS_E2_CKPT, e2_vocab=s.TTS_E2_VOCAB, custom_ckpt=s.TTS_CUSTOM_CKPT,
         custom_vocab=s.TTS_CUSTOM_VOCAB, custom_arch=s.TTS_CUSTOM_ARCH,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..precision import Precision
 from ..registry import ModelSpec
 from .base import ChunkAudio, ChunkParams, ModelBackend, ModelFiles
 from .f5 import E2Backend, F5Backend, load_vocoder
@@ -9,8 +10,9 @@ from .f5 import E2Backend, F5Backend, load_vocoder
 BACKENDS: dict[str, type] = {"DiT": F5Backend, "UNetT": E2Backend}
 
 
-def backend_for(spec: ModelSpec, device: str) -> ModelBackend:
-    return BACKENDS[spec.architecture](spec, device)
+def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None
+                ) -> ModelBackend:
+    return BACKENDS[spec.architecture](spec, device, precision)
 
 
 __all__ = ["ChunkAudio", "ChunkParams", "ModelBackend", "ModelFiles", "backend_for",

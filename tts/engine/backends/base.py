@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..precision import Precision
 from ..reference import PreparedReference
 from ..registry import ModelSpec
 
@@ -48,6 +49,7 @@ class ModelBackend(Protocol):
 
     spec: ModelSpec
     device: str
+    precision: Precision
 
     def load(self, files: ModelFiles, vocoder: Any) -> None: ...
 

@@ -20,6 +20,7 @@ from ..errors import (
     ModelUnavailable,
     OutOfMemory,
 )
+from ..precision import Precision, autocast_forward, weight_dtype
 from ..reference import PreparedReference
 from ..registry import SAMPLE_RATE, ModelSpec, backbone_class
 from .base import ChunkAudio, ChunkParams, ModelFiles
@@ -74,9 +75,10 @@ def check_vocos_config(path: Path) -> None:
 class FlowMatchingBackend:
     """A CFM model (upstream's ``f5_tts.model.CFM``) around the spec's backbone, plus Vocos."""
 
-    def __init__(self, spec: ModelSpec, device: str):
+    def __init__(self, spec: ModelSpec, device: str, precision: Precision | None = None):
         self.spec = spec
         self.device = device
+        self.precision = precision or Precision("float32", "default")
         self._model: Any = None
         self._vocoder: Any = None
 
@@ -85,14 +87,20 @@ class FlowMatchingBackend:
         return self._model is not None
 
     def load(self, files: ModelFiles, vocoder: Any) -> None:
+        import torch
         from f5_tts.infer.utils_infer import load_model
 
         quiet_upstream()
         spec = self.spec
+        dtype = weight_dtype(self.precision, self.device)
+        # Upstream's loader picks float16 itself on capable GPUs; any other precision loads
+        # float32 weights on the CPU first (float16 weights cast back would have lost bits).
+        load_device = self.device if dtype == torch.float16 else "cpu"
         try:
-            self._model = load_model(backbone_class(spec.architecture), spec.config,
-                                     str(files.checkpoint), mel_spec_type="vocos",
-                                     vocab_file=str(files.vocab or ""), device=self.device)
+            model = load_model(backbone_class(spec.architecture), spec.config,
+                               str(files.checkpoint), mel_spec_type="vocos",
+                               vocab_file=str(files.vocab or ""), device=load_device)
+            model = model.to(device=self.device, dtype=dtype)
         except FileNotFoundError as exc:
             raise ModelUnavailable(f"{spec.id}: {exc}; set {spec.env_hint}.") from exc
         except Exception as exc:
@@ -105,6 +113,8 @@ class FlowMatchingBackend:
                 f"{spec.architecture} with this config and vocab: {short(exc)}. Check the "
                 "checkpoint file, the architecture config and the vocab it was trained with."
             ) from exc
+        autocast_forward(model.transformer, self.precision, self.device)
+        self._model = model
         self._vocoder = vocoder
 
     def prepare(self, ref: PreparedReference) -> Any:

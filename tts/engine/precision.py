@@ -1,0 +1,121 @@
+"""Numeric precision of the transformer: which one ``auto`` picks on this machine, and how a
+backend applies it.
+
+* float16 on a CUDA GPU (compute capability 7 or more) is upstream's own choice: the whole
+  CFM in float16 weights, as ``load_checkpoint`` does it.
+* bfloat16 (anywhere) and float16 on a CPU are applied with autocast around the transformer's
+  forward pass only. The ODE time grid, the noise, the classifier-free-guidance sum and the
+  vocoder stay float32: casting the model itself to bfloat16 collapses the time grid on a CPU
+  ("t must be strictly increasing"), and autocast is per thread, while upstream runs the
+  model in a worker thread of its own, so the context is entered inside the forward call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ModelUnavailable
+
+CHOICES = ("auto", "float32", "bfloat16", "float16")
+#: CPU flags (``/proc/cpuinfo``) that make bfloat16 matrix products faster than float32.
+#: Without them oneDNN emulates bfloat16 on AVX-512 and it is slower (see bench/RESULTS.md).
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+CPU_FP16_FLAGS = ("amx_fp16", "avx512_fp16")
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str  # float32 | bfloat16 | float16
+    reason: str  # why it was chosen, for health
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(torch, self.name)
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_feature(candidates: tuple[str, ...]) -> str | None:
+    """The first of ``candidates`` this CPU has, or None."""
+    flags = cpu_flags()
+    return next((flag for flag in candidates if flag in flags), None)
+
+
+def resolve_precision(requested: str, device: str) -> Precision:
+    """``auto``: float16 on CUDA GPUs that run it well (upstream's rule), bfloat16 on CPUs
+    with native bfloat16 arithmetic, float32 otherwise. An explicit choice must be runnable."""
+    requested = (requested or "auto").strip().lower()
+    if requested not in CHOICES:
+        raise ModelUnavailable(f"TTS_PRECISION={requested!r} is not one of {', '.join(CHOICES)}.")
+    on_cuda = device.startswith("cuda")
+    if requested == "auto":
+        if on_cuda and torch.cuda.get_device_properties(device).major >= 7:
+            return Precision("float16", "auto: CUDA compute capability 7 or more (as upstream)")
+        if device == "cpu":
+            flag = cpu_feature(CPU_BF16_FLAGS)
+            if flag:
+                return Precision("bfloat16", f"auto: the CPU has {flag}")
+            return Precision("float32", "auto: the CPU has no native bfloat16 "
+                                        f"({' or '.join(CPU_BF16_FLAGS)})")
+        return Precision("float32", f"auto: {device}")
+    if requested == "bfloat16" and on_cuda and not torch.cuda.is_bf16_supported():
+        raise ModelUnavailable(f"TTS_PRECISION=bfloat16 but {device} does not support bfloat16; "
+                               "set TTS_PRECISION=auto or float16.")
+    if requested == "float16" and device == "mps":
+        raise ModelUnavailable("TTS_PRECISION=float16 is not supported on mps here; set "
+                               "TTS_PRECISION=auto or float32.")
+    return Precision(requested, "TTS_PRECISION")
+
+
+def weight_dtype(precision: Precision, device: str) -> torch.dtype:
+    """Weights are float16 only for float16 on CUDA (upstream's way); else float32."""
+    if precision.name == "float16" and device.startswith("cuda"):
+        return torch.float16
+    return torch.float32
+
+
+def uses_autocast(precision: Precision, device: str) -> bool:
+    return precision.name != "float32" and weight_dtype(precision, device) == torch.float32
+
+
+def autocast_forward(module: torch.nn.Module, precision: Precision, device: str) -> None:
+    """Run ``module``'s forward under autocast in whichever thread calls it, and hand
+    float32 back to the caller's maths. Forward hooks still run (``__call__`` wraps this)."""
+    if not uses_autocast(precision, device):
+        return
+    forward: Callable[..., Any] = module.forward
+    device_type = device.split(":", 1)[0]
+    dtype = precision.dtype
+
+    @functools.wraps(forward)
+    def forward_autocast(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device_type, dtype=dtype):
+            output = forward(*args, **kwargs)
+        return output.float() if isinstance(output, torch.Tensor) else output
+
+    module.forward = forward_autocast
+
+
+def describe(device: str, precision: Precision) -> dict[str, str]:
+    """What health and the model list report about the numeric setup."""
+    how = ("float16 weights" if weight_dtype(precision, device) == torch.float16
+           else f"{precision.name} autocast on the transformer" if uses_autocast(precision, device)
+           else "float32")
+    return {"device": device, "precision": precision.name, "precision_reason": precision.reason,
+            "precision_applied_as": how}
