@@ -230,13 +230,18 @@ class Reply:
 
 
 def post_generate(session: Any, url: str, *, ref_audio: bytes, ref_text: str, gen_text: str,
-                  model: str, nfe_step: int, seed: int | None = 0, timeout: float = 300.0,
-                  output_format: str = "wav") -> Reply:
-    """One multipart ``POST /api/tts/generate/``; never raises for HTTP or transport errors."""
+                  model: str, nfe_step: int | None, seed: int | None = 0, timeout: float = 300.0,
+                  output_format: str = "wav", quality: str | None = None) -> Reply:
+    """One multipart ``POST /api/tts/generate/``; never raises for HTTP or transport errors.
+    ``nfe_step`` None leaves the steps to ``quality`` (or the server's default)."""
     import requests
 
     data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
-            "nfe_step": str(nfe_step), "output_format": output_format}
+            "output_format": output_format}
+    if nfe_step is not None:
+        data["nfe_step"] = str(nfe_step)
+    if quality is not None:
+        data["quality"] = quality
     if seed is not None:
         data["seed"] = str(seed)
     started = time.perf_counter()

@@ -16,6 +16,12 @@ nfe 8 and 16, one round each, and a time budget after which further runs are ski
     .venv/bin/python bench/rtf.py --models F5TTS_v1_Base --nfe 8 --rounds 1
     .venv/bin/python bench/rtf.py --device cuda                     # nfe 8 16 32, 3 rounds
     .venv/bin/python bench/rtf.py --precisions float32 bfloat16 --nfe 7 16 32
+    .venv/bin/python bench/rtf.py --server --models F5TTS_v1_Base --quality fast
+
+``--server`` measures end to end instead: the server (`make serve`'s) with a real-size random
+checkpoint, one POST /api/tts/generate/ per precision (TTS_PRECISION) at ``--quality``: text
+prep, sampling, vocoder and WAV encoding, as a client sees it (reference preparation excluded:
+the reference is sent once first to warm the server's cache).
 """
 
 from __future__ import annotations
@@ -130,6 +136,61 @@ def peak_memory_gb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
+    """End to end through a live server, once per precision."""
+    import requests
+    import torch
+
+    from tts.engine.registry import upstream_arch
+    from tts.engine.tiny import build_cfm, models_toml_entry, save_checkpoint, write_vocab
+
+    architecture, config = upstream_arch(name)
+    model_id = f"{name.lower()}-random"
+    checkpoint = folder / f"{model_id}.safetensors"
+    if not checkpoint.exists():
+        from importlib.resources import files
+
+        vocab_file = files("f5_tts").joinpath("infer/examples/vocab.txt")
+        vocab = [line[:-1] for line in vocab_file.read_text(encoding="utf-8").splitlines(True)]
+        write_vocab(folder / "vocab-full.txt", vocab)
+        torch.manual_seed(0)
+        save_checkpoint(build_cfm(architecture, config, vocab=vocab), checkpoint)
+    models_file = folder / f"{model_id}.toml"
+    toml_config = {key: value for key, value in config.items() if value is not None}  # no null
+    models_file.write_text(models_toml_entry(
+        model_id, architecture, checkpoint.name, toml_config, vocab="vocab-full.txt",
+        vocoder="vocos-full", description="Random weights (benchmark)."), encoding="utf-8")
+    clip = (folder / "rtf-ref.wav").read_bytes()
+    rows = []
+    for precision in args.precisions:
+        env = {"TTS_PRECISION": "auto" if precision == "upstream" else precision}
+        with common.Server(models_file, preload=[model_id], default_model=model_id,
+                           extra_env=env, start_timeout=900) as server, \
+                requests.Session() as session:
+            compute = session.get(f"{server.url}/api/tts/health/", timeout=30).json()["compute"]
+            # Warm the reference cache (and the first-call paths) with a short request.
+            common.post_generate(session, server.url, ref_audio=clip, ref_text=common.REF_TEXT,
+                                 gen_text="Hi.", model=model_id, nfe_step=4, timeout=3600)
+            reply = common.post_generate(session, server.url, ref_audio=clip,
+                                         ref_text=common.REF_TEXT, gen_text=common.GEN_TEXT,
+                                         model=model_id, nfe_step=None, quality=args.quality,
+                                         timeout=3600)
+            if reply.status != 200:
+                raise RuntimeError(f"generate answered {reply.status}: {reply.body}")
+            body = reply.body or {}
+            rows.append([name, compute["precision"], body["parameters"]["nfe_step"], 1,
+                         body["duration"], reply.seconds, reply.seconds / body["duration"],
+                         float("nan"), "-", "-"])
+            print(f"{name} server {compute['precision']} ({compute['precision_reason']}), "
+                  f"quality {args.quality}: {reply.seconds:.2f} s wall for "
+                  f"{body['duration']:.2f} s of audio (RTF {reply.seconds / body['duration']:.3f};"
+                  f" server inference {body['timing']['inference_seconds']:.2f} s)")
+    walls = {row[1]: row[5] for row in rows}
+    for row in rows:
+        row[7] = walls.get("float32", float("nan")) / row[5]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
@@ -145,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: 900 on cpu, none on cuda)")
     parser.add_argument("--seconds", type=float, default=OUTPUT_SECONDS, help="output length")
     parser.add_argument("--workdir", help="vocoder and audio (default: $BENCH_WORKDIR or temp)")
+    parser.add_argument("--server", action="store_true",
+                        help="end to end through a live server instead (see above)")
+    parser.add_argument("--quality", default="fast", choices=["fast", "balanced", "best"],
+                        help="the preset --server asks for")
     args = parser.parse_args(argv)
     common.stop_on_sigterm()
 
@@ -183,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     rows: list[list[Any]] = []
-    for name in args.models:
+    for name in args.models if args.server else ():
+        rows += server_rows(args, folder, name)
+    for name in () if args.server else args.models:
         mels: dict[int, Any] = {}  # nfe -> float32 mel, for the error of the others
         walls32: dict[int, float] = {}
         for precision in args.precisions:

@@ -274,3 +274,29 @@ def test_log_lines_carry_the_request_id_even_after_the_middleware():
     record.request = SimpleNamespace(request_id="req-42")
     RequestIdLogFilter().filter(record)
     assert record.request_id == "req-42"
+
+
+@pytest.mark.parametrize(("fields", "nfe"), [
+    ({"quality": "fast", "nfe_step": None}, 7),
+    ({"quality": "balanced", "nfe_step": None}, 16),
+    ({"nfe_step": None}, 32),  # neither: upstream's default quality
+    ({"quality": "fast", "nfe_step": 10}, 10),  # an explicit nfe_step wins
+])
+def test_quality_presets_map_to_nfe_steps(client, form, fields, nfe):
+    response = client.post(GENERATE, form(**fields), format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["parameters"]["nfe_step"] == nfe
+
+
+def test_fast_preset_gives_the_samples_of_its_nfe_step(client, form):
+    fast = client.post(GENERATE, form(quality="fast", nfe_step=None), format="multipart")
+    seven = client.post(GENERATE, form(nfe_step=7), format="multipart")
+    best = client.post(GENERATE, form(quality="best", nfe_step=None), format="multipart")
+    assert fast.json()["audio"] == seven.json()["audio"]
+    assert fast.json()["audio"] != best.json()["audio"]
+
+
+def test_unknown_quality_is_a_400_naming_the_presets(client, form):
+    error = error_of(client.post(GENERATE, form(quality="ultra"), format="multipart"))
+    assert (error["attr"], error["code"]) == ("quality", "invalid_choice")
+    assert "fast, balanced, best" in error["detail"]

@@ -18,6 +18,7 @@ def test_models_list_shows_status_and_reasons(client, no_network):
     assert tiny["status"] == "available" and tiny["reason"] is None and tiny["is_default"]
     assert "noise" in tiny["description"]
     assert models["tiny-e2"]["architecture"] == "UNetT"
+    assert {model["precision"] for model in models.values()} == {"float32"}  # the tests' setting
     from tts.services.runtime import get_engine
 
     assert get_engine().loaded_models() == []  # listing loaded nothing
@@ -54,6 +55,22 @@ def test_health_is_cheap_and_complete(client):
     assert body["queue_depth"] == 0 and body["uptime_seconds"] >= 0
     assert body["version"] and body["f5_tts_version"] == "1.1.22"
     assert body["asr"] == {"model": None, "loaded": False}
+    compute = body["compute"]
+    assert (compute["device"], compute["precision"]) == ("cpu", "float32")
+    assert compute["precision_reason"] == "TTS_PRECISION"
+    assert compute["threads"]["intra_op"] >= 1 and compute["threads"]["usable_cpus"] >= 1
+
+
+def test_health_says_what_auto_precision_found(client, settings):
+    from tts.services.runtime import reset_engine
+
+    settings.TTS_PRECISION = "auto"
+    reset_engine()
+    compute = client.get("/api/tts/health/").json()["compute"]
+    assert compute["precision"] in ("float32", "bfloat16")
+    assert compute["precision_reason"].startswith("auto: the CPU has")
+    model = client.get("/api/tts/models/tiny-f5/").json()
+    assert model["precision"] == compute["precision"]
 
 
 def test_readiness_follows_the_default_model(client):
