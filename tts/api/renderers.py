@@ -19,4 +19,5 @@ FORMAT_BY_MEDIA_TYPE = {
     "audio/mpeg": "mp3", "audio/mp3": "mp3",
     "audio/flac": "flac", "audio/x-flac": "flac",
     "audio/ogg": "ogg", "audio/opus": "ogg",
+    "audio/aac": "aac", "audio/pcm": "pcm",
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,7 +17,7 @@ from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
 
 from . import schema
-from .exceptions import RequestTooLarge, ServiceUnavailable
+from .exceptions import ServiceUnavailable
 from .renderers import FORMAT_BY_MEDIA_TYPE, AudioRenderer
 from .serializers import (
     GenerateJsonSerializer,
@@ -28,6 +27,7 @@ from .serializers import (
     ModelSerializer,
     ReadinessSerializer,
 )
+from .uploads import BoundedUploadMixin
 
 GENERATE_DESCRIPTION = """
 Clone the voice in `ref_audio` and speak `gen_text` with it.
@@ -45,18 +45,9 @@ curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
 """
 
 
-class GenerateView(APIView):
+class GenerateView(BoundedUploadMixin, APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer]
-
-    def initial(self, request, *args, **kwargs):
-        limit_mb = settings.TTS_MAX_UPLOAD_MB
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > limit_mb * 2**20:
-            raise RequestTooLarge(
-                f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
-                "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
-        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # Errors are JSON even when the client asked for audio.
@@ -97,7 +88,8 @@ class GenerateView(APIView):
         output_format = self._output_format(request, data["output_format"])
         result = speech_generate(
             model_id=data["model"],
-            ref_audio=data["ref_audio"], ref_text=data["ref_text"], gen_text=data["gen_text"],
+            ref_audio=data.get("ref_audio"), ref_text=data["ref_text"], voice=data["voice"],
+            gen_text=data["gen_text"],
             params=serializer.synthesis_params(), output_format=output_format,
             include_spectrogram=data["include_spectrogram"] and not wants_audio)
         if wants_audio:
@@ -117,7 +109,8 @@ class GenerateView(APIView):
             raise NotAcceptable(
                 f"Accept: {accepted} cannot be served"
                 + (f" with output_format={requested}" if requested else "")
-                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg or audio/*.")
+                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg, audio/aac, "
+                  "audio/pcm or audio/*.")
         return implied
 
 

@@ -27,10 +27,16 @@ DEMUXERS = (
 )
 
 
+#: AAC bit rate for speech (mono, 24 kHz).
+AAC_BITRATE = "64k"
+ENCODE_TIMEOUT_SECONDS = 120
+
+
 @dataclass(frozen=True)
 class OutputFormat:
     name: str
     content_type: str
+    #: libsndfile's container and subtype; empty for formats encoded another way (pcm, aac).
     sf_format: str
     sf_subtype: str
     extension: str
@@ -41,6 +47,10 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     "mp3": OutputFormat("mp3", "audio/mpeg", "MP3", "MPEG_LAYER_III", "mp3"),
     "flac": OutputFormat("flac", "audio/flac", "FLAC", "PCM_16", "flac"),
     "ogg": OutputFormat("ogg", "audio/ogg", "OGG", "OPUS", "ogg"),
+    # Raw signed 16-bit little-endian mono samples, no header (OpenAI's `pcm`).
+    "pcm": OutputFormat("pcm", "audio/pcm", "", "", "pcm"),
+    # AAC-LC in ADTS frames: plays and decodes without a container index.
+    "aac": OutputFormat("aac", "audio/aac", "", "", "aac"),
 }
 
 
@@ -92,10 +102,36 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """Encode mono float samples to ``fmt`` (one of OUTPUT_FORMATS)."""
     spec = OUTPUT_FORMATS[fmt]
+    if fmt == "pcm":
+        return encode_pcm16(samples)
+    if fmt == "aac":
+        return encode_aac(samples, sample_rate)
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=spec.sf_format,
              subtype=spec.sf_subtype)
     return buffer.getvalue()
+
+
+def encode_pcm16(samples: np.ndarray) -> bytes:
+    """Raw s16le: the samples as 16-bit integers, no header."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def encode_aac(samples: np.ndarray, sample_rate: int, *, bitrate: str = AAC_BITRATE) -> bytes:
+    """AAC-LC in ADTS (libsndfile has no AAC): ffmpeg's native encoder fed raw float samples.
+
+    Each call is a whole stream; ADTS frames carry their own headers, so streams of
+    consecutive calls can be concatenated and still decode.
+    """
+    cmd = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+           "-f", "f32le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+           "-c:a", "aac", "-b:a", bitrate, "-f", "adts", "pipe:1"]
+    pcm = np.clip(samples, -1.0, 1.0).astype("<f4").tobytes()
+    proc = subprocess.run(cmd, input=pcm, capture_output=True,
+                          timeout=ENCODE_TIMEOUT_SECONDS, check=False)
+    if proc.returncode != 0 or not proc.stdout:  # our bug or a broken ffmpeg, not the client's
+        raise RuntimeError(f"ffmpeg could not encode AAC: {proc.stderr.decode(errors='replace')}")
+    return proc.stdout
 
 
 def to_segment(samples: np.ndarray, sample_rate: int) -> AudioSegment:

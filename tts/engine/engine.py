@@ -3,8 +3,10 @@ prepared-reference cache and speech recognition."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 
 from . import audio
 from .asr import Transcriber
@@ -13,6 +15,7 @@ from .config import EngineConfig
 from .errors import InvalidReferenceAudio, InvalidReferenceText, TranscriptionUnavailable
 from .manager import ModelManager
 from .reference import PreparedReference, normalize_ref_text, validate_and_clip
+from .reference_store import load_reference
 from .registry import ModelRegistry
 from .synthesis import ProgressCallback, SynthesisParams, SynthesisResult, synthesize
 
@@ -51,6 +54,33 @@ class TTSEngine:
                                 transcribed=transcribed)
         self.references.put(key, ref)
         return ref, False
+
+    # --- references persisted by the caller (saved voices) ------------------------------------
+    def stored_reference(self, key: str, read: Callable[[], bytes]
+                         ) -> tuple[PreparedReference, bool]:
+        """A reference persisted with ``reference_store.dump_reference``: from the cache under
+        ``key``, else ``read()`` and kept. The caller changes ``key`` whenever what is stored
+        changes. Returns the reference and whether it came from the cache."""
+        cache_key = ("stored", key)
+        cached = self.references.get(cache_key)
+        if cached is not None:
+            return cached, True
+        ref = load_reference(read())
+        self.references.put(cache_key, ref)
+        return ref, False
+
+    def remember_reference(self, key: str, ref: PreparedReference) -> None:
+        """Cache a reference the caller has just prepared and persisted under ``key``."""
+        self.references.put(("stored", key), ref)
+
+    def retext_reference(self, ref: PreparedReference, ref_text: str) -> PreparedReference:
+        """The same prepared audio with a new transcript; an empty one is recognised (ASR)."""
+        text = ref_text.strip()
+        transcribed = not text
+        if transcribed:
+            text = self._transcribe(ref.samples, given="")
+        return dataclasses.replace(ref, ref_text=normalize_ref_text(text),
+                                   transcribed=transcribed)
 
     def _transcribe(self, samples, *, given: str) -> str:
         """Transcript for the (clipped) reference, or an error that says what to send."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tts.engine import audio
@@ -15,6 +15,7 @@ from tts.engine.reference import ClipInfo
 from tts.engine.synthesis import ProgressCallback, SynthesisParams
 
 from .runtime import get_engine
+from .scripts import generate_parts, plan_speech
 
 
 @dataclass
@@ -32,13 +33,17 @@ class SpeechResult:
     parameters: dict
     timing: dict
     spectrogram_png: bytes | None = None
+    #: One entry per stretch of one voice: voice (None: the uploaded clip), text, start, end.
+    segments: list[dict] = field(default_factory=list)
 
 
-def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
-                    params: SynthesisParams, output_format: str = "wav",
-                    include_spectrogram: bool = False,
+def speech_generate(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                    voice: str = "", gen_text: str, params: SynthesisParams,
+                    output_format: str = "wav", include_spectrogram: bool = False,
                     progress: ProgressCallback | None = None) -> SpeechResult:
-    """``model_id`` empty means the server's default model."""
+    """``model_id`` empty means the server's default model. The reference is an upload
+    (``ref_audio`` + ``ref_text``) or a saved ``voice``; ``[voice-id]`` tags in ``gen_text``
+    switch voices (tts.services.scripts)."""
     started = time.perf_counter()
     engine = get_engine()
     model_id = model_id or engine.config.default_model
@@ -46,9 +51,11 @@ def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_
     status = engine.models.status(model_id)
     if status.state == UNAVAILABLE:
         raise ModelUnavailable(status.reason or f"{model_id} is not available.")
-    ref, cache_hit = engine.prepare_reference(ref_audio, ref_text)
+    parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
+                        ref_text=ref_text, voice=voice)
+    ref, cache_hit = parts[0].ref, all(part.reference_cached for part in parts)
     prepared = time.perf_counter()
-    result = engine.generate(model_id, ref, gen_text, params, progress=progress)
+    result, segments = generate_parts(engine, model_id, parts, progress=progress)
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
@@ -82,6 +89,7 @@ def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_
             "real_time_factor": round(inference / duration, 4) if duration else None,
         },
         spectrogram_png=spectrogram,
+        segments=segments,
     )
 
 
