@@ -36,7 +36,7 @@ ENCODE_TIMEOUT_SECONDS = 120
 class OutputFormat:
     name: str
     content_type: str
-    #: libsndfile's container and subtype; empty for formats encoded another way (pcm, aac).
+    #: libsndfile's container and subtype; empty for a format encoded another way (aac).
     sf_format: str
     sf_subtype: str
     extension: str
@@ -48,7 +48,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     "flac": OutputFormat("flac", "audio/flac", "FLAC", "PCM_16", "flac"),
     "ogg": OutputFormat("ogg", "audio/ogg", "OGG", "OPUS", "ogg"),
     # Raw signed 16-bit little-endian mono samples, no header (OpenAI's `pcm`).
-    "pcm": OutputFormat("pcm", "audio/pcm", "", "", "pcm"),
+    "pcm": OutputFormat("pcm", "audio/pcm", "RAW", "PCM_16", "pcm"),
     # AAC-LC in ADTS frames: plays and decodes without a container index.
     "aac": OutputFormat("aac", "audio/aac", "", "", "aac"),
 }
@@ -102,19 +102,14 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """Encode mono float samples to ``fmt`` (one of OUTPUT_FORMATS)."""
     spec = OUTPUT_FORMATS[fmt]
-    if fmt == "pcm":
-        return encode_pcm16(samples)
     if fmt == "aac":
         return encode_aac(samples, sample_rate)
     buffer = io.BytesIO()
+    # RAW has no header to say its byte order: little-endian, as OpenAI's pcm.
+    extra = {"endian": "LITTLE"} if spec.sf_format == "RAW" else {}
     sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=spec.sf_format,
-             subtype=spec.sf_subtype)
+             subtype=spec.sf_subtype, **extra)
     return buffer.getvalue()
-
-
-def encode_pcm16(samples: np.ndarray) -> bytes:
-    """Raw s16le: the samples as 16-bit integers, no header."""
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 def encode_aac(samples: np.ndarray, sample_rate: int, *, bitrate: str = AAC_BITRATE) -> bytes:
