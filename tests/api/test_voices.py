@@ -358,3 +358,22 @@ def test_a_bad_segment_speed_is_a_400(client, two_voices):
     error = error_of(response)
     assert (error["attr"], error["code"]) == ("gen_text", "invalid_script_speed")
     assert "[ben speed=9]" in error["detail"]
+
+
+def test_the_storage_backend_is_chosen_by_environment():
+    """TTS_STORAGE_BACKEND / TTS_STORAGE_OPTIONS pick the storage (S3 works the same way)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    env = {**os.environ, "TTS_STORAGE_BACKEND": "django.core.files.storage.InMemoryStorage",
+           "TTS_STORAGE_OPTIONS": json.dumps({"base_url": "/stored/"})}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from django.core.files.storage import storages; s = storages['default']; "
+         "print(type(s).__name__, s.base_url)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split()[-2:] == ["InMemoryStorage", "/stored/"]
