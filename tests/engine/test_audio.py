@@ -208,8 +208,33 @@ EXPECTED_CONTAINERS = {
 
 
 def test_output_formats_are_exactly_the_documented_ones():
-    assert set(audio.OUTPUT_FORMATS) == {"wav", "mp3", "flac", "ogg"}
+    assert set(audio.OUTPUT_FORMATS) == {"wav", "mp3", "flac", "ogg", "pcm", "aac"}
     assert audio.OUTPUT_FORMATS["ogg"].sf_subtype == "OPUS"
+
+
+def test_pcm_is_the_wav_samples_without_a_header(ref_bytes):
+    samples = audio.decode(ref_bytes)
+    pcm = audio.encode(samples, audio.SAMPLE_RATE, "pcm")
+    wav, _ = sf.read(io.BytesIO(audio.encode(samples, audio.SAMPLE_RATE, "wav")), dtype="int16")
+    assert audio.OUTPUT_FORMATS["pcm"].content_type == "audio/pcm"
+    assert len(pcm) == 2 * len(samples)
+    assert np.array_equal(np.frombuffer(pcm, dtype="<i2"), wav)  # little-endian s16
+
+
+def test_aac_is_adts_that_decodes_to_the_same_speech(ref_bytes):
+    samples = audio.decode(ref_bytes)
+    encoded = audio.encode(samples, audio.SAMPLE_RATE, "aac")
+    assert audio.OUTPUT_FORMATS["aac"].content_type == "audio/aac"
+    assert encoded[0] == 0xFF and encoded[1] & 0xF6 == 0xF0  # ADTS sync word, layer 0
+    back = audio.decode(encoded)
+    # AAC adds an encoder delay and pads the last frame (1024 samples).
+    assert audio.seconds(back, audio.SAMPLE_RATE) == pytest.approx(
+        audio.seconds(samples, audio.SAMPLE_RATE), abs=0.1)
+    assert same_speech(back[: len(samples)], samples) > 0.9
+    # Two ADTS streams joined still decode (what a chunked stream will send).
+    twice = audio.decode(encoded + encoded)
+    assert audio.seconds(twice, audio.SAMPLE_RATE) == pytest.approx(
+        2 * audio.seconds(back, audio.SAMPLE_RATE), abs=0.1)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])

@@ -70,6 +70,8 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
 
     @extend_schema(operation_id="tts_voices_list", summary="List saved voices",
                    description="Oldest first, 50 a page (`page`, `page_size` up to 200).",
+                   examples=[OpenApiExample("A page of voices", response_only=True,
+                                            value=VOICE_EXAMPLE.value)],
                    tags=["voices"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

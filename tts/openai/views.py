@@ -196,7 +196,11 @@ class ModelListView(OpenAIView):
 
 class ModelDetailView(OpenAIView):
     @extend_schema(operation_id="openai_models_retrieve", summary="One model (OpenAI-compatible)",
-                   responses={200: OpenAIModelSerializer, 404: NOT_FOUND}, tags=["openai"])
+                   responses={200: OpenApiResponse(OpenAIModelSerializer, examples=[
+                       OpenApiExample("An alias", value={"id": "tts-1", "object": "model",
+                                                         "created": 1735689600,
+                                                         "owned_by": OWNER})]),
+                              404: NOT_FOUND}, tags=["openai"])
     def get(self, request, model_id: str):
         if model_id not in MODEL_ALIASES:
             catalog.model_get(model_id=model_id)  # unknown: 404
@@ -249,7 +253,11 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
 
 class VoiceDetailView(OpenAIView):
     @extend_schema(operation_id="openai_voices_destroy", summary="Delete a voice",
-                   responses={200: OpenAIVoiceDeletedSerializer, 404: NOT_FOUND}, tags=["openai"])
+                   responses={200: OpenApiResponse(OpenAIVoiceDeletedSerializer, examples=[
+                       OpenApiExample("Deleted", value={"id": "narrator",
+                                                        "object": "audio.voice.deleted",
+                                                        "deleted": True})]),
+                              404: NOT_FOUND}, tags=["openai"])
     def delete(self, request, voice_id: str):
         voices.voice_delete(voice_id=voice_id)
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)
