@@ -163,6 +163,13 @@ def test_bad_audio_is_refused_as_on_generate(client, tmp_path, media):
     assert not (media / "voices").exists()
 
 
+def test_an_upload_over_the_limit_is_a_413(client, ref_wav, settings):
+    settings.TTS_MAX_UPLOAD_MB = 0.01
+    response = create(client, ref_wav)
+    assert response.status_code == 413
+    assert "TTS_MAX_UPLOAD_MB" in error_of(response)["detail"]
+
+
 def test_without_asr_a_missing_transcript_is_a_400(client, ref_wav):
     error = error_of(create(client, ref_wav, ref_text=None))
     assert (error["attr"], error["code"]) == ("ref_text", "ref_text_required")

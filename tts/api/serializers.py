@@ -130,12 +130,14 @@ def _reference_problems(data: Mapping) -> dict:
     """A request names its voice once: ref_audio (+ ref_text) or voice, or tags every word."""
     def given(name: str) -> bool:
         value = data.get(name)
-        return value is not None and (not isinstance(value, str) or bool(value.strip()))
+        return isinstance(value, str) and bool(value.strip())
 
     def error(text: str, code: str) -> list:
         return [serializers.ErrorDetail(text, code=code)]
 
-    if given("voice") and given("ref_audio"):
+    # An empty ref_audio counts as sent: its own field error says it is empty.
+    has_audio = data.get("ref_audio") is not None
+    if given("voice") and has_audio:
         return {"voice": error("Send either voice (a saved voice id) or ref_audio (a clip), "
                                "not both.", "voice_conflict")}
     if given("voice") and given("ref_text"):
@@ -143,7 +145,7 @@ def _reference_problems(data: Mapping) -> dict:
             "ref_text goes with ref_audio; a saved voice has its own transcript (change it "
             "with PATCH /api/tts/voices/{id}/).", "voice_conflict")}
     gen_text = data.get("gen_text")
-    if not given("voice") and not given("ref_audio") and not (
+    if not given("voice") and not has_audio and not (
             isinstance(gen_text, str) and starts_with_tag(gen_text)):
         return {"ref_audio": error("ref_audio is required: upload the voice to clone, or name "
                                    "a saved voice in voice.", "required")}

@@ -14,7 +14,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -72,15 +72,9 @@ TOO_LARGE = openai_error("Request body over TTS_MAX_UPLOAD_MB.", (
     "The request body is 31.0 MB; the limit is 20 MB (TTS_MAX_UPLOAD_MB)."))
 
 
-class IgnoreAccept(BaseContentNegotiation):
+class IgnoreAccept(DefaultContentNegotiation):
     """OpenAI clients send `Accept: application/octet-stream` for audio; replies that are not
     audio (errors, listings) are JSON whatever they ask."""
-
-    def select_parser(self, request, parsers):
-        for parser in parsers:
-            if request.content_type.startswith(parser.media_type):
-                return parser
-        return None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
