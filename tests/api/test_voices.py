@@ -16,14 +16,13 @@ import soundfile as sf
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import REF_TEXT, speak
-from tests.engine.test_asr import REF_WORDS, whisper_model_path, words
-from tests.engine.test_audio import INPUT_FORMATS, make_input_formats
+from tests.support.asr import REF_WORDS, whisper_model_path
+from tests.support.audio import REF_TEXT, speak
+from tests.support.helpers import error_of
+from tests.support.speech import INPUT_FORMATS, make_input_formats, words
 from tts.engine import audio
 from tts.engine.asr import Transcriber
 from tts.services.runtime import reset_engine
-
-from .conftest import error_of
 
 pytestmark = pytest.mark.django_db
 VOICES = "/api/tts/voices/"
@@ -374,7 +373,7 @@ def test_the_storage_backend_is_chosen_by_environment():
     import subprocess
     import sys
 
-    from tests.e2e.conftest import ROOT
+    from tests.support.server import ROOT
 
     env = {**os.environ, "TTS_STORAGE_BACKEND": "django.core.files.storage.InMemoryStorage",
            "TTS_STORAGE_OPTIONS": json.dumps({"base_url": "/stored/"})}

@@ -11,7 +11,7 @@ import openai
 import pytest
 import soundfile as sf
 
-from tests.conftest import REF_TEXT
+from tests.support.audio import REF_TEXT
 from tts.engine import audio
 
 pytestmark = pytest.mark.e2e

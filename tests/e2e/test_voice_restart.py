@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.engine.test_asr import REF_WORDS, whisper_model_path, words
-
-from .conftest import LiveServer
+from tests.support.asr import REF_WORDS, whisper_model_path
+from tests.support.server import LiveServer
+from tests.support.speech import words
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_voice_works_after_a_restart_without_speech_recognition(tiny_dir, tmp_path, ref_wav):
-    server = LiveServer(tiny_dir, tmp_path / "var", TTS_ASR_MODEL=whisper_model_path()).start()
+    # The database and the media folder outlive the server's own (temporary) var folder.
+    server = LiveServer(tiny_dir / "models.toml", extra_env={
+        "TTS_ASR_MODEL": whisper_model_path(), "MEDIA_ROOT": str(tmp_path / "media"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}).start()
     try:
         with ref_wav.open("rb") as clip:
             reply = requests.post(f"{server.url}/api/tts/voices/", files={"ref_audio": clip},

@@ -13,6 +13,14 @@ def _openai(request) -> bool:
     return request.path.startswith("/v1/")
 
 
+def too_large_detail(length: int) -> str:
+    from django.conf import settings
+
+    limit_mb = settings.TTS_MAX_UPLOAD_MB
+    return (f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
+            "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
+
+
 def not_found(request, exception=None):
     if _openai(request):  # OpenAI clients read errors in their own shape
         return openai_errors.not_found(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from .errors import too_large_detail
 from .exceptions import RequestTooLarge
 
 
@@ -11,10 +12,7 @@ class BoundedUploadMixin:
     """For APIViews that accept uploads: 413 from the Content-Length alone."""
 
     def initial(self, request, *args, **kwargs):
-        limit_mb = settings.TTS_MAX_UPLOAD_MB
         length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > limit_mb * 2**20:
-            raise RequestTooLarge(
-                f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
-                "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
+        if length > settings.TTS_MAX_UPLOAD_MB * 2**20:
+            raise RequestTooLarge(too_large_detail(length))
         super().initial(request, *args, **kwargs)

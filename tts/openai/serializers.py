@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tts.api.serializers import ACCEPTED_AUDIO, MAX_REF_TEXT_CHARS
-from tts.engine.synthesis import MAX_SEED
+from tts.services.generation import SEED_RANGE
 
 #: OpenAI's response_format -> our encoder (OpenAI's `opus` is Ogg Opus).
 RESPONSE_FORMATS = {"mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac", "wav": "wav",
@@ -76,7 +76,8 @@ class OpenAISpeechRequestSerializer(serializers.Serializer):
         help_text="`audio`: the encoded bytes with chunked transfer; `sse`: Server-Sent Events, "
                   "`speech.audio.delta` events with base64 audio, then `speech.audio.done`.")
     seed = serializers.IntegerField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=MAX_SEED,
+        required=False, allow_null=True, default=None, min_value=SEED_RANGE[0],
+        max_value=SEED_RANGE[1],
         help_text="Extension (send through the client's extra_body): the random seed, for "
                   "reproducible audio. The seed used is in the X-Seed header.")
     nfe_step = serializers.IntegerField(

@@ -21,7 +21,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.api.uploads import BoundedUploadMixin
-from tts.engine.synthesis import SynthesisParams
 from tts.services import catalog, voices
 from tts.services.generation import SpeechResult, speech_generate
 from tts.services.runtime import STARTED_AT
@@ -136,8 +135,8 @@ class SpeechView(OpenAIView):
         speed = serializer.model_speed()
         result = speech_generate(
             model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
-            params=SynthesisParams(speed=speed, seed=data["seed"], nfe_step=data["nfe_step"]),
-            output_format=RESPONSE_FORMATS[data["response_format"]])
+            options={"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
+            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
         if data["stream_format"] == "sse":
             response = StreamingHttpResponse(sse_events(result), content_type="text/event-stream")
             response["Cache-Control"] = "no-cache"

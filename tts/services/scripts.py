@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tts.engine.engine import TTSEngine
 from tts.engine.reference import PreparedReference
-from tts.engine.synthesis import MAX_SEED, ProgressCallback, SynthesisParams, SynthesisResult
+from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
 from tts.models import Voice
 
 from . import voices
@@ -104,26 +103,18 @@ def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | No
     return parts
 
 
-def generate_parts(engine: TTSEngine, model_id: str, parts: list[SpeechPart], *,
-                   progress: ProgressCallback | None = None
-                   ) -> tuple[SynthesisResult, list[dict]]:
-    """Generate the parts in order and join them end to end (different speakers: no
-    cross-fade between them). Returns the joined result and each part's place in it."""
-    results = [engine.generate(model_id, part.ref, part.text, part.params, progress=progress)
-               for part in parts]
-    if len(results) == 1:
-        joined = results[0]
-    else:
-        first = results[0]
-        timings = {name: sum(r.timings.get(name, 0.0) for r in results)
-                   for name in first.timings}
-        mels = [r.spectrogram for r in results if r.spectrogram is not None]
-        joined = SynthesisResult(
-            samples=np.concatenate([r.samples for r in results]),
-            sample_rate=first.sample_rate, seed=first.seed, ref_text=first.ref_text,
-            chunks=sum(r.chunks for r in results),
-            spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
-            timings=timings)
+def join_parts(parts: list[SpeechPart], results: list[SynthesisResult]
+               ) -> tuple[SynthesisResult, list[dict]]:
+    """The parts' audio end to end (different speakers: no cross-fade between them), and
+    each part's place in it."""
+    first = results[0]
+    mels = [r.spectrogram for r in results if r.spectrogram is not None]
+    joined = SynthesisResult(
+        samples=np.concatenate([r.samples for r in results]), sample_rate=first.sample_rate,
+        seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
+        spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
+        timings={name: sum(r.timings.get(name, 0.0) for r in results)
+                 for name in first.timings})
     segments, start = [], 0
     for part, result in zip(parts, results, strict=True):
         end = start + len(result.samples)
@@ -132,6 +123,20 @@ def generate_parts(engine: TTSEngine, model_id: str, parts: list[SpeechPart], *,
                          "end": round(end / result.sample_rate, 3)})
         start = end
     return joined, segments
+
+
+def is_script(text: str) -> bool:
+    """Whether ``text`` holds voice tags."""
+    return TAG.search(text) is not None
+
+
+def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str = ""
+                      ) -> tuple[PreparedReference, bool]:
+    """The request's own reference (a saved voice, or an upload) and whether it was cached."""
+    own = _own_reference([ScriptSegment(MAIN, "")], ref_audio=ref_audio, ref_text=ref_text,
+                         voice=voice)
+    assert own is not None  # a MAIN segment makes it required
+    return own
 
 
 def _own_reference(segments: list[ScriptSegment], *, ref_audio: bytes | None, ref_text: str,
