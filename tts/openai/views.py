@@ -1,14 +1,16 @@
 """OpenAI-compatible endpoints under /v1: the same services as /api/tts/, OpenAI's shapes.
 
-Until generation is a stream of chunks, a speech reply is generated whole and then sent in
-pieces: ``stream_format=audio`` as chunked bytes, ``sse`` as delta events.
+Speech is streamed as it is generated (the engine's chunk stream): ``stream_format=audio``
+as one growing file with chunked transfer, ``sse`` as delta events of that file's bytes. A
+multi-voice script is generated whole first (scripts are not streamed yet), then sent the
+same ways.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.openapi import AutoSchema
@@ -22,8 +24,10 @@ from rest_framework.views import APIView
 
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
-from tts.services.generation import SpeechResult, speech_generate
+from tts.services.generation import speech_generate
 from tts.services.runtime import STARTED_AT
+from tts.services.scripts import is_script
+from tts.services.streaming import speech_stream
 
 from . import errors
 from .serializers import (
@@ -96,10 +100,10 @@ or POST /api/tts/voices/).
   server's default model.
 - `speed`: OpenAI's 0.25-4.0; the model gets it as is within 0.3-2.0 and clamped outside.
 - `instructions`: accepted and ignored (the style comes from the voice's clip).
-- `stream_format`: `audio` sends the file with chunked transfer; `sse` sends
+- `stream_format`: `audio` sends the file as it is generated (chunked transfer); `sse` sends
   `data: {"type": "speech.audio.delta", "audio": "<base64>"}` events (their bytes joined are the
-  file in `response_format`), then `data: {"type": "speech.audio.done", ...}`. For now the
-  audio is generated whole before the first byte is sent.
+  file in `response_format`), then `data: {"type": "speech.audio.done", ...}`. A multi-voice
+  script (`[voice-id]` tags) is generated whole first, then sent the same ways.
 
 ```python
 from openai import OpenAI
@@ -123,7 +127,8 @@ class SpeechView(OpenAIView):
         responses={
             (200, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description=(
                 "The audio in response_format (audio/mpeg, audio/ogg, audio/aac, audio/flac, "
-                "audio/wav, audio/pcm). Headers: X-Model, X-Seed, X-Duration, X-Speed.")),
+                "audio/wav, audio/pcm), sent as it is generated. Headers: X-Model, X-Seed, "
+                "X-Speed.")),
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=(
                 "With stream_format=sse: speech.audio.delta events, then speech.audio.done.")),
             400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
@@ -133,18 +138,29 @@ class SpeechView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         speed = serializer.model_speed()
-        result = speech_generate(
-            model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
-            options={"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
-            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
-        if data["stream_format"] == "sse":
-            response = StreamingHttpResponse(sse_events(result), content_type="text/event-stream")
-            response["Cache-Control"] = "no-cache"
+        request_args = {
+            "model_id": resolve_model(data["model"]), "voice": data["voice"],
+            "gen_text": data["input"], "output_format": RESPONSE_FORMATS[data["response_format"]],
+            "options": {"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
+            "label": request.request_id,
+        }
+        if is_script(data["input"]):
+            result = speech_generate(**request_args)
+            audio = SpeechAudio(_pieces(result.audio), seed=result.seed, model=result.model,
+                                summary=lambda: {"duration": result.duration})
         else:
-            response = StreamingHttpResponse(pieces(result.audio),
+            session = speech_stream(**request_args)
+            audio = SpeechAudio(session, seed=session.stream.seed,
+                                model=session.generation.model, close=session.close,
+                                summary=lambda: {"duration": session.summary()["duration"]})
+        if data["stream_format"] == "sse":
+            response = StreamingHttpResponse(SpeechDeltas(audio), content_type="text/event-stream")
+        else:
+            response = StreamingHttpResponse(audio,
                                              content_type=CONTENT_TYPES[data["response_format"]])
-        for name, value in {"X-Model": result.model, "X-Seed": result.seed,
-                            "X-Duration": result.duration, "X-Speed": speed}.items():
+        headers = {"X-Model": audio.model, "X-Seed": audio.seed, "X-Speed": speed,
+                   "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        for name, value in headers.items():
             response[name] = str(value)
         return response
 
@@ -154,17 +170,46 @@ def resolve_model(name: str) -> str:
     return "" if name in MODEL_ALIASES else name
 
 
-def pieces(data: bytes) -> Iterator[bytes]:
+class SpeechAudio:
+    """The bytes of one audio file as they come (async-iterable), what is known about them,
+    and ``close``, which Django calls when the response ends (stopping a generation the
+    client no longer reads)."""
+
+    def __init__(self, pieces: AsyncIterable[bytes], *, seed: int, model: str,
+                 summary: Callable[[], dict], close: Callable[[], None] | None = None):
+        self._pieces = pieces
+        self.seed = seed
+        self.model = model
+        self.summary = summary
+        self._close = close
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pieces.__aiter__()
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
+
+class SpeechDeltas:
+    """OpenAI's SSE for speech: each piece of the file, base64, in a ``speech.audio.delta``
+    event (joined, they are the file), then ``speech.audio.done``."""
+
+    def __init__(self, audio: SpeechAudio):
+        self.audio = audio
+        self.close = audio.close
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self.audio:
+            yield _event({"type": "speech.audio.delta",
+                          "audio": base64.b64encode(piece).decode("ascii")})
+        yield _event({"type": "speech.audio.done", "model": self.audio.model,
+                      "seed": self.audio.seed, **self.audio.summary()})
+
+
+async def _pieces(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), PIECE_BYTES):
         yield data[start:start + PIECE_BYTES]
-
-
-def sse_events(result: SpeechResult) -> Iterator[bytes]:
-    for piece in pieces(result.audio):
-        yield _event({"type": "speech.audio.delta",
-                      "audio": base64.b64encode(piece).decode("ascii")})
-    yield _event({"type": "speech.audio.done", "model": result.model, "seed": result.seed,
-                  "duration": result.duration})
 
 
 def _event(payload: dict) -> bytes:
