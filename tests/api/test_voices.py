@@ -383,3 +383,16 @@ def test_the_storage_backend_is_chosen_by_environment():
          "print(type(s).__name__, s.base_url)"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.split()[-2:] == ["InMemoryStorage", "/stored/"]
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
+def test_streaming_with_a_voice_and_not_with_a_script(client, two_voices):
+    streamed = client.post(GENERATE, {"voice": "anna", "gen_text": "Streamed from a voice.",
+                                      "stream": True, "nfe_step": 4, "seed": 5},
+                           format="json", HTTP_ACCEPT="audio/wav")
+    assert streamed.status_code == 200 and streamed.streaming
+    samples, rate = sf.read(io.BytesIO(b"".join(streamed)))
+    assert rate == 24000 and len(samples) > rate // 2
+    error = error_of(client.post(GENERATE, {"voice": "anna", "stream": True,
+                                            "gen_text": "Hi. [ben] Hello."}, format="json"))
+    assert (error["attr"], error["code"]) == ("gen_text", "script_not_streamable")
