@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.openapi import AutoSchema
@@ -24,10 +24,8 @@ from rest_framework.views import APIView
 
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
-from tts.services.generation import speech_generate
 from tts.services.runtime import STARTED_AT
-from tts.services.scripts import is_script
-from tts.services.streaming import speech_stream
+from tts.services.speech_audio import SpeechAudio, speech_audio
 
 from . import errors
 from .serializers import (
@@ -46,8 +44,6 @@ from .serializers import (
 #: OpenAI's model names, served by the server's default model (TTS_DEFAULT_MODEL).
 MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 OWNER = "f5-tts-server"
-#: Bytes per piece of a whole-file reply (chunked transfer, or one SSE delta each).
-PIECE_BYTES = 32 * 1024
 
 
 def openai_error(description: str, *examples: tuple[str, str, str, str | None, str]
@@ -138,21 +134,10 @@ class SpeechView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         speed = serializer.model_speed()
-        request_args = {
-            "model_id": resolve_model(data["model"]), "voice": data["voice"],
-            "gen_text": data["input"], "output_format": RESPONSE_FORMATS[data["response_format"]],
-            "options": {"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
-            "label": request.request_id,
-        }
-        if is_script(data["input"]):
-            result = speech_generate(**request_args)
-            audio = SpeechAudio(_pieces(result.audio), seed=result.seed, model=result.model,
-                                summary=lambda: {"duration": result.duration})
-        else:
-            session = speech_stream(**request_args)
-            audio = SpeechAudio(session, seed=session.stream.seed,
-                                model=session.generation.model, close=session.close,
-                                summary=lambda: {"duration": session.summary()["duration"]})
+        audio = speech_audio(
+            model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
+            options={"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
+            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
         if data["stream_format"] == "sse":
             response = StreamingHttpResponse(SpeechDeltas(audio), content_type="text/event-stream")
         else:
@@ -170,27 +155,6 @@ def resolve_model(name: str) -> str:
     return "" if name in MODEL_ALIASES else name
 
 
-class SpeechAudio:
-    """The bytes of one audio file as they come (async-iterable), what is known about them,
-    and ``close``, which Django calls when the response ends (stopping a generation the
-    client no longer reads)."""
-
-    def __init__(self, pieces: AsyncIterable[bytes], *, seed: int, model: str,
-                 summary: Callable[[], dict], close: Callable[[], None] | None = None):
-        self._pieces = pieces
-        self.seed = seed
-        self.model = model
-        self.summary = summary
-        self._close = close
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._pieces.__aiter__()
-
-    def close(self) -> None:
-        if self._close is not None:
-            self._close()
-
-
 class SpeechDeltas:
     """OpenAI's SSE for speech: each piece of the file, base64, in a ``speech.audio.delta``
     event (joined, they are the file), then ``speech.audio.done``."""
@@ -205,11 +169,6 @@ class SpeechDeltas:
                           "audio": base64.b64encode(piece).decode("ascii")})
         yield _event({"type": "speech.audio.done", "model": self.audio.model,
                       "seed": self.audio.seed, **self.audio.summary()})
-
-
-async def _pieces(data: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), PIECE_BYTES):
-        yield data[start:start + PIECE_BYTES]
 
 
 def _event(payload: dict) -> bytes:

@@ -17,7 +17,7 @@ from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
 from tts.models import Voice
 
 from . import voices
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .runtime import get_engine
 
 MAIN = "main"
@@ -86,7 +86,11 @@ def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | No
             f"{', '.join(f'[{v}]' for v in unknown)}. Tags must name saved voices (GET "
             "/api/tts/voices/), or [main] for the request's own voice.",
             code="unknown_voice", attr="gen_text")
-    own = _own_reference(segments, ref_audio=ref_audio, ref_text=ref_text, voice=voice)
+    # The request's own voice, when a part needs it or it was sent (a bad upload is an error
+    # even when every word is tagged).
+    needs_own = any(segment.voice == MAIN for segment in segments)
+    own = (request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice)
+           if needs_own or voice or ref_audio is not None else None)
     if len(segments) > 1 and params.seed is None:
         params = dataclasses.replace(params, seed=secrets.randbelow(MAX_SEED + 1))
     parts = []
@@ -132,29 +136,15 @@ def is_script(text: str) -> bool:
 
 def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str = ""
                       ) -> tuple[PreparedReference, bool]:
-    """The request's own reference (a saved voice, or an upload) and whether it was cached."""
-    own = _own_reference([ScriptSegment(MAIN, "")], ref_audio=ref_audio, ref_text=ref_text,
-                         voice=voice)
-    assert own is not None  # a MAIN segment makes it required
-    return own
-
-
-def _own_reference(segments: list[ScriptSegment], *, ref_audio: bytes | None, ref_text: str,
-                   voice: str) -> tuple[PreparedReference, bool] | None:
-    """The request's own reference, when given (and even when all text is tagged, so that a
-    bad upload is reported as such); an error when segments need it and it is missing."""
+    """The request's own reference (a saved voice, or an upload prepared as generate does)
+    and whether it was cached."""
     if voice:
-        try:
-            return voices.voice_reference_cached(voice=voices.voice_get(voice_id=voice))
-        except NotFound as exc:
-            raise NotFound(exc.message, code=exc.code, attr="voice") from None
+        return voices.voice_reference_cached(voice=voices.voice_get(voice_id=voice))
     if ref_audio is not None:
         return get_engine().prepare_reference(ref_audio, ref_text)
-    if any(segment.voice == MAIN for segment in segments):
-        raise InvalidInput(
-            "Send ref_audio (with its ref_text) or voice (a saved voice id), or start gen_text "
-            "with a [voice-id] tag.", code="required", attr="ref_audio")
-    return None
+    raise InvalidInput(
+        "Send ref_audio (with its ref_text) or voice (a saved voice id), or start gen_text "
+        "with a [voice-id] tag.", code="required", attr="ref_audio")
 
 
 def _speed(value: str) -> float | None:
