@@ -93,6 +93,10 @@ class ModelManager:
     def is_loaded(self, model_id: str) -> bool:
         return model_id in self._loaded
 
+    def loaded(self, model_id: str) -> LoadedModel | None:
+        """The warm model if it is loaded; never loads."""
+        return self._loaded.get(model_id)
+
     def waiting(self) -> int:
         """Requests waiting for the device now."""
         return self._waiting
