@@ -11,7 +11,7 @@ import time
 import numpy as np
 import soundfile as sf
 
-from tts.engine.synthesis import SynthesisParams
+from tts.engine.synthesis import SynthesisParams, SynthesisResult
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def synthetic_reference(seconds: float = WARMUP_SECONDS,
     return buffer.getvalue()
 
 
-def warm_model(engine, model_id: str) -> float:
-    """Generate once with ``model_id`` (loading it if needed); returns the seconds it took.
+def warm_model(engine, model_id: str) -> SynthesisResult:
+    """Generate once with ``model_id`` (loading it if needed) and return what it made.
     Engine errors propagate (the caller retries)."""
     started = time.perf_counter()
     ref, _ = engine.prepare_reference(synthetic_reference(), WARMUP_REF_TEXT)
@@ -47,4 +47,4 @@ def warm_model(engine, model_id: str) -> float:
     seconds = time.perf_counter() - started
     logger.info("model %s warmed up in %.2f s (%.2f s of audio, nfe %d)", model_id, seconds,
                 result.seconds, WARMUP_PARAMS.nfe_step)
-    return seconds
+    return result
