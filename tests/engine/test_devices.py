@@ -152,3 +152,29 @@ def test_installed_torch_and_torchaudio_builds_agree():
         assert not list((package / "lib").glob("*.so")), (
             "CUDA torchaudio beside CPU torch needs its compiled extension removed "
             "(scripts/install.sh does it)")
+
+
+#: Kernels of PyTorch's CUDA 13.0 and CUDA 12.6 builds (``torch.cuda.get_arch_list()``).
+CU130_ARCHS = ("sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120")
+CU126_ARCHS = ("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90")
+
+
+def test_a_gpu_the_build_has_no_kernels_for_is_not_used_silently():
+    pascal_on_cu130 = DeviceFacts(torch_version="2.13.0+cu130", cuda="13.0", gpus=(GTX1080,),
+                                  arch_list=CU130_ARCHS)
+    plan = plan_device("auto", pascal_on_cu130)
+    assert plan.device == "cpu"
+    (warning,) = plan.warnings
+    assert "GTX 1080" in warning and "6.1" in warning and "TORCH_VARIANT=cu126" in warning
+    assert "TORCH_VARIANT=cu126" in plan_device("cuda", pascal_on_cu130).error
+    blackwell = GpuInfo(0, "NVIDIA GeForce RTX 5090", 32_607, (12, 0))
+    on_cu126 = DeviceFacts(torch_version="2.13.0+cu126", cuda="12.6", gpus=(blackwell,),
+                           arch_list=CU126_ARCHS)
+    assert "TORCH_VARIANT=cu130" in plan_device("cuda:0", on_cu126).error
+    ampere = GpuInfo(0, "NVIDIA A10G", 22_731, (8, 6))  # runs sm_80 code
+    for archs in (CU130_ARCHS, CU126_ARCHS):
+        facts = DeviceFacts(torch_version="2.13.0", cuda="13.0", gpus=(ampere,), arch_list=archs)
+        assert plan_device("auto", facts) == devices.DevicePlan("auto", "cuda")
+    ptx_only = DeviceFacts(torch_version="x", cuda="13.0", gpus=(ampere,),
+                           arch_list=("compute_80",))
+    assert plan_device("cuda", ptx_only).device == "cuda"

@@ -246,6 +246,8 @@ class GpuSerializer(serializers.Serializer):
     name = serializers.CharField()
     memory_total_mb = serializers.IntegerField()
     compute_capability = serializers.CharField()
+    supported = serializers.BooleanField(help_text="Whether this PyTorch build has kernels for "
+                                                   "this GPU.")
 
 
 class TorchBuildSerializer(serializers.Serializer):

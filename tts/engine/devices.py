@@ -55,6 +55,8 @@ class DeviceFacts:
     torchaudio_version: str | None = None
     cpu_name: str = "cpu"
     memory_total_mb: int | None = None
+    #: GPU architectures the build has kernels for (``torch.cuda.get_arch_list()``).
+    arch_list: tuple[str, ...] = ()
 
     @property
     def gpu_usable(self) -> bool:
@@ -82,9 +84,11 @@ def collect_facts() -> DeviceFacts:
     """
     cuda = torch.version.cuda
     gpus: tuple[GpuInfo, ...] = ()
+    arch_list: tuple[str, ...] = ()
     problem = driver = driver_cuda = None
     if cuda and torch.cuda.is_available():
         gpus = tuple(_gpu_info(index) for index in range(torch.cuda.device_count()))
+        arch_list = tuple(torch.cuda.get_arch_list())
     elif cuda:
         problem = _cuda_init_error()
         driver, driver_cuda = _nvidia_smi()
@@ -96,7 +100,7 @@ def collect_facts() -> DeviceFacts:
         driver=driver, driver_cuda=driver_cuda, cudnn=cudnn,
         mps=bool(torch.backends.mps.is_available()),
         torchaudio_version=installed_build("torchaudio"), cpu_name=_cpu_name(),
-        memory_total_mb=_ram_mb())
+        memory_total_mb=_ram_mb(), arch_list=arch_list)
 
 
 def _gpu_info(index: int) -> GpuInfo:
@@ -189,6 +193,31 @@ def pairing_problem(torch_cuda: str | None, torchaudio_version: str | None) -> s
             "index (scripts/install.sh does, see TORCH_VARIANT in the README).")
 
 
+def gpu_supported(gpu: GpuInfo, arch_list: tuple[str, ...]) -> bool:
+    """Whether the build has kernels for this GPU: machine code for its major architecture at
+    or below its minor (``sm_80`` runs on 8.6), or PTX at or below it (``compute_90``). CUDA 13
+    builds dropped Pascal and Volta (6.x, 7.0); CUDA 12.6 builds lack Blackwell (10.x, 12.x)."""
+    if not arch_list:
+        return True  # unknown: let torch try
+    for arch in arch_list:
+        kind, _, digits = arch.partition("_")
+        if not digits.isdigit():
+            continue
+        major, minor = int(digits[:-1]), int(digits[-1])
+        if kind == "sm" and major == gpu.capability[0] and minor <= gpu.capability[1]:
+            return True
+        if kind == "compute" and (major, minor) <= gpu.capability:
+            return True
+    return False
+
+
+def _unsupported(gpu: GpuInfo, facts: DeviceFacts) -> str:
+    fit = "TORCH_VARIANT=cu126" if gpu.capability < (7, 5) else "TORCH_VARIANT=cu130"
+    return (f"The GPU {gpu.name} (compute capability {gpu.capability[0]}.{gpu.capability[1]}) "
+            f"is not supported by this PyTorch build ({facts.torch_version}, kernels for "
+            f"{' '.join(facts.arch_list)}). Reinstall with {fit} (see the README).")
+
+
 def _major_minor(version: str) -> tuple[int, int]:
     parts = [int(p) for p in re.findall(r"\d+", version)[:2]]
     return (parts + [0, 0])[0], (parts + [0, 0])[1]
@@ -200,8 +229,12 @@ def plan_device(requested: str, facts: DeviceFacts) -> DevicePlan:
     an explicit device that is not usable is an error, never a fallback."""
     requested = (requested or "auto").strip().lower()
     if requested == "auto":
-        if facts.gpu_usable:
+        if facts.gpu_usable and gpu_supported(facts.gpus[0], facts.arch_list):
             return DevicePlan(requested, "cuda")
+        if facts.gpu_usable:
+            return DevicePlan(requested, "cpu", warnings=(
+                _unsupported(facts.gpus[0], facts) + " Until then the models run on the CPU, "
+                "tens of times slower; set TTS_DEVICE=cpu if that is what you want.",))
         if facts.mps:
             return DevicePlan(requested, "mps")
         warnings = (no_gpu_warning(facts),) if facts.cuda else ()
@@ -221,6 +254,8 @@ def plan_device(requested: str, facts: DeviceFacts) -> DevicePlan:
             return DevicePlan(requested, None, error=(
                 f"TTS_DEVICE={requested} but only {len(facts.gpus)} GPU(s) are visible "
                 f"(cuda:0 to cuda:{len(facts.gpus) - 1}); check CUDA_VISIBLE_DEVICES."))
+        if not gpu_supported(facts.gpus[index], facts.arch_list):
+            return DevicePlan(requested, None, error=_unsupported(facts.gpus[index], facts))
         return DevicePlan(requested, requested)
     if requested == "mps":
         if facts.mps:
@@ -353,7 +388,8 @@ def build_info(facts: DeviceFacts) -> dict[str, Any]:
         "torchaudio": facts.torchaudio_version,
         "gpu_usable": facts.gpu_usable,
         "gpus": [{"index": g.index, "name": g.name, "memory_total_mb": g.memory_total_mb,
-                  "compute_capability": f"{g.capability[0]}.{g.capability[1]}"}
+                  "compute_capability": f"{g.capability[0]}.{g.capability[1]}",
+                  "supported": gpu_supported(g, facts.arch_list)}
                  for g in facts.gpus],
         "driver": facts.driver,
         "driver_cuda": facts.driver_cuda,
