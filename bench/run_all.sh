@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark of issue 5, bounded for a 2-core CPU (about 10-15 minutes in all).
+# Every benchmark, bounded for a 2-core CPU (about 10-15 minutes in all). On a GPU machine
+# they run on the GPU (TTS_DEVICE, default auto) in the server's precision.
 # `make bench` runs this. Each script starts its own server on 127.0.0.1 and stops it.
 #
 #   BENCH_OUT=folder   also keep each script's output in folder/<name>.txt
@@ -42,6 +43,7 @@ run overhead 360 bench/overhead.py
 run cache 150 bench/cache.py
 run concurrency 180 bench/concurrency.py
 run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
+run warmup 300 bench/warmup.py --starts 1
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags
