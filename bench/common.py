@@ -452,6 +452,9 @@ class DirectF5:
             self.model = load_model(backbone, files["config"], str(files["checkpoint"]),
                                     mel_spec_type="vocos", vocab_file=str(files["vocab"]),
                                     device=device)
+        from tts.engine.devices import model_dtype
+
+        self.model = self.model.to(model_dtype(device))  # the server's precision, by one rule
 
     def infer(self, ref_file: Path, ref_text: str, gen_text: str, *, nfe_step: int,
               seed: int) -> tuple[Any, int]:

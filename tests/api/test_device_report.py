@@ -47,7 +47,9 @@ def test_cuda_build_without_gpu_is_a_health_warning(client, cuda_build_without_g
     assert body["torch"]["driver_cuda"] == "12.2"
     (warning,) = body["warnings"]
     assert "no GPU is usable" in warning and "TORCH_VARIANT=cu126" in warning
-    assert {m["device"] for m in client.get("/api/tts/models/").json()} == {"cpu"}
+    models = client.get("/api/tts/models/").json()
+    assert {(m["device"], m["torch_cuda"], m["gpu_usable"]) for m in models} == {
+        ("cpu", "13.0", False)}
 
 
 def test_cuda_build_without_gpu_is_a_start_up_warning_and_a_check_warning(
@@ -109,6 +111,8 @@ def test_models_show_device_and_precision_actually_used(client):
     assert (tiny["device"], tiny["weights_mb"]) == (device, None)
     assert tiny["precision"] == devices.model_precision(device)
     assert tiny["device_name"] and tiny["device_memory_mb"] > 0
+    assert (tiny["torch_cuda"], tiny["gpu_usable"]) == (torch.version.cuda,
+                                                        torch.cuda.is_available())
     loaded = get_engine().models.get("tiny-f5")
     body = client.get("/api/tts/models/tiny-f5/").json()
     assert body["status"] == "loaded" and body["weights_mb"] > 0

@@ -226,6 +226,12 @@ class ModelSerializer(serializers.Serializer):
     weights_mb = serializers.FloatField(allow_null=True,
                                         help_text="Memory the loaded weights take; null until "
                                                   "loaded.")
+    torch_cuda = serializers.CharField(allow_null=True,
+                                       help_text="CUDA version of the PyTorch build; null: a "
+                                                 "CPU-only build.")
+    gpu_usable = serializers.BooleanField(help_text="Whether PyTorch can use a GPU here (when "
+                                                    "false on a CUDA build, health's warnings "
+                                                    "say why).")
 
 
 class DeviceInfoSerializer(serializers.Serializer):

@@ -28,6 +28,8 @@ class ModelInfo:
     device_memory_mb: int | None
     precision: str
     weights_mb: float | None
+    torch_cuda: str | None
+    gpu_usable: bool
 
 
 def public_source(location: str) -> str:

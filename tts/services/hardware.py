@@ -64,7 +64,7 @@ def model_runtime(model_id: str) -> dict[str, Any]:
         weights_mb = devices.module_megabytes(loaded.model)
     return {"device": device, "device_name": info["name"],
             "device_memory_mb": info["memory_total_mb"], "precision": precision,
-            "weights_mb": weights_mb}
+            "weights_mb": weights_mb, "torch_cuda": facts.cuda, "gpu_usable": facts.gpu_usable}
 
 
 def log_device_report(logger: logging.Logger) -> None:
