@@ -80,20 +80,26 @@ def main(argv: list[str] | None = None) -> int:
             for number, run in enumerate(runs[warmup], start=1):
                 lat = run["latencies"]
                 rows.append([f"TTS_WARMUP={int(warmup)}", number, run["ready"], lat[0],
-                             common.median(lat[1:]), lat[last], lat[0] / lat[last]])
+                             common.median(lat[1:]), lat[last], lat[0] / lat[last],
+                             lat[0] / common.median(lat[1:])])
         print(f"-- model {model_id} ({key}), nfe {args.nfe}: seconds --")
         common.print_table(["config", "start", "start to ready", "1st request",
-                            "median 2nd..", f"request {args.requests}", "1st / last"], rows)
+                            "median 2nd..", f"request {args.requests}", "1st / last",
+                            "1st / median rest"], rows)
         for warmup in (True, False):
             ratio = common.median([r["latencies"][0] / r["latencies"][last]
                                    for r in runs[warmup]])
+            robust = common.median([r["latencies"][0] / common.median(r["latencies"][1:])
+                                    for r in runs[warmup]])
             ready = common.median([r["ready"] for r in runs[warmup]])
-            summary.append([model_id, f"TTS_WARMUP={int(warmup)}", ready, ratio])
-            print(f"RATIO warmup {model_id} TTS_WARMUP={int(warmup)}: first / "
-                  f"request {args.requests} = {ratio:.3f} (median of {args.starts} starts)")
+            summary.append([model_id, f"TTS_WARMUP={int(warmup)}", ready, ratio, robust])
+            print(f"RATIO warmup {model_id} TTS_WARMUP={int(warmup)}: first / request "
+                  f"{args.requests} = {ratio:.3f}, first / median of the rest = {robust:.3f} "
+                  f"(median of {args.starts} starts)")
         print()
     common.print_table(["model", "config", "start to ready s (median)",
-                        "first / last request (median)"], summary)
+                        "first / last request (median)", "first / median rest (median)"],
+                       summary)
     return 0
 
 
