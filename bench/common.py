@@ -13,17 +13,14 @@ import datetime as dt
 import io
 import os
 import platform
-import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +29,9 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, 
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
+from tests.support.server import LiveServer  # noqa: E402  (after the sys.path line above)
+
 BIN = Path(sys.executable).parent
-LOOPBACK = "127.0.0.1"
-_ACCESS_STATUS = re.compile(r'" (\d{3}) ')
 
 #: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
 #: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.
@@ -250,126 +247,21 @@ def stop_on_sigterm() -> None:
 
 
 # --- the server ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
-class Server:
-    """``gunicorn -c config/gunicorn.py config.wsgi`` on 127.0.0.1, as ``make serve`` runs it."""
+class Server(LiveServer):
+    """The server as ``make serve`` runs it (tests/support/server.py), on the benchmark's
+    device, quiet in its log, and saying at the end what it ran on."""
 
-    models_file: Path
-    preload: Sequence[str] = ("tiny-f5",)
-    default_model: str = "tiny-f5"
-    extra_env: dict[str, str] = field(default_factory=dict)
-    start_timeout: float = 180.0
-    port: int = 0
-    process: subprocess.Popen | None = None
-    var_dir: Path | None = None
-    log_path: Path | None = None
-    #: Where to copy the server's log when it stops (the temp state folder is removed).
-    keep_log: Path | None = None
     #: TTS_DEVICE for the server; empty: the benchmark's device (``bench_device()``).
     device: str = ""
     #: The server's own health report, read just before it stops.
     health: dict[str, Any] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(HF_HUB_OFFLINE="1", HOST=LOOPBACK, PORT=str(self.port),
-                   TTS_MODELS_FILE=str(self.models_file), TTS_DEFAULT_MODEL=self.default_model,
-                   TTS_PRELOAD=",".join(self.preload), TTS_VAR_DIR=str(self.var_dir),
-                   TTS_DEVICE=self.device or bench_device(),
-                   LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"))
-        env.update(self.extra_env)
+        env = super().env()
+        if "TTS_DEVICE" not in self.extra_env:
+            env["TTS_DEVICE"] = self.device or bench_device()
         return env
-
-    def start(self) -> Server:
-        self.port = self.port or free_port()
-        self.var_dir = Path(tempfile.mkdtemp(prefix="tts-bench-var-"))
-        self.log_path = self.var_dir / "server.log"
-        env = self.env()
-        try:
-            subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], cwd=ROOT,
-                           env=env, check=True, capture_output=True, timeout=120)
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)
-            self._wait_ready()
-        except BaseException:  # SIGTERM (SystemExit) included: leave nothing running
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n"
-                                   + self.log_tail())
-            with contextlib.suppress(requests.RequestException):
-                ready = requests.get(f"{self.url}/api/tts/health/ready/", timeout=5)
-                models = requests.get(f"{self.url}/api/tts/models/", timeout=5)
-                loaded = {m["id"] for m in models.json() if m["status"] == "loaded"}
-                if ready.status_code == 200 and set(self.preload) <= loaded:
-                    return
-            time.sleep(0.5)
-        raise TimeoutError(f"server not ready after {self.start_timeout:.0f} s:\n"
-                           + self.log_tail())
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def access_statuses(self) -> list[int]:
-        """HTTP statuses of the generate requests, from gunicorn's access log."""
-        if self.log_path is None or not self.log_path.exists():
-            return []
-        return [int(match.group(1)) for line in self.log_path.read_text(errors="replace")
-                .splitlines() if "/api/tts/generate/" in line
-                and (match := _ACCESS_STATUS.search(line))]
-
-    def server_errors(self) -> list[str]:
-        """Access-log lines with a 5xx other than 503 (503 = refused with Retry-After)."""
-        if self.log_path is None or not self.log_path.exists():
-            return []
-        return [line for line in self.log_path.read_text(errors="replace").splitlines()
-                if (match := _ACCESS_STATUS.search(line)) and match.group(1).startswith("5")
-                and match.group(1) != "503"]
-
-    def logged_tracebacks(self) -> int:
-        if self.log_path is None or not self.log_path.exists():
-            return 0
-        return self.log_path.read_text(errors="replace").count("Traceback (most recent call")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)  # our own session only
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self.var_dir is not None:
-            if self.keep_log is not None and self.log_path is not None and self.log_path.exists():
-                shutil.copyfile(self.log_path, self.keep_log)
-            shutil.rmtree(self.var_dir, ignore_errors=True)
-
-    def __enter__(self) -> Server:
-        return self.start()
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         if exc_type is None:

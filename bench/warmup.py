@@ -1,7 +1,7 @@
 """Warm-up at start: latency of the first request after the server is ready against the tenth,
 with the start-up warm-up (TTS_WARMUP=1, the default) and without it (TTS_WARMUP=0).
 
-Each start: the live server (``make serve``'s gunicorn) with the model preloaded, then, as soon
+Each start: the live server (as ``make serve`` runs it) with the model preloaded, then, as soon
 as readiness answers 200, ``--requests`` requests one after another, each with a new reference
 clip (one LSB nudged: a cache miss every time, so every request pays the same reference
 decoding and only the model's first-use costs can differ). Configurations are interleaved

@@ -10,9 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from tests.engine.test_devices import CUDA13_OLD_DRIVER
+from tests.support.helpers import error_of
 from tts.engine import devices
-
-from .conftest import error_of
 
 
 @pytest.fixture
@@ -113,7 +112,9 @@ def test_models_show_device_and_precision_actually_used(client):
     assert tiny["device_name"] and tiny["device_memory_mb"] > 0
     assert (tiny["torch_cuda"], tiny["gpu_usable"]) == (torch.version.cuda,
                                                         torch.cuda.is_available())
-    loaded = get_engine().models.get("tiny-f5")
+    engine = get_engine()
+    engine.load_model("tiny-f5")
+    model = engine.pool.loaded_backend("tiny-f5")._model  # upstream's CFM itself
     body = client.get("/api/tts/models/tiny-f5/").json()
     assert body["status"] == "loaded" and body["weights_mb"] > 0
-    assert body["precision"] == str(next(loaded.model.parameters()).dtype).split(".")[-1]
+    assert body["precision"] == str(next(model.parameters()).dtype).split(".")[-1]

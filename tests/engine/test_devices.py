@@ -97,10 +97,12 @@ def test_precision_follows_upstream_rule():
 
 def test_reported_precision_is_what_the_loader_actually_uses(tiny_engine):
     """The precision function agrees with upstream's loader on this machine's device."""
-    loaded = tiny_engine.models.get("tiny-f5")
-    assert devices.module_precision(loaded.model) == devices.model_precision(loaded.device)
-    assert devices.model_dtype(loaded.device) == next(loaded.model.parameters()).dtype
-    assert devices.module_megabytes(loaded.model) > 0
+    tiny_engine.load_model("tiny-f5")
+    footprint = tiny_engine.model_footprint("tiny-f5")
+    assert footprint.precision == devices.model_precision(footprint.device)
+    assert footprint.device == tiny_engine.device and footprint.weights_mb > 0
+    model = tiny_engine.pool.loaded_backend("tiny-f5")._model  # upstream's CFM itself
+    assert devices.model_dtype(footprint.device) == next(model.parameters()).dtype
 
 
 def test_summary_line_names_device_build_and_precision():

@@ -13,7 +13,7 @@ def test_synthetic_reference_passes_the_engines_own_checks(tiny_engine):
 
 def test_warm_model_generates_real_audio_through_the_facade(tiny_engine):
     result = warm_model(tiny_engine, "tiny-e2")
-    assert tiny_engine.models.is_loaded("tiny-e2")
+    assert "tiny-e2" in tiny_engine.loaded_models()
     assert result.seconds > 0.2 and result.samples.std() > 0
 
 
@@ -25,13 +25,14 @@ def test_readiness_waits_for_the_warm_up(client, settings, caplog):
     settings.TTS_PRELOAD = ["tiny-f5"]
     engine = get_engine()
     caplog.set_level(logging.INFO, logger="tts.services.warmup")
-    with engine.models.reserve("tiny-f5"):  # loads it and holds the device
+    engine.load_model("tiny-f5")
+    with engine.queue.turn():  # the device is busy: the warm-up generation has to wait
         thread = start_preload(retry_seconds=0.05)
         for _ in range(200):
             if warming("tiny-f5")[0]:
                 break
             threading.Event().wait(0.01)
-        assert engine.models.is_loaded("tiny-f5") and warming("tiny-f5") == (True, None)
+        assert "tiny-f5" in engine.loaded_models() and warming("tiny-f5") == (True, None)
         response = client.get("/api/tts/health/ready/")
         assert response.status_code == 503
         assert "warming up" in response.json()["errors"][0]["detail"]
@@ -48,7 +49,7 @@ def test_without_warm_up_readiness_follows_the_load(client, settings, caplog):
     settings.TTS_WARMUP = False
     caplog.set_level(logging.INFO, logger="tts.services.warmup")
     preload()
-    assert get_engine().models.is_loaded("tiny-f5") and warming("tiny-f5") == (False, None)
+    assert "tiny-f5" in get_engine().loaded_models() and warming("tiny-f5") == (False, None)
     assert client.get("/api/tts/health/ready/").status_code == 200
     assert not any("warmed up" in r.getMessage() for r in caplog.records)
     assert get_engine().references.stats()["entries"] == 0  # no warm-up generation ran

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import gc
 import os
 import re
 import resource
@@ -27,6 +28,9 @@ from .errors import ModelUnavailable
 #: (variant, CUDA version, the oldest NVIDIA driver series it runs on).
 CUDA_VARIANTS = (("cu130", (13, 0), "580"), ("cu126", (12, 6), "525"))
 MB = 2**20
+#: How the allocators of each backend word running out of memory.
+_OOM_MARKERS = ("out of memory", "can't allocate memory", "not enough memory",
+                "failed to allocate")
 
 
 @dataclass(frozen=True)
@@ -407,6 +411,18 @@ def summary(plan: DevicePlan, facts: DeviceFacts) -> str:
             f"{build}, TTS_DEVICE={plan.requested}")
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA's OutOfMemoryError and the RuntimeErrors MPS and the CPU raise."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(marker in str(exc).lower()
+                                                 for marker in _OOM_MARKERS)
+
+
 def free_device_memory(device: str) -> None:
+    """Collect dropped tensors first, then give the allocator's cached blocks back."""
+    gc.collect()
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()
+    elif device == "mps" and torch.backends.mps.is_available():
+        torch.mps.empty_cache()

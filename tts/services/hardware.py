@@ -54,14 +54,14 @@ def model_runtime(model_id: str) -> dict[str, Any]:
     """Where one model runs (or will run) and in which precision: what the loaded model
     actually holds, or what loading it would choose."""
     facts = devices.collect_facts()
-    loaded = get_engine().models.loaded(model_id)
+    loaded = get_engine().model_footprint(model_id)
     device = loaded.device if loaded is not None else serving_device()
     info = devices.device_info(device, facts)
     precision = info["precision"]
     weights_mb = None
     if loaded is not None:
-        precision = devices.module_precision(loaded.model) or precision
-        weights_mb = devices.module_megabytes(loaded.model)
+        precision = loaded.precision or precision
+        weights_mb = loaded.weights_mb
     return {"device": device, "device_name": info["name"],
             "device_memory_mb": info["memory_total_mb"], "precision": precision,
             "weights_mb": weights_mb, "torch_cuda": facts.cuda, "gpu_usable": facts.gpu_usable}

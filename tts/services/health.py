@@ -37,8 +37,8 @@ def health_status() -> dict:
         **device_report(),
         "execution_mode": settings.TTS_EXECUTION_MODE,
         "default_model": engine.config.default_model,
-        "loaded_models": engine.models.loaded_ids(),
-        "queue_depth": engine.models.waiting(),
+        "loaded_models": engine.loaded_models(),
+        "queue_depth": engine.queue_depth(),
         "asr": {"model": transcriber.model_name if transcriber else None,
                 "loaded": bool(transcriber and transcriber.is_loaded)},
         "reference_cache": engine.references.stats(),
@@ -50,16 +50,16 @@ def readiness() -> Readiness:
     engine = get_engine()
     model_id = engine.config.default_model
     serving_device()  # TTS_DEVICE names a device that is not usable: ConfigurationError (503)
-    if engine.models.is_loaded(model_id):
+    if model_id in engine.loaded_models():
         busy, failure = warming(model_id)
         if not busy:
             return Readiness(True, model_id, None)
         return Readiness(False, model_id, f"{model_id} is loaded and warming up; "
                          + (f"the warm-up failed ({failure}) and will be retried."
                             if failure else "ready in a moment."))
-    if model_id not in engine.registry:
+    if model_id not in {spec.id for spec in engine.model_specs()}:
         return Readiness(False, model_id, f"TTS_DEFAULT_MODEL={model_id!r} is not a known model.")
-    status = engine.models.status(model_id)
+    status = engine.model_status(model_id)
     reason = status.reason or (f"{model_id} is not loaded yet; it loads on first use or at start "
                                "with TTS_PRELOAD.")
     return Readiness(False, model_id, reason)
