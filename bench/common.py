@@ -29,9 +29,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, 
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
-from tests.support.server import LiveServer  # noqa: E402  (after the sys.path line above)
-
-BIN = Path(sys.executable).parent
+from tests.support import audio as support_audio  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
 
 #: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
 #: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.
@@ -144,14 +143,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 # --- audio ---------------------------------------------------------------------------------
 def speak(text: str, path: Path, *, speed: int = 160, pitch: int = 50) -> Path:
     """Speech from espeak-ng, converted to mono 16-bit WAV at 24 kHz."""
-    with tempfile.TemporaryDirectory(prefix="bench-speak-") as folder:
-        raw = Path(folder) / "raw.wav"
-        subprocess.run(["espeak-ng", "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
-                       check=True, timeout=60)
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw),
-                        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(path)],
-                       check=True, timeout=60)
-    return path
+    return support_audio.speak(text, path, speed=speed, pitch=pitch, sample_rate=SAMPLE_RATE)
 
 
 def audio_seconds(path: Path) -> float:
@@ -250,7 +242,7 @@ def stop_on_sigterm() -> None:
 @dataclass
 class Server(LiveServer):
     """The server as ``make serve`` runs it (tests/support/server.py), on the benchmark's
-    device, quiet in its log, and saying at the end what it ran on."""
+    device, and saying at the end what it ran on (device, CUDA, precision, peak memory)."""
 
     #: TTS_DEVICE for the server; empty: the benchmark's device (``bench_device()``).
     device: str = ""
@@ -379,3 +371,36 @@ def upstream_ref_cache_clear() -> None:
         with contextlib.suppress(OSError):
             os.unlink(path)
     utils_infer._ref_audio_cache.clear()
+
+
+@dataclass
+class StreamTiming:
+    status: int
+    first_audio: float  # request sent until the first audio byte arrived
+    total: float  # until the last byte
+    audio_bytes: int
+
+
+def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, model: str,
+                nfe_step: int, seed: int = 0, timeout: float = 600.0,
+                stop_after_first: bool = False, headers: dict[str, str] | None = None
+                ) -> StreamTiming:
+    """One ``stream=true`` request for raw pcm (so every body byte is audio), timed to the
+    first audio byte and to the end; ``stop_after_first`` hangs up after the first piece."""
+    import requests
+
+    data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
+            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true"}
+    started = time.perf_counter()
+    first, received = float("nan"), 0
+    with requests.post(f"{url}/api/tts/generate/", data=data, stream=True, timeout=timeout,
+                       headers={"Accept": "audio/pcm", **(headers or {})},
+                       files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")}) as response:
+        for piece in response.iter_content(chunk_size=None):
+            if piece and received == 0:
+                first = time.perf_counter() - started
+            received += len(piece)
+            if stop_after_first and received:
+                break
+        status = response.status_code
+    return StreamTiming(status, first, time.perf_counter() - started, received)
