@@ -3,22 +3,24 @@ E2TTS_Base (UNetT, 333 M) with the full-size Vocos, built with random weights (t
 do not change the cost), for a 5 s output after a short reference.
 
 The generation is upstream's own path: ``preprocess_ref_audio_text`` then ``infer_process``
-with ``fix_duration`` = reference + 5 s, at each ``--nfe``. On CUDA the model runs in fp16 as
-upstream's ``load_checkpoint`` chooses (compute capability 7 or more), the vocoder in fp32.
+with ``fix_duration`` = reference + 5 s, at each ``--nfe``. The device is the server's
+(``TTS_DEVICE``, default auto: the GPU when one is usable) and the model runs in the precision
+the server would use there (``tts.engine.devices.model_dtype``: fp16 on CUDA with compute
+capability 7 or more), the vocoder in fp32. The header names the device, the GPU and the CUDA
+version; the table gives each model's peak GPU memory on CUDA.
 
 On a 2-core CPU one NFE step of F5TTS_v1_Base costs seconds, so the CPU default is bounded:
 nfe 8 and 16, one round each, and a time budget after which further runs are skipped.
 
-    .venv/bin/python bench/rtf.py                                   # CPU, bounded
+    .venv/bin/python bench/rtf.py                 # the server's device; on a CPU bounded
     .venv/bin/python bench/rtf.py --models F5TTS_v1_Base --nfe 8 --rounds 1
-    .venv/bin/python bench/rtf.py --device cuda                     # nfe 8 16 32, 3 rounds
+    .venv/bin/python bench/rtf.py --device cpu    # on a GPU machine, the CPU anyway
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import sys
 import time
 from pathlib import Path
@@ -35,13 +37,11 @@ WARMUP_SECONDS = 1.0
 BUDGET_MARGIN = 1.5
 
 
-def upstream_dtype(device: str) -> Any:
-    """fp16 on CUDA with compute capability >= 7, else fp32: upstream's ``load_checkpoint``."""
-    import torch
+def server_dtype(device: str) -> Any:
+    """The dtype the server loads models in on ``device`` (one function decides it)."""
+    from tts.engine.devices import model_dtype
 
-    if device.startswith("cuda") and torch.cuda.get_device_properties(device).major >= 7:
-        return torch.float16
-    return torch.float32
+    return model_dtype(device)
 
 
 def build_model(name: str, device: str, seed: int = 0) -> tuple[Any, int]:
@@ -60,7 +60,7 @@ def build_model(name: str, device: str, seed: int = 0) -> tuple[Any, int]:
     torch.manual_seed(seed)
     model = build_cfm(architecture, config, vocab=vocab)
     params = sum(p.numel() for p in model.parameters())
-    model = model.to(upstream_dtype(device)).to(device).eval()
+    model = model.to(server_dtype(device)).to(device).eval()
     return model, params
 
 
@@ -87,16 +87,14 @@ def generate(model: Any, vocoder: Any, ref_path: str, ref_text: str, *, nfe: int
 
 
 def peak_memory_gb(device: str) -> float:
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    """Peak GPU memory allocated by torch (reset per model) on CUDA; peak RSS on a CPU."""
+    return common.peak_memory_mb(device) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default: the server's, from TTS_DEVICE)")
     parser.add_argument("--models", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES))
     parser.add_argument("--nfe", nargs="+", type=int, default=None,
                         help="default: 8 16 on cpu, 8 16 32 on cuda")
@@ -111,16 +109,20 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from tts.engine.devices import resolve_device
+    from tts.engine.errors import ModelUnavailable
+
+    try:
+        args.device = resolve_device(args.device) if args.device else common.bench_device()
+    except ModelUnavailable as exc:
+        parser.error(f"--device: {exc.message}")
     on_cuda = args.device.startswith("cuda")
-    if on_cuda and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
     nfes = args.nfe or ([8, 16, 32] if on_cuda else [8, 16])
     rounds = args.rounds or (3 if on_cuda else 1)
     budget = args.budget if args.budget is not None else (float("inf") if on_cuda else 900.0)
     common.print_header("bench/rtf.py: real-time factor of the real-size architectures",
                         device=args.device, models=" ".join(args.models),
-                        nfe=" ".join(map(str, nfes)), rounds=rounds, budget_s=budget,
-                        dtype=str(upstream_dtype(args.device)).replace("torch.", ""))
+                        nfe=" ".join(map(str, nfes)), rounds=rounds, budget_s=budget)
 
     from f5_tts.infer.utils_infer import load_vocoder, preprocess_ref_audio_text
 
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows: list[list[Any]] = []
     for name in args.models:
+        if on_cuda:
+            torch.cuda.reset_peak_memory_stats(args.device)
         build_started = time.perf_counter()
         model, params = build_model(name, args.device)
         build = time.perf_counter() - build_started
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     common.upstream_ref_cache_clear()
     print()
     common.print_table(["model", "nfe", "rounds", "audio s", "wall s (median)", "RTF",
-                        "s per step", "peak mem GB"], rows)
+                        "s per step", "peak GPU mem GB" if on_cuda else "peak RSS GB"], rows)
     print("RTF = wall seconds / seconds of audio generated (below 1: faster than real time); "
           "wall includes text prep, sampling and the vocoder, not reference preprocessing.")
     measured = [row for row in rows if row[2]]

@@ -146,6 +146,9 @@ TTS_MODELS_FILE = env("TTS_MODELS_FILE",
 TTS_DEFAULT_MODEL = env("TTS_DEFAULT_MODEL", default="tiny-f5" if TTS_DEMO else "F5-TTS")
 # Readiness waits for the default model, so it loads at start unless told otherwise.
 TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL])
+# Each preloaded model makes one short generation before readiness turns green (CUDA context,
+# kernels, vocoder), so the first real request costs what later ones do.
+TTS_WARMUP = env.bool("TTS_WARMUP", default=True)
 TTS_F5_CKPT = env("TTS_F5_CKPT", default="")
 TTS_F5_VOCAB = env("TTS_F5_VOCAB", default="")
 TTS_E2_CKPT = env("TTS_E2_CKPT", default="")

@@ -280,13 +280,74 @@ class ModelSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True,
                                    help_text="Why the model is unavailable, and what to set.")
     is_default = serializers.BooleanField()
+    device = serializers.CharField(help_text="Where the model runs (or will run once loaded): "
+                                             "cpu, cuda, cuda:N or mps.")
+    device_name = serializers.CharField(help_text="GPU or CPU model name.")
+    device_memory_mb = serializers.IntegerField(allow_null=True,
+                                                help_text="Total memory of that device.")
+    precision = serializers.ChoiceField(
+        choices=["float32", "float16", "bfloat16"],
+        help_text="The dtype of the model's weights: what the loaded model holds, or what "
+                  "loading it will choose (float16 on CUDA GPUs of compute capability 7+).")
+    weights_mb = serializers.FloatField(allow_null=True,
+                                        help_text="Memory the loaded weights take; null until "
+                                                  "loaded.")
+    torch_cuda = serializers.CharField(allow_null=True,
+                                       help_text="CUDA version of the PyTorch build; null: a "
+                                                 "CPU-only build.")
+    gpu_usable = serializers.BooleanField(help_text="Whether PyTorch can use a GPU here (when "
+                                                    "false on a CUDA build, health's warnings "
+                                                    "say why).")
+
+
+class DeviceInfoSerializer(serializers.Serializer):
+    requested = serializers.CharField(help_text="TTS_DEVICE as configured.")
+    device = serializers.CharField()
+    name = serializers.CharField(help_text="GPU or CPU model name.")
+    memory_total_mb = serializers.IntegerField(allow_null=True)
+    memory_used_mb = serializers.FloatField(
+        allow_null=True, help_text="GPU: held by PyTorch in this process; CPU: resident memory "
+                                   "of this process.")
+    memory_peak_mb = serializers.FloatField(allow_null=True)
+    compute_capability = serializers.CharField(allow_null=True)
+    precision = serializers.CharField(help_text="dtype the models run in on this device.")
+
+
+class GpuSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    name = serializers.CharField()
+    memory_total_mb = serializers.IntegerField()
+    compute_capability = serializers.CharField()
+    supported = serializers.BooleanField(help_text="Whether this PyTorch build has kernels for "
+                                                   "this GPU.")
+
+
+class TorchBuildSerializer(serializers.Serializer):
+    torch = serializers.CharField(help_text="PyTorch version with its build tag (+cu130, +cpu).")
+    cuda = serializers.CharField(allow_null=True,
+                                 help_text="CUDA version the PyTorch build targets; null: CPU "
+                                           "build.")
+    cudnn = serializers.IntegerField(allow_null=True)
+    torchaudio = serializers.CharField(allow_null=True)
+    gpu_usable = serializers.BooleanField()
+    gpus = GpuSerializer(many=True)
+    driver = serializers.CharField(allow_null=True, help_text="NVIDIA driver, when no GPU is "
+                                                              "usable and nvidia-smi answers.")
+    driver_cuda = serializers.CharField(allow_null=True,
+                                        help_text="Newest CUDA that driver supports.")
 
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     version = serializers.CharField()
     f5_tts_version = serializers.CharField()
-    device = serializers.CharField()
+    device = serializers.CharField(help_text="Where the models run: cpu, cuda, cuda:N or mps.")
+    device_info = DeviceInfoSerializer()
+    torch = TorchBuildSerializer()
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Problems to fix or confirm, e.g. a CUDA build of PyTorch with no usable "
+                  "GPU (the models then run on the CPU); each says what to do.")
     execution_mode = serializers.CharField()
     default_model = serializers.CharField()
     loaded_models = serializers.ListField(child=serializers.CharField())

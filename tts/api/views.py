@@ -181,7 +181,8 @@ class ModelListView(APIView):
     @extend_schema(operation_id="tts_models_list", summary="List models",
                    description="Every configured model with its status: `loaded` (warm), "
                                "`available` (loads on first use) or `unavailable` (with the "
-                               "reason and the variable to set). Never loads or downloads.",
+                               "reason and the variable to set), and the device and precision "
+                               "it runs in. Never loads or downloads.",
                    responses=ModelSerializer(many=True), tags=["models"])
     def get(self, request):
         return Response(ModelSerializer(catalog.model_list(), many=True).data)
@@ -197,8 +198,11 @@ class ModelDetailView(APIView):
 
 class HealthView(APIView):
     @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
-                   description="Cheap: never loads a model. Version, device, execution mode, "
-                               "loaded models, queue depth, uptime.",
+                   description="Cheap: never loads a model. Version; the device the models "
+                               "run on with its name, memory and precision; the PyTorch build "
+                               "(CUDA version, whether a GPU is usable); `warnings` an operator "
+                               "must act on (e.g. a CUDA build with no usable GPU); execution "
+                               "mode, loaded models, queue depth, uptime.",
                    responses={200: HealthSerializer,
                               503: schema.error("Cannot take work.", (
                                   "Broken configuration", "server_error",

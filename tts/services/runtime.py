@@ -63,21 +63,49 @@ def reset_engine() -> None:
     global _engine
     with _engine_lock:
         _engine = None
+        _warming.clear()
+
+
+#: Preloaded models whose warm-up has not finished: id -> why not (None while it runs).
+_warming: dict[str, str | None] = {}
+
+
+def warming(model_id: str) -> tuple[bool, str | None]:
+    """Whether ``model_id`` is still being warmed up at start, and the last failure if any."""
+    if model_id not in _warming:
+        return False, None
+    return True, _warming.get(model_id)
 
 
 def preload(*, retry_seconds: float | None = None) -> None:
-    """Load the models named in TTS_PRELOAD. Failures are logged, not fatal; with
+    """Load the models named in TTS_PRELOAD and, with TTS_WARMUP, warm each one with a short
+    generation (readiness waits for it). Failures are logged, not fatal; with
     ``retry_seconds`` the failed ones are tried again (weights may arrive late, a network may
-    come up) until all are loaded, so readiness can recover without traffic."""
+    come up) until all are ready, so readiness can recover without traffic."""
+    from .hardware import log_device_report
+    from .warmup import warm_model
+
     engine = get_engine()
+    log_device_report(logger)
     pending = list(settings.TTS_PRELOAD)
+    if settings.TTS_WARMUP:
+        _warming.update(dict.fromkeys(pending))
     while pending:
         for model_id in list(pending):
             try:
                 engine.load_model(model_id)
+                if settings.TTS_WARMUP:
+                    warm_model(engine, model_id)
+                    _warming.pop(model_id, None)
                 pending.remove(model_id)
             except EngineError as exc:
                 logger.warning("preload of %s failed: %s", model_id, exc.message)
+                if settings.TTS_WARMUP:
+                    _warming[model_id] = exc.message
+            except Exception as exc:  # a bug: keep the traceback, keep readiness honest
+                logger.exception("preload of %s failed", model_id)
+                if settings.TTS_WARMUP:
+                    _warming[model_id] = f"{type(exc).__name__}: {exc}"
         if not pending or retry_seconds is None:
             return
         time.sleep(retry_seconds)
