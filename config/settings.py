@@ -1,37 +1,49 @@
-"""Django settings, all from the environment (django-environ). See README "Configuration"."""
+"""Django settings. Every TTS_* value is declared once, typed, in config/options.py; the rest
+comes from the environment through django-environ. Importing this module writes nothing: the
+var folder and the secret key file are made by `manage.py setup_server`."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import environ
+
+from config import options
+from config.security import bind_requirements, is_loopback
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-VAR_DIR = Path(env("TTS_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+TTS = options.load()
+globals().update(TTS.django_settings())
+VAR_DIR = TTS.var_dir
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+#: Where the server will listen (make serve and config/gunicorn.py read the same variable).
+HOST = env("HOST", default="127.0.0.1")
+bind_requirements(host=HOST, demo=TTS.demo, secret_key=env("DJANGO_SECRET_KEY", default=""),
+                  allowed_hosts=env("DJANGO_ALLOWED_HOSTS", default=""))
 
 
 def _secret_key() -> str:
-    """DJANGO_SECRET_KEY, or one generated once and kept in var/ for a self-hosted install."""
+    """DJANGO_SECRET_KEY, else the one `manage.py setup_server` kept in var/, else a key for
+    this process only (tts.W001 says so: sessions then end with the process)."""
     if key := env("DJANGO_SECRET_KEY", default=""):
         return key
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(50))
-    return path.read_text(encoding="utf-8").strip()
+    if SECRET_KEY_FILE.is_file():
+        return SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
+    return "ephemeral-" + secrets.token_urlsafe(50)
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+_LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=(
+    _LOOPBACK_NAMES if is_loopback(HOST) else ["*"]))  # "*" only in demo mode (see security)
+# Origins allowed to POST to the admin's forms behind a TLS proxy (https://tts.example.com).
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -71,8 +83,6 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -81,8 +91,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True  # serve the Swagger UI assets without a collectstatic step
 
 # --- Uploads: bounded, kept in memory (no temp files), checked before parsing -------------
-TTS_MAX_UPLOAD_MB = env.float("TTS_MAX_UPLOAD_MB", default=20.0)
-_MAX_BODY = int(TTS_MAX_UPLOAD_MB * 2**20)
+_MAX_BODY = int(TTS.max_upload_mb * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = _MAX_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = _MAX_BODY
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
@@ -129,38 +138,6 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }
-
-# --- Text-to-speech engine ----------------------------------------------------------------
-TTS_DEMO = env.bool("TTS_DEMO", default=False)
-TTS_DEMO_DIR = Path(env("TTS_DEMO_DIR", default=str(VAR_DIR / "tiny-models")))
-TTS_DEVICE = env("TTS_DEVICE", default="auto")
-TTS_EXECUTION_MODE = "inline"
-TTS_MODELS_FILE = env("TTS_MODELS_FILE",
-                      default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")
-TTS_DEFAULT_MODEL = env("TTS_DEFAULT_MODEL", default="tiny-f5" if TTS_DEMO else "F5-TTS")
-# Readiness waits for the default model, so it loads at start unless told otherwise.
-TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL])
-TTS_F5_CKPT = env("TTS_F5_CKPT", default="")
-TTS_F5_VOCAB = env("TTS_F5_VOCAB", default="")
-TTS_E2_CKPT = env("TTS_E2_CKPT", default="")
-TTS_E2_VOCAB = env("TTS_E2_VOCAB", default="")
-TTS_CUSTOM_CKPT = env("TTS_CUSTOM_CKPT", default="")
-TTS_CUSTOM_VOCAB = env("TTS_CUSTOM_VOCAB", default="")
-TTS_CUSTOM_ARCH = env("TTS_CUSTOM_ARCH", default="DiT")
-TTS_CUSTOM_CONFIG = env("TTS_CUSTOM_CONFIG", default="")
-TTS_VOCODER_PATH = env("TTS_VOCODER_PATH", default="")
-TTS_ALLOW_DOWNLOADS = env.bool("TTS_ALLOW_DOWNLOADS",
-                               default=os.environ.get("HF_HUB_OFFLINE") != "1")
-TTS_HF_CACHE_DIR = env("TTS_HF_CACHE_DIR", default="") or None
-TTS_ASR_MODEL = env("TTS_ASR_MODEL", default="")
-TTS_ASR_LANGUAGE = env("TTS_ASR_LANGUAGE", default="") or None
-TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
-TTS_MAX_QUEUE = env.int("TTS_MAX_QUEUE", default=8)
-TTS_QUEUE_TIMEOUT = env.float("TTS_QUEUE_TIMEOUT", default=300.0)
-TTS_MIN_REF_SECONDS = env.float("TTS_MIN_REF_SECONDS", default=1.0)
-TTS_MAX_REF_UPLOAD_SECONDS = env.float("TTS_MAX_REF_UPLOAD_SECONDS", default=60.0)
-TTS_REF_CACHE_ENTRIES = env.int("TTS_REF_CACHE_ENTRIES", default=64)
-TTS_REF_CACHE_MB = env.int("TTS_REF_CACHE_MB", default=256)
 
 LOGGING = {
     "version": 1,

@@ -98,6 +98,19 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def unsupported_output_formats() -> dict[str, str]:
+    """Output formats this libsndfile cannot encode, with the reason (a start-up check: a
+    libsndfile built without mp3 or opus would otherwise fail each such request)."""
+    silence = np.zeros(SAMPLE_RATE // 10, dtype=np.float32)
+    problems = {}
+    for name in OUTPUT_FORMATS:
+        try:
+            encode(silence, SAMPLE_RATE, name)
+        except Exception as exc:  # noqa: BLE001 - any failure means the format is unusable
+            problems[name] = f"{type(exc).__name__}: {exc}"
+    return problems
+
+
 def to_segment(samples: np.ndarray, sample_rate: int) -> AudioSegment:
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
     return AudioSegment(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)

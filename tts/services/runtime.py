@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import fields
 
 from django.conf import settings
 
@@ -19,18 +20,11 @@ PRELOAD_RETRY_SECONDS = 30
 
 
 def engine_config() -> EngineConfig:
-    s = settings
-    return EngineConfig(
-        device=s.TTS_DEVICE, vocoder_path=s.TTS_VOCODER_PATH, allow_downloads=s.TTS_ALLOW_DOWNLOADS,
-        hf_cache_dir=s.TTS_HF_CACHE_DIR, f5_ckpt=s.TTS_F5_CKPT, f5_vocab=s.TTS_F5_VOCAB,
-        e2_ckpt=s.TTS_E2_CKPT, e2_vocab=s.TTS_E2_VOCAB, custom_ckpt=s.TTS_CUSTOM_CKPT,
-        custom_vocab=s.TTS_CUSTOM_VOCAB, custom_arch=s.TTS_CUSTOM_ARCH,
-        custom_config=s.TTS_CUSTOM_CONFIG, models_file=s.TTS_MODELS_FILE,
-        default_model=s.TTS_DEFAULT_MODEL, max_queue=s.TTS_MAX_QUEUE,
-        queue_timeout=s.TTS_QUEUE_TIMEOUT, min_ref_seconds=s.TTS_MIN_REF_SECONDS,
-        max_ref_upload_seconds=s.TTS_MAX_REF_UPLOAD_SECONDS,
-        ref_cache_entries=s.TTS_REF_CACHE_ENTRIES, ref_cache_mb=s.TTS_REF_CACHE_MB,
-    )
+    """EngineConfig from Django settings: each field ``x`` is the setting ``TTS_X`` declared in
+    config/options.py. Fields without a setting keep the engine's own default."""
+    values = {item.name: getattr(settings, f"TTS_{item.name.upper()}")
+              for item in fields(EngineConfig) if hasattr(settings, f"TTS_{item.name.upper()}")}
+    return EngineConfig(**values)
 
 
 _engine: TTSEngine | None = None
