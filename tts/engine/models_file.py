@@ -42,19 +42,19 @@ class ModelEntry(BaseModel):
                              f"{', '.join(ARCHITECTURES)}")
         return value
 
-    @field_validator("checkpoint")
-    @classmethod
-    def _checkpoint_format(cls, value: str) -> str:
-        if not value.endswith(CHECKPOINT_SUFFIXES):
-            raise ValueError(f"{value!r} is not a .safetensors or .pt checkpoint file")
-        return value
-
     @field_validator("checkpoint", "vocab", "vocoder")
     @classmethod
     def _hub_uri_form(cls, value: str) -> str:
         if value.startswith(HUB_PREFIX) and len(value[len(HUB_PREFIX):].split("/", 2)) < 3:
             raise ValueError(f"{value!r} is not a hub URI of the form "
                              "hf://owner/repo/path/to/file")
+        return value
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_format(cls, value: str) -> str:
+        if not value.endswith(CHECKPOINT_SUFFIXES):
+            raise ValueError(f"{value!r} is not a .safetensors or .pt checkpoint file")
         return value
 
 
