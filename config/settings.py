@@ -47,19 +47,35 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin manages API keys and shows the audit log (/admin/, `manage.py createsuperuser`).
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework_api_key",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "tts",
+    "tts.access",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "tts.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # API views are CSRF-exempt (keys, no cookies); this protects the admin's forms.
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -70,12 +86,19 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {"context_processors": [
+            "django.template.context_processors.request",
+            "django.contrib.auth.context_processors.auth",
+            "django.contrib.messages.context_processors.messages",
+        ]},
     }
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Rate-limit counters. Per process by default; with several workers point CACHE_URL at a shared
+# cache (redis://..., memcache://...) so that a key's limit holds across them.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -98,8 +121,10 @@ FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler
 
 # --- REST framework, schema, errors -------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # API keys (tts/access): checked whenever sent, required with TTS_REQUIRE_API_KEY.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tts.access.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tts.access.authentication.ApiKeyRequired"],
+    "NUM_PROXIES": TTS.num_proxies or None,
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -111,7 +136,7 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "tts.api.exceptions.EngineAwareExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     # 404, 413 and 503 carry our own codes: views declare them with tts.api.schema.error().
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "405", "406", "415", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "405", "406", "415", "429", "500"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "F5-TTS voice-cloning API",
@@ -123,6 +148,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the docs stay open, whatever key is (or is not) sent
     "SWAGGER_UI_DIST": "SIDECAR",
     # Forms open ready to fill in (the reference clip is a file picker), links to operations.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True},

@@ -6,6 +6,14 @@ from tests.conftest import REF_TEXT
 GENERATE = "/api/tts/generate/"
 
 
+@pytest.fixture(autouse=True)
+def _database_and_fresh_limits(db):
+    """Views read API keys and write audit entries; rate-limit counters start empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def client() -> APIClient:
     # 5xx responses send got_request_exception (for error trackers); see the response instead.

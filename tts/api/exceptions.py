@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from tts.engine import errors as engine
+from tts.services.metrics import observe_error
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,13 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
 
 
 class EngineAwareExceptionHandler(ExceptionHandler):
+    def run(self):
+        response = super().run()
+        if response is not None:
+            errors = response.data.get("errors") or [{}]
+            observe_error(errors[0].get("code") or "unknown", response.status_code)
+        return response
+
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, engine.EngineError):
             return to_api_exception(exc)

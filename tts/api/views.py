@@ -10,10 +10,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
 
@@ -48,6 +51,7 @@ curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
 class GenerateView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer]
+    throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]
 
     def initial(self, request, *args, **kwargs):
         limit_mb = settings.TTS_MAX_UPLOAD_MB
@@ -85,6 +89,7 @@ class GenerateView(APIView):
         examples=[schema.GENERATE_JSON_EXAMPLE],
         tags=["speech"],
     )
+    @audited("generate")
     def post(self, request):
         serializer_class = (GenerateJsonSerializer
                             if request.content_type.startswith("application/json")
@@ -156,6 +161,9 @@ class ModelDetailView(APIView):
 
 
 class HealthView(APIView):
+    authentication_classes: list = []  # open to probes whatever TTS_REQUIRE_API_KEY says
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
                    description="Cheap: never loads a model. Version, device, execution mode, "
                                "loaded models, queue depth, uptime.",
@@ -170,6 +178,9 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="tts_ready", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
                                "reason) before that, or when its weights are unavailable.",

@@ -14,6 +14,7 @@ from tts.engine.manager import UNAVAILABLE
 from tts.engine.reference import ClipInfo
 from tts.engine.synthesis import ProgressCallback, SynthesisParams
 
+from .events import announces_speech
 from .runtime import get_engine
 
 
@@ -34,6 +35,7 @@ class SpeechResult:
     spectrogram_png: bytes | None = None
 
 
+@announces_speech
 def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
                     params: SynthesisParams, output_format: str = "wav",
                     include_spectrogram: bool = False,

@@ -14,6 +14,8 @@ from tts.engine.config import EngineConfig
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineError
 
+from .metrics import ASR_SECONDS, timed
+
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
 PRELOAD_RETRY_SECONDS = 30
@@ -48,6 +50,7 @@ def _build_engine() -> TTSEngine:
         transcriber = Transcriber(settings.TTS_ASR_MODEL, device=config.device,
                                   allow_downloads=config.allow_downloads,
                                   language=settings.TTS_ASR_LANGUAGE)
+        transcriber.transcribe = timed(ASR_SECONDS, transcriber.transcribe)
     return TTSEngine(config, transcriber=transcriber)
 
 
