@@ -8,9 +8,7 @@ health endpoint at scrape time. With several gunicorn workers each process has i
 
 from __future__ import annotations
 
-import functools
 import logging
-import time
 
 from django.dispatch import receiver
 from prometheus_client import REGISTRY, Counter, Histogram
@@ -69,20 +67,6 @@ def observe_generation(sender, *, result, **kwargs) -> None:
 
 def observe_error(code: str, status: int) -> None:
     ERRORS.labels(code, str(status)).inc()
-
-
-def timed(histogram: Histogram, function):
-    """``function``, observing its duration in ``histogram``."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            histogram.observe(time.perf_counter() - started)
-
-    return wrapper
 
 
 class EngineStateCollector:

@@ -14,7 +14,7 @@ from tts.engine.config import EngineConfig
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineError
 
-from .metrics import ASR_SECONDS, timed
+from .metrics import ASR_SECONDS
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
@@ -43,14 +43,21 @@ def get_engine() -> TTSEngine:
     return _engine
 
 
+class TimedTranscriber(Transcriber):
+    """Speech recognition, its seconds observed in the tts_asr_seconds metric."""
+
+    def transcribe(self, *args, **kwargs):
+        with ASR_SECONDS.time():
+            return super().transcribe(*args, **kwargs)
+
+
 def _build_engine() -> TTSEngine:
     config = engine_config()
     transcriber = None
     if settings.TTS_ASR_MODEL:
-        transcriber = Transcriber(settings.TTS_ASR_MODEL, device=config.device,
+        transcriber = TimedTranscriber(settings.TTS_ASR_MODEL, device=config.device,
                                   allow_downloads=config.allow_downloads,
                                   language=settings.TTS_ASR_LANGUAGE)
-        transcriber.transcribe = timed(ASR_SECONDS, transcriber.transcribe)
     return TTSEngine(config, transcriber=transcriber)
 
 
