@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -22,8 +22,7 @@ def _when(value: str) -> datetime:
     except ValueError:
         raise CommandError(f"{value!r} is not an ISO date or time (2026-01-31 or "
                            "2026-01-31T12:00)") from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment,
-                                                                         timezone.utc)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
