@@ -127,7 +127,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TTS.num_proxies or None,
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tts.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,  # raw audio is `?response=audio` or an Accept header
@@ -162,7 +162,8 @@ SPECTACULAR_SETTINGS = {
                      "ErrorCode405Enum", "ErrorCode406Enum", "ErrorCode415Enum",
                      "ErrorCode429Enum", "ErrorCode500Enum")
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+                             "tts.api.schema_hooks.configured_schema"],
 }
 
 LOGGING = {

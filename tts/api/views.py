@@ -8,8 +8,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotAcceptable
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.exceptions import ErrorDetail, NotAcceptable, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from tts.services.generation import SpeechResult, speech_generate
 
 from . import schema
 from .exceptions import RequestTooLarge, ServiceUnavailable
+from .parsers import JSONParser, MultiPartParser
 from .renderers import FORMAT_BY_MEDIA_TYPE, AudioRenderer
 from .serializers import (
     GenerateJsonSerializer,
@@ -48,12 +48,20 @@ curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
 """
 
 
+RESPONSE_CHOICES = ("json", "audio")
+
+
 class GenerateView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer]
     throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]
 
     def initial(self, request, *args, **kwargs):
+        response = request.query_params.getlist("response")
+        if response and (len(response) > 1 or response[0] not in RESPONSE_CHOICES):
+            raise ValidationError({"response": [ErrorDetail(
+                f"?response= must be one of {', '.join(RESPONSE_CHOICES)}, given once.",
+                code="invalid_choice")]})
         limit_mb = settings.TTS_MAX_UPLOAD_MB
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > limit_mb * 2**20:
@@ -75,7 +83,7 @@ class GenerateView(APIView):
         request={"multipart/form-data": GenerateMultipartSerializer,
                  "application/json": GenerateJsonSerializer},
         parameters=[OpenApiParameter(
-            "response", str, enum=["json", "audio"], required=False,
+            "response", str, enum=list(RESPONSE_CHOICES), required=False,
             description="`audio` returns the encoded bytes instead of JSON (like "
                         "`Accept: audio/*`).")],
         responses={
@@ -124,6 +132,13 @@ class GenerateView(APIView):
                 + (f" with output_format={requested}" if requested else "")
                 + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg or audio/*.")
         return implied
+
+
+class GenerateNoSlashView(GenerateView):
+    """POST /api/tts/generate (no slash) is served as is: a redirect would lose the body.
+    Left out of the schema, which documents the canonical path."""
+
+    schema = None
 
 
 def audio_response(result: SpeechResult) -> HttpResponse:
