@@ -99,6 +99,18 @@ class TTSSettings(BaseSettings):
     queue_timeout: float = Field(300.0, gt=0, **_doc(
         "Seconds a request waits for the device, or for its model to load.", "300",
         section="limits"))
+    max_loaded_models: int = Field(2, ge=1, **_doc(
+        "Models kept loaded on a device at once; the least recently used idle one is unloaded "
+        "first.", "2", section="limits"))
+    max_preparations: int = Field(2, ge=1, **_doc(
+        "Reference preparations (decoding, clipping, speech recognition) running at once.",
+        "2", section="limits"))
+    header_timeout: float = Field(10.0, gt=0, **_doc(
+        "Seconds a connection may take to send its request headers before it is closed.",
+        "10", section="limits"))
+    body_timeout: float = Field(30.0, gt=0, **_doc(
+        "Seconds a request body may stall before the request gets 408 and is closed.", "30",
+        section="limits"))
     ref_cache_entries: int = Field(64, ge=0, **_doc("Prepared-reference cache entries.", "64",
                                                     section="limits"))
     ref_cache_mb: int = Field(256, ge=0, **_doc("Prepared-reference cache size in MB.", "256",

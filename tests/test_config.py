@@ -211,7 +211,7 @@ def test_check_fails_without_ffmpeg(monkeypatch, tmp_path):
     from tts.checks import audio_tools
 
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert [error.id for error in audio_tools(None)] == ["tts.E003"]
+    assert "tts.E003" in [error.id for error in audio_tools(None)]
 
 
 def test_check_fails_for_an_output_format_libsndfile_cannot_write(monkeypatch):
@@ -220,7 +220,7 @@ def test_check_fails_for_an_output_format_libsndfile_cannot_write(monkeypatch):
 
     assert audio_tools(None) == []  # this machine can encode every format
     monkeypatch.setitem(audio.OUTPUT_FORMATS, "broken",
-                        audio.OutputFormat("broken", "audio/x-broken", "MP3", "PCM_16", "x"))
+                        audio.OutputFormat("broken", "audio/x-broken", "x", "MP3", "PCM_16"))
     errors = audio_tools(None)
     assert [error.id for error in errors] == ["tts.E004"]
     assert "output_format=broken" in errors[0].msg

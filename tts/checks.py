@@ -34,9 +34,10 @@ def audio_tools(app_configs, **kwargs):
                             "decoded.", hint="Run scripts/install.sh or apt-get install ffmpeg.",
                             id="tts.E003"))
     for name, reason in unsupported_output_formats().items():
-        errors.append(Error(f"This libsndfile cannot encode output_format={name} ({reason}).",
-                            hint="Install libsndfile 1.1 or newer (mp3 needs 1.1, opus 1.0.29), "
-                                 "e.g. a current soundfile wheel, which bundles one.",
+        errors.append(Error(f"output_format={name} cannot be encoded here ({reason}).",
+                            hint="Install libsndfile 1.1 or newer (mp3 needs 1.1, opus 1.0.29; "
+                                 "a current soundfile wheel bundles one) and an ffmpeg with "
+                                 "libmp3lame, libopus and aac encoders (scripts/install.sh).",
                             id="tts.E004"))
     return errors
 

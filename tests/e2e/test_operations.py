@@ -13,14 +13,13 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REF_TEXT
-
-from .conftest import ROOT
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.e2e
 
 
 def manage(server, *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=server.env,
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=server.env(),
                           capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
 

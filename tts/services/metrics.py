@@ -2,7 +2,7 @@
 
 Recorded from what the services already measure (the generation result's timings, the
 ``speech_generated`` event), never from inside the engine; gauges read the same facts as the
-health endpoint at scrape time. With several gunicorn workers each process has its own values
+health endpoint at scrape time. With several server processes each has its own values
 (see prometheus_client's multiprocess mode).
 """
 

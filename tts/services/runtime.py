@@ -77,7 +77,7 @@ def preload(*, retry_seconds: float | None = None) -> None:
     while pending:
         for model_id in list(pending):
             try:
-                engine.models.get(model_id)
+                engine.load_model(model_id)
                 pending.remove(model_id)
             except EngineError as exc:
                 logger.warning("preload of %s failed: %s", model_id, exc.message)
