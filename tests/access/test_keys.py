@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests.api.conftest import GENERATE, error_of
+from tests.support.helpers import GENERATE, error_of
 from tts.access.models import ApiKey
 
 MODELS = "/api/tts/models/"

@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.api.conftest import GENERATE, error_of
+from tests.support.helpers import GENERATE, error_of
 from tts.access.models import AuditEntry
 
 

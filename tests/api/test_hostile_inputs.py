@@ -7,8 +7,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.api.conftest import GENERATE, error_of
-from tests.conftest import REF_TEXT
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import GENERATE, error_of
 
 
 def test_deeply_nested_json_is_a_400_not_a_recursion_error(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.conftest import GENERATE
+from tests.support.helpers import GENERATE
 
 
 def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
@@ -57,7 +57,7 @@ def test_model_load_seconds_observed_on_first_use(client, form):
 
 
 def test_asr_seconds_observed(client, settings, ref_wav):
-    from tests.engine.test_asr import whisper_model_path
+    from tests.support.asr import whisper_model_path
     from tts.services.runtime import reset_engine
 
     settings.TTS_ASR_MODEL = whisper_model_path()

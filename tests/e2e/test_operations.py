@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REF_TEXT
+from tests.support.audio import REF_TEXT
 from tests.support.server import ROOT
 
 pytestmark = pytest.mark.e2e
