@@ -110,3 +110,17 @@ def test_export_audit_as_csv_and_json_lines(client, form, make_key):
     out = StringIO()
     call_command("export_audit", "--since", "2999-01-01", stdout=out)
     assert out.getvalue().strip().count("\n") == 0  # header only
+
+
+@pytest.mark.django_db(transaction=True)  # the stream's worker thread writes with its own
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")  # connection
+def test_streamed_audio_is_audited_and_counts_against_the_quota(client, form, make_key):
+    key, raw = make_key("streamer", audio_seconds_per_day=0.2)
+    streamed = client.post(GENERATE, form(stream="true"), HTTP_X_API_KEY=raw,
+                           HTTP_ACCEPT="audio/wav")
+    assert streamed.status_code == 200 and streamed.streaming
+    assert len(b"".join(streamed)) > 1000
+    entry = AuditEntry.objects.get(api_key=key)
+    assert entry.model == "tiny-f5" and entry.audio_seconds > 0.2
+    assert_throttled(client.post(GENERATE, form(stream="true"), HTTP_X_API_KEY=raw),
+                     "audio_quota_exceeded", at_most=86400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.helpers import GENERATE
@@ -77,3 +78,15 @@ def test_metrics_token(client, settings):
     assert refused.json()["errors"][0]["code"] == "not_authenticated"
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert scrape(client, HTTP_AUTHORIZATION="Bearer scrape-secret")
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
+def test_streamed_generation_is_counted(client, form):
+    before = scrape(client)
+    streamed = client.post(GENERATE, form(stream="true"), HTTP_ACCEPT="audio/wav")
+    assert streamed.status_code == 200 and b"".join(streamed)
+    after = scrape(client)
+    assert (value(after, "tts_generations_total", model="tiny-f5")
+            - value(before, "tts_generations_total", model="tiny-f5")) == 1
+    assert (value(after, "tts_generated_audio_seconds_total", model="tiny-f5")
+            - value(before, "tts_generated_audio_seconds_total", model="tiny-f5")) > 0.3

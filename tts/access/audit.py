@@ -29,6 +29,8 @@ class AuditRecord:
     ref_sha256: str = ""
     text: str | None = None
     audio_seconds: float = 0.0
+    #: The row, once written (a stream completes it later, from its worker thread).
+    entry_id: int | None = None
 
 
 _current: contextvars.ContextVar[AuditRecord | None] = contextvars.ContextVar(
@@ -44,6 +46,22 @@ def note(*, reference: bytes | None = None, **fields) -> None:
         record.ref_sha256 = hashlib.sha256(reference).hexdigest()
     for name, value in fields.items():
         setattr(record, name, value)
+
+
+def update_written(**fields) -> None:
+    """Complete the already written row of the current record (the worker thread of a stream
+    runs in a copy of the request's context, so it sees the same record)."""
+    from django.db import connection
+
+    record = _current.get()
+    if record is None or record.entry_id is None:
+        return
+    try:
+        AuditEntry.objects.filter(pk=record.entry_id).update(**fields)
+    except Exception:  # the audio went out; a missing log line is logged, not raised
+        logger.exception("could not complete the audit entry %s", record.entry_id)
+    finally:
+        connection.close()  # this thread is not a request: nobody else closes it
 
 
 def client_ip(request) -> str | None:
@@ -82,12 +100,12 @@ def write(request, record: AuditRecord, *, status: int, outcome: str, text_field
     key = request.auth if isinstance(getattr(request, "auth", None), ApiKey) else None
     text = record.text if record.text is not None else _request_text(request, text_field)
     try:
-        AuditEntry.objects.create(
+        record.entry_id = AuditEntry.objects.create(
             action=record.action, api_key=key, key_prefix=key.prefix if key else "",
             client_ip=client_ip(request), request_id=getattr(request, "request_id", ""),
             model=record.model[:100], voice=record.voice[:100], ref_sha256=record.ref_sha256,
             text_chars=len(text), text=text if settings.TTS_AUDIT_STORE_TEXT else "",
-            audio_seconds=record.audio_seconds, status=status, outcome=outcome[:64])
+            audio_seconds=record.audio_seconds, status=status, outcome=outcome[:64]).pk
     except Exception:  # the reply matters more than its log line; the failure is logged
         logger.exception("could not write the audit entry for %s", record.action)
 
@@ -110,8 +128,8 @@ def audited(action: str, *, text_field: str = "gen_text"):
                 status, outcome = _outcome(exc)
                 raise
             finally:
-                _current.reset(token)
                 write(request, record, status=status, outcome=outcome, text_field=text_field)
+                _current.reset(token)
 
         return wrapper
 

@@ -14,7 +14,7 @@ from django.dispatch import receiver
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from .events import speech_generated
+from .events import speech_generated, speech_streamed
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,19 @@ def observe_generation(sender, *, result, **kwargs) -> None:
     REFERENCE_CACHE.labels("hit" if cached else "miss").inc()
     if not cached:
         REFERENCE_SECONDS.observe(timing.get("preprocess_seconds", 0.0))
+
+
+@receiver(speech_streamed, dispatch_uid="metrics.speech_streamed")
+def observe_stream(sender, *, summary: dict, **kwargs) -> None:
+    timing, model = summary["timing"], summary["model"]
+    GENERATIONS.labels(model).inc()
+    GENERATION_SECONDS.labels(model).observe(timing["inference_seconds"])
+    if timing.get("real_time_factor") is not None:
+        REAL_TIME_FACTOR.labels(model).observe(timing["real_time_factor"])
+    AUDIO_SECONDS.labels(model).inc(max(summary["duration"], 0.0))
+    QUEUE_WAIT.labels(model).observe(timing.get("queue_seconds", 0.0))
+    if timing.get("load_seconds"):
+        LOAD_SECONDS.labels(model).observe(timing["load_seconds"])
 
 
 def observe_error(code: str, status: int) -> None:

@@ -22,6 +22,7 @@ from tts.engine.errors import EngineError, GenerationCancelled
 from tts.engine.stream import AudioChunk
 from tts.engine.streaming_audio import stream_encoder
 
+from .events import announce_streamed
 from .generation import CONTENT_TYPES, StartedGeneration, start_generation
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class SpeechStreamSession:
             hand_over(self._error_event(exc) if self.events else StreamFailed(str(exc)))
         finally:
             self.stream.close()
+            announce_streamed(self.summary)
             hand_over(_END)
 
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
