@@ -224,3 +224,16 @@ def test_check_fails_for_an_output_format_libsndfile_cannot_write(monkeypatch):
     errors = audio_tools(None)
     assert [error.id for error in errors] == ["tts.E004"]
     assert "output_format=broken" in errors[0].msg
+
+
+def test_every_tts_setting_the_code_reads_is_declared():
+    import re
+
+    declared = {env_name(name) for name in TTSSettings.model_fields}
+    read = set()
+    for path in [*(ROOT / "tts").rglob("*.py"), *(ROOT / "config").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        read |= set(re.findall(r"settings\.(TTS_[A-Z0-9_]+)", text))
+        read |= set(re.findall(r"environ\.get\(\"(TTS_[A-Z0-9_]+)\"", text))
+    assert read - declared == set(), "declare these in config/options.py"
+    assert "TTS_MAX_QUEUE" in read  # the scan does find settings
