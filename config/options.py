@@ -97,13 +97,14 @@ class TTSSettings(BaseSettings):
         "Requests that may wait while another generates (one device); more get 503.", "8",
         section="limits"))
     queue_timeout: float = Field(300.0, gt=0, **_doc(
-        "Seconds a request waits for the device, or for its model to load.", "300",
+        "Seconds a request waits for a turn on the device, for a preparation slot, or for its "
+        "model to load.", "300",
         section="limits"))
     max_loaded_models: int = Field(2, ge=1, **_doc(
-        "Models kept loaded on a device at once; the least recently used idle one is unloaded "
-        "first.", "2", section="limits"))
+        "Models kept loaded on the device; the least recently used idle one is unloaded (its "
+        "memory freed) to load another.", "2", section="limits"))
     max_preparations: int = Field(2, ge=1, **_doc(
-        "Reference preparations (decoding, clipping, speech recognition) running at once.",
+        "Reference clips decoded, clipped and transcribed at once.",
         "2", section="limits"))
     header_timeout: float = Field(10.0, gt=0, **_doc(
         "Seconds a connection may take to send its request headers before it is closed.",
