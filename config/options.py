@@ -84,6 +84,11 @@ class TTSSettings(BaseSettings):
         "`ref_text`.", "unset"))
     asr_language: str | None = Field(None, **_doc("Language of the references for speech "
                                                   "recognition.", "detected"))
+    storage_backend: str = Field("django.core.files.storage.FileSystemStorage", **_doc(
+        "Django storage class for saved voices' files (e.g. storages.backends.s3.S3Storage).",
+        "local files in `MEDIA_ROOT`", section="server"))
+    storage_options: dict = Field(default_factory=dict, **_doc(
+        "Options of that storage class, as a JSON object.", "`{}`", section="server"))
     # --- Request limits -------------------------------------------------------------------
     max_text_chars: int = Field(5000, ge=1, **_doc("Longest `gen_text`.", "5000",
                                                    section="limits"))

@@ -107,8 +107,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Saved voices' files go through the default storage: MEDIA_ROOT, or any Django storage by
+# setting only, e.g. S3 with django-storages (README "Saved voices").
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": TTS.storage_backend,
+        "OPTIONS": TTS.storage_options,
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve the Swagger UI assets without a collectstatic step

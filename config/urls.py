@@ -6,6 +6,8 @@ from tts.api.metrics import metrics
 
 urlpatterns = [
     path("api/tts/", include("tts.api.urls")),
+    # OpenAI's paths have no trailing slash (its clients append none).
+    path("v1/", include("tts.openai.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

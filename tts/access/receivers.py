@@ -8,8 +8,9 @@ from .audit import note, update_written
 
 
 @receiver(speech_generated, dispatch_uid="access.audit.speech_generated")
-def _speech_generated(sender, *, result, ref_audio: bytes, gen_text: str, **kwargs) -> None:
-    note(reference=ref_audio, model=result.model, text=gen_text,
+def _speech_generated(sender, *, result, ref_audio: bytes, gen_text: str, voice: str = "",
+                      **kwargs) -> None:
+    note(reference=ref_audio, model=result.model, text=gen_text, voice=voice or "",
          audio_seconds=float(result.duration))
 
 

@@ -11,7 +11,7 @@ from django.dispatch import Signal
 logger = logging.getLogger(__name__)
 
 #: Sent after each successful generation with ``result`` (SpeechResult), ``ref_audio``
-#: (bytes; empty for a saved voice) and ``gen_text``.
+#: (bytes; empty for a saved voice), ``voice`` (a saved voice's id, or "") and ``gen_text``.
 speech_generated = Signal()
 #: Sent when a streamed generation ends (finished, failed or cancelled) with ``summary`` (the
 #: reply's metadata: model, duration of the audio sent, timing).
@@ -26,7 +26,7 @@ def announces_speech(service):
         result = service(*args, **kwargs)
         speech_generated.send(sender=service, result=result,
                               ref_audio=kwargs.get("ref_audio") or b"",
-                              gen_text=kwargs.get("gen_text", ""))
+                              gen_text=kwargs.get("gen_text", ""), voice=kwargs.get("voice", ""))
         return result
 
     return wrapper
