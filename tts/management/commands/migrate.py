@@ -31,8 +31,9 @@ def prepare_var_dir() -> list[Path]:
 class Command(MigrateCommand):
     help = MigrateCommand.help + " First creates TTS_VAR_DIR and its secret key file."
 
-    def handle(self, *args, **options):
+    def execute(self, *args, **options):
+        # Before the system checks, which may already open the database.
         for path in prepare_var_dir():
-            if options["verbosity"] >= 1:
+            if options.get("verbosity", 1) >= 1:
                 self.stdout.write(f"created {path}")
-        return super().handle(*args, **options)
+        return super().execute(*args, **options)
