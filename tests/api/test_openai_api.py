@@ -193,3 +193,16 @@ def test_a_missing_transcript_without_asr_names_ref_text(client, ref_wav):
         "audio_sample": SimpleUploadedFile("v.wav", ref_wav.read_bytes())},
         format="multipart"), 400)
     assert (error["param"], error["code"]) == ("ref_text", "ref_text_required")
+
+
+def test_v1_speech_shares_the_rate_limit_and_is_audited(client, settings, narrator):
+    from tts.access.models import AuditEntry
+
+    settings.TTS_RATE_LIMIT_PER_MINUTE = 1
+    first = speech(client)
+    assert first.status_code == 200 and body_of(first)
+    entry = AuditEntry.objects.get(action="openai_speech")
+    assert entry.text_chars == len(TEXT) and entry.text == "" and entry.status == 200
+    limited = speech(client)
+    assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
+    assert "error" in limited.json()  # OpenAI's error shape under /v1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -30,6 +31,15 @@ def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
             "invalid": f"Must be a number. {message}",
             "max_string_length": f"Too long to be a number. {message}",
         }, **kwargs)
+
+
+class NullableIntegerField(serializers.IntegerField):
+    """An integer that may be null, also in a form (where null can only be a word)."""
+
+    def validate_empty_values(self, data):
+        if isinstance(data, str) and data.strip().lower() == "null":
+            data = None
+        return super().validate_empty_values(data)
 
 
 VOICE_ID_HELP = ("Letters, digits, hyphens and underscores; chosen at creation or derived from "
@@ -75,7 +85,7 @@ class _GenerateFields(serializers.Serializer):
                            help_text="Classifier-free guidance strength.")
     sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
                                  help_text="Sway sampling coefficient of the step schedule.")
-    seed = _ranged(serializers.IntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
+    seed = _ranged(NullableIntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
                    help_text="Random seed; null picks one. The seed used is always returned.",
                    allow_null=True)
     output_format = serializers.ChoiceField(
@@ -101,6 +111,10 @@ class _GenerateFields(serializers.Serializer):
             raise serializers.ValidationError(
                 f"gen_text is {len(value)} characters; the limit is {limit} "
                 "(TTS_MAX_TEXT_CHARS). Split it into several requests.", code="max_length")
+        if not any(unicodedata.category(char)[0] in "LN" for char in value):
+            raise serializers.ValidationError(
+                "gen_text has nothing to speak: only punctuation, symbols, emoji or invisible "
+                "characters. Send words or numbers.", code="nothing_to_speak")
         return value
 
     def to_internal_value(self, data):
@@ -112,6 +126,13 @@ class _GenerateFields(serializers.Serializer):
                 name: [serializers.ErrorDetail(
                     f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
                     code="unknown_field")] for name in unknown})
+        repeated = ([name for name in data if len(data.getlist(name)) > 1]
+                    if hasattr(data, "getlist") else [])
+        if repeated:  # a form may repeat a name; which value wins would be a guess
+            raise serializers.ValidationError({
+                name: [serializers.ErrorDetail(
+                    f"{name} is sent {len(data.getlist(name))} times; send it once.",
+                    code="duplicate_field")] for name in repeated})
         # Reported with the field errors, so a bare {} names every missing field at once.
         problems = _reference_problems(data)
         try:

@@ -8,17 +8,20 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ErrorDetail, NotAcceptable, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
 from tts.services.streaming import SpeechStreamSession, speech_stream
 
 from . import schema
 from .exceptions import ServiceUnavailable
+from .parsers import JSONParser, MultiPartParser
 from .renderers import (
     FORMAT_BY_MEDIA_TYPE,
     AudioRenderer,
@@ -51,9 +54,21 @@ curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
 """
 
 
+RESPONSE_CHOICES = ("json", "audio")
+
+
 class GenerateView(BoundedUploadMixin, APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer, EventStreamRenderer]
+    throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]
+
+    def initial(self, request, *args, **kwargs):
+        response = request.query_params.getlist("response")
+        if response and (len(response) > 1 or response[0] not in RESPONSE_CHOICES):
+            raise ValidationError({"response": [ErrorDetail(
+                f"?response= must be one of {', '.join(RESPONSE_CHOICES)}, given once.",
+                code="invalid_choice")]})
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # Errors are JSON even when the client asked for audio.
@@ -68,7 +83,7 @@ class GenerateView(BoundedUploadMixin, APIView):
         request={"multipart/form-data": GenerateMultipartSerializer,
                  "application/json": GenerateJsonSerializer},
         parameters=[OpenApiParameter(
-            "response", str, enum=["json", "audio"], required=False,
+            "response", str, enum=list(RESPONSE_CHOICES), required=False,
             description="`audio` returns the encoded bytes instead of JSON (like "
                         "`Accept: audio/*`).")],
         responses={
@@ -82,6 +97,7 @@ class GenerateView(BoundedUploadMixin, APIView):
         examples=[schema.GENERATE_JSON_EXAMPLE],
         tags=["speech"],
     )
+    @audited("generate")
     def post(self, request):
         serializer_class = (GenerateJsonSerializer
                             if request.content_type.startswith("application/json")
@@ -161,6 +177,13 @@ class _Closing:
         return self._iterable.__aiter__()
 
 
+class GenerateNoSlashView(GenerateView):
+    """POST /api/tts/generate (no slash) is served as is: a redirect would lose the body.
+    Left out of the schema, which documents the canonical path."""
+
+    schema = None
+
+
 def audio_response(result: SpeechResult) -> HttpResponse:
     response = HttpResponse(result.audio, content_type=result.content_type)
     response["Content-Disposition"] = f'inline; filename="speech.{result.format}"'
@@ -197,6 +220,9 @@ class ModelDetailView(APIView):
 
 
 class HealthView(APIView):
+    authentication_classes: list = []  # open to probes whatever TTS_REQUIRE_API_KEY says
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
                    description="Cheap: never loads a model. Version; the device the models "
                                "run on with its name, memory and precision; the PyTorch build "
@@ -214,6 +240,9 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
     @extend_schema(operation_id="tts_ready", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
                                "reason) before that, or when its weights are unavailable.",

@@ -15,6 +15,7 @@ from tts.engine.spectrogram import render_spectrogram
 from tts.engine.stream import SpeechStream
 from tts.engine.synthesis import MAX_SEED, SynthesisParams
 
+from .events import announces_speech
 from .runtime import get_engine
 from .scripts import is_script, join_parts, plan_speech, request_reference
 
@@ -103,6 +104,7 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
                              prepared=prepared)
 
 
+@announces_speech
 def speech_generate(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                     voice: str = "", gen_text: str, options: Mapping[str, Any],
                     output_format: str = "wav", include_spectrogram: bool = False,

@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from django.conf import settings
-
 from .hardware import device_report, serving_device
 from .runtime import STARTED_AT, get_engine, warming
 
@@ -35,7 +33,7 @@ def health_status() -> dict:
         "version": _version("f5-tts-server"),
         "f5_tts_version": _version("f5-tts"),
         **device_report(),
-        "execution_mode": settings.TTS_EXECUTION_MODE,
+        "execution_mode": "inline",  # the only mode built so far
         "default_model": engine.config.default_model,
         "loaded_models": engine.loaded_models(),
         "queue_depth": engine.queue_depth(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import fields
 
 from django.conf import settings
 
@@ -13,25 +14,19 @@ from tts.engine.config import EngineConfig
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineError
 
+from .metrics import ASR_SECONDS
+
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
 PRELOAD_RETRY_SECONDS = 30
 
 
 def engine_config() -> EngineConfig:
-    s = settings
-    return EngineConfig(
-        device=s.TTS_DEVICE, vocoder_path=s.TTS_VOCODER_PATH, allow_downloads=s.TTS_ALLOW_DOWNLOADS,
-        hf_cache_dir=s.TTS_HF_CACHE_DIR, f5_ckpt=s.TTS_F5_CKPT, f5_vocab=s.TTS_F5_VOCAB,
-        e2_ckpt=s.TTS_E2_CKPT, e2_vocab=s.TTS_E2_VOCAB, custom_ckpt=s.TTS_CUSTOM_CKPT,
-        custom_vocab=s.TTS_CUSTOM_VOCAB, custom_arch=s.TTS_CUSTOM_ARCH,
-        custom_config=s.TTS_CUSTOM_CONFIG, models_file=s.TTS_MODELS_FILE,
-        default_model=s.TTS_DEFAULT_MODEL, max_queue=s.TTS_MAX_QUEUE,
-        queue_timeout=s.TTS_QUEUE_TIMEOUT, max_loaded_models=s.TTS_MAX_LOADED_MODELS,
-        max_preparations=s.TTS_MAX_PREPARATIONS, min_ref_seconds=s.TTS_MIN_REF_SECONDS,
-        max_ref_upload_seconds=s.TTS_MAX_REF_UPLOAD_SECONDS,
-        ref_cache_entries=s.TTS_REF_CACHE_ENTRIES, ref_cache_mb=s.TTS_REF_CACHE_MB,
-    )
+    """EngineConfig from Django settings: each field ``x`` is the setting ``TTS_X`` declared in
+    config/options.py. Fields without a setting keep the engine's own default."""
+    values = {item.name: getattr(settings, f"TTS_{item.name.upper()}")
+              for item in fields(EngineConfig) if hasattr(settings, f"TTS_{item.name.upper()}")}
+    return EngineConfig(**values)
 
 
 _engine: TTSEngine | None = None
@@ -48,11 +43,19 @@ def get_engine() -> TTSEngine:
     return _engine
 
 
+class TimedTranscriber(Transcriber):
+    """Speech recognition, its seconds observed in the tts_asr_seconds metric."""
+
+    def transcribe(self, *args, **kwargs):
+        with ASR_SECONDS.time():
+            return super().transcribe(*args, **kwargs)
+
+
 def _build_engine() -> TTSEngine:
     config = engine_config()
     transcriber = None
     if settings.TTS_ASR_MODEL:
-        transcriber = Transcriber(settings.TTS_ASR_MODEL, device=config.device,
+        transcriber = TimedTranscriber(settings.TTS_ASR_MODEL, device=config.device,
                                   allow_downloads=config.allow_downloads,
                                   language=settings.TTS_ASR_LANGUAGE)
     return TTSEngine(config, transcriber=transcriber)

@@ -23,6 +23,7 @@ from tts.engine.stream import AudioChunk
 from tts.engine.streaming_audio import stream_encoder
 
 from .errors import InvalidInput
+from .events import announce_streamed
 from .generation import CONTENT_TYPES, StartedGeneration, start_generation
 from .scripts import is_script
 
@@ -114,6 +115,7 @@ class SpeechStreamSession:
             hand_over(self._error_event(exc) if self.events else StreamFailed(str(exc)))
         finally:
             self.stream.close()
+            announce_streamed(self.summary)
             hand_over(_END)
 
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
