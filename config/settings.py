@@ -114,11 +114,19 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Docs pages (tts/api/docs.py): every asset from this server, nothing from other hosts.
     "SWAGGER_UI_DIST": "SIDECAR",
-    # Forms open ready to fill in (the reference clip is a file picker), links to operations.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True},
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Forms open ready to fill in (the reference clip is a file picker), links to operations,
+    # no online validator, the duration of each request shown.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True,
+                            "validatorUrl": None, "displayRequestDuration": True},
     "REDOC_DIST": "SIDECAR",
+    # The system's own fonts instead of ReDoc's default web fonts.
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {
+        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+        "code": {"fontFamily": "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"},
+    }}},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
@@ -127,7 +135,9 @@ SPECTACULAR_SETTINGS = {
                      "ErrorCode405Enum", "ErrorCode406Enum", "ErrorCode415Enum",
                      "ErrorCode429Enum", "ErrorCode500Enum")
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    # Then examples filled in with this server's address, default model and models.
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+                             "tts.api.schema.postprocess_schema"],
 }
 
 # --- Text-to-speech engine ----------------------------------------------------------------

@@ -29,21 +29,6 @@ from .serializers import (
     ReadinessSerializer,
 )
 
-GENERATE_DESCRIPTION = """
-Clone the voice in `ref_audio` and speak `gen_text` with it.
-
-Send **multipart/form-data** (`ref_audio` as a file) or **application/json** (`ref_audio` as
-base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (or
-`audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
-bytes instead, with the metadata in `X-` headers.
-
-```bash
-curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
-  -F ref_audio=@voice.wav -F "ref_text=What the clip says." \\
-  -F "gen_text=Hello from a cloned voice." -H "Accept: audio/wav" -o speech.wav
-```
-"""
-
 
 class GenerateView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
@@ -65,9 +50,9 @@ class GenerateView(APIView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        operation_id="tts_generate",
+        operation_id="generateSpeech",
         summary="Generate speech in a cloned voice",
-        description=GENERATE_DESCRIPTION,
+        description=schema.GENERATE_DESCRIPTION,
         request={"multipart/form-data": GenerateMultipartSerializer,
                  "application/json": GenerateJsonSerializer},
         parameters=[OpenApiParameter(
@@ -78,8 +63,9 @@ class GenerateView(APIView):
             (200, "application/json"): OpenApiResponse(GenerateOutputSerializer,
                                                        examples=[schema.GENERATE_RESPONSE_EXAMPLE]),
             (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-                "Raw audio. Headers: X-Model, X-Seed, X-Sample-Rate, X-Duration, X-Chunks, "
-                "X-Ref-Text (percent-encoded), X-Inference-Seconds, X-Real-Time-Factor.")),
+                "Raw audio, as an attachment named speech.<format>. Headers: X-Model, X-Seed, "
+                "X-Sample-Rate, X-Duration, X-Chunks, X-Ref-Text (percent-encoded), "
+                "X-Inference-Seconds, X-Real-Time-Factor.")),
             **schema.GENERATE_ERRORS,
         },
         examples=[schema.GENERATE_JSON_EXAMPLE],
@@ -123,7 +109,8 @@ class GenerateView(APIView):
 
 def audio_response(result: SpeechResult) -> HttpResponse:
     response = HttpResponse(result.audio, content_type=result.content_type)
-    response["Content-Disposition"] = f'inline; filename="speech.{result.format}"'
+    # An attachment with a name: browsers (and the docs page) offer it as a download.
+    response["Content-Disposition"] = f'attachment; filename="speech.{result.format}"'
     headers = {
         "X-Model": result.model, "X-Seed": result.seed, "X-Sample-Rate": result.sample_rate,
         "X-Duration": result.duration, "X-Chunks": result.chunks,
@@ -138,7 +125,7 @@ def audio_response(result: SpeechResult) -> HttpResponse:
 
 
 class ModelListView(APIView):
-    @extend_schema(operation_id="tts_models_list", summary="List models",
+    @extend_schema(operation_id="listModels", summary="List models",
                    description="Every configured model with its status: `loaded` (warm), "
                                "`available` (loads on first use) or `unavailable` (with the "
                                "reason and the variable to set). Never loads or downloads.",
@@ -148,7 +135,7 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
-    @extend_schema(operation_id="tts_models_retrieve", summary="One model",
+    @extend_schema(operation_id="getModel", summary="One model",
                    responses={200: ModelSerializer, 404: schema.GENERATE_ERRORS[404]},
                    tags=["models"])
     def get(self, request, model_id: str):
@@ -156,7 +143,7 @@ class ModelDetailView(APIView):
 
 
 class HealthView(APIView):
-    @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
+    @extend_schema(operation_id="getHealth", summary="Liveness and server facts",
                    description="Cheap: never loads a model. Version, device, execution mode, "
                                "loaded models, queue depth, uptime.",
                    responses={200: HealthSerializer,
@@ -170,7 +157,7 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
-    @extend_schema(operation_id="tts_ready", summary="Readiness",
+    @extend_schema(operation_id="getReadiness", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
                                "reason) before that, or when its weights are unavailable.",
                    responses={200: ReadinessSerializer,
