@@ -17,7 +17,7 @@ setup: $(STAMP)
 serve: $(STAMP)
 	@if [ "$$TTS_DEMO" = "1" ]; then $(MANAGE) make_tiny_models --skip-existing; fi
 	$(MANAGE) migrate --noinput
-	$(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
+	$(PY) -m config.serve
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -167,6 +167,12 @@ TTS_ASR_LANGUAGE = env("TTS_ASR_LANGUAGE", default="") or None
 TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
 TTS_MAX_QUEUE = env.int("TTS_MAX_QUEUE", default=8)
 TTS_QUEUE_TIMEOUT = env.float("TTS_QUEUE_TIMEOUT", default=300.0)
+TTS_MAX_LOADED_MODELS = env.int("TTS_MAX_LOADED_MODELS", default=2)
+TTS_MAX_PREPARATIONS = env.int("TTS_MAX_PREPARATIONS", default=2)
+# Slow clients: seconds a connection may take to send its headers, and may stay silent while
+# sending its body, before the server closes it.
+TTS_HEADER_TIMEOUT = env.float("TTS_HEADER_TIMEOUT", default=10.0)
+TTS_BODY_TIMEOUT = env.float("TTS_BODY_TIMEOUT", default=30.0)
 TTS_MIN_REF_SECONDS = env.float("TTS_MIN_REF_SECONDS", default=1.0)
 TTS_MAX_REF_UPLOAD_SECONDS = env.float("TTS_MAX_REF_UPLOAD_SECONDS", default=60.0)
 TTS_REF_CACHE_ENTRIES = env.int("TTS_REF_CACHE_ENTRIES", default=64)

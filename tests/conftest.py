@@ -1,46 +1,29 @@
 """Shared fixtures: tiny real-architecture checkpoints, real speech from espeak-ng, settings.
 
 Tests never reach the network: HF_HUB_OFFLINE=1 is set before anything imports the hub client.
+Helpers live in tests/support (shared with bench/), not here.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("TTS_VAR_DIR", tempfile.mkdtemp(prefix="tts-test-var-"))
+_SESSION_VAR = tempfile.mkdtemp(prefix="tts-test-var-")
+os.environ.setdefault("TTS_VAR_DIR", _SESSION_VAR)
 
 import pytest  # noqa: E402
 
-from tts.engine.config import EngineConfig  # noqa: E402
+from tests.support.audio import REF_TEXT, speak  # noqa: E402
+from tests.support.helpers import tiny_config  # noqa: E402
 from tts.engine.engine import TTSEngine  # noqa: E402
 
-REF_TEXT = "Hello there, this is a short reference clip for testing the server."
 
-
-def speak(text: str, path: Path, *, speed: int = 160) -> Path:
-    """Real speech from espeak-ng (22.05 kHz mono wav)."""
-    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(path), text], check=True)
-    return path
-
-
-def convert(source: Path, target: Path, *args: str) -> Path:
-    """ffmpeg conversion, e.g. convert(wav, out.m4a, "-ac", "2", "-ar", "44100")."""
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), *args,
-                    str(target)], check=True)
-    return target
-
-
-def run_in_threads(work, count: int) -> list:
-    """Call ``work()`` from ``count`` threads at once; its results, or the first error raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(work) for _ in range(count)]
-        return [future.result() for future in futures]
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_VAR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -70,13 +53,6 @@ def tiny_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models_file(tiny_dir) -> Path:
     return tiny_dir / "models.toml"
-
-
-def tiny_config(tiny_dir: Path, **overrides) -> EngineConfig:
-    values = {"models_file": str(tiny_dir / "models.toml"), "allow_downloads": False,
-              "default_model": "tiny-f5", "vocoder_path": str(tiny_dir / "vocos")}
-    values.update(overrides)
-    return EngineConfig(**values)
 
 
 @pytest.fixture(scope="session")

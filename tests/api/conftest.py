@@ -1,9 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import REF_TEXT
-
-GENERATE = "/api/tts/generate/"
+from tests.support.audio import REF_TEXT
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def busy_device(settings):
     holding, release = threading.Event(), threading.Event()
 
     def hold():
-        with engine.models.reserve("tiny-f5"):
+        with engine.admit("tiny-f5"), engine.queue.turn():
             holding.set()
             release.wait(60)
 
@@ -46,11 +44,3 @@ def busy_device(settings):
     yield engine
     release.set()
     thread.join(60)
-
-
-def error_of(response) -> dict:
-    """The single error of a response in the standard shape."""
-    body = response.json()
-    assert set(body) == {"type", "errors"}, body
-    assert len(body["errors"]) >= 1
-    return body["errors"][0]

@@ -6,9 +6,8 @@ import io
 import pytest
 import soundfile as sf
 
-from tests.conftest import REF_TEXT
-
-from .conftest import GENERATE, error_of
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import GENERATE, error_of
 
 
 def decode(data: bytes):
@@ -70,7 +69,7 @@ def test_accept_audio_returns_bytes_and_metadata_headers(client, form, accept, c
 
 
 @pytest.mark.parametrize("accept, fields", [
-    ("audio/aac", {}), ("audio/webm", {}), ("audio/wav", {"output_format": "mp3"})])
+    ("audio/webm", {}), ("audio/x-matroska", {}), ("audio/wav", {"output_format": "mp3"})])
 def test_audio_types_we_cannot_serve_are_406(client, form, accept, fields):
     response = client.post(GENERATE, form(**fields), format="multipart", HTTP_ACCEPT=accept)
     assert response.status_code == 406
@@ -233,12 +232,12 @@ def test_engine_busy_is_503_with_retry_after(client, form, busy_device):
 
 
 def test_unexpected_failure_is_a_500_without_traceback(client, form, monkeypatch):
-    from tts.engine import engine as engine_module
+    from tts.engine.backends.f5 import FlowMatchingBackend
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(engine_module, "synthesize", explode)
+    monkeypatch.setattr(FlowMatchingBackend, "synthesize_chunk", explode)
     response = client.post(GENERATE, form(), format="multipart")
     assert response.status_code == 500
     body = response.json()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import error_of
+from tests.support.helpers import error_of
 
 
 def test_models_list_shows_status_and_reasons(client, no_network):
@@ -20,13 +20,13 @@ def test_models_list_shows_status_and_reasons(client, no_network):
     assert models["tiny-e2"]["architecture"] == "UNetT"
     from tts.services.runtime import get_engine
 
-    assert get_engine().models.loaded_ids() == []  # listing loaded nothing
+    assert get_engine().loaded_models() == []  # listing loaded nothing
 
 
 def test_model_detail_and_loaded_status(client):
     from tts.services.runtime import get_engine
 
-    get_engine().models.get("tiny-e2")
+    get_engine().load_model("tiny-e2")
     body = client.get("/api/tts/models/tiny-e2/").json()
     assert (body["id"], body["status"]) == ("tiny-e2", "loaded")
 
@@ -64,7 +64,7 @@ def test_readiness_follows_the_default_model(client):
     assert error["code"] == "not_ready" and "tiny-f5" in error["detail"]
     from tts.services.runtime import get_engine
 
-    get_engine().models.get("tiny-f5")
+    get_engine().load_model("tiny-f5")
     response = client.get("/api/tts/health/ready/")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "default_model": "tiny-f5"}
@@ -86,7 +86,7 @@ def test_preload_loads_configured_models(settings):
 
     reset_engine()
     preload()
-    assert get_engine().models.loaded_ids() == ["tiny-e2"]
+    assert get_engine().loaded_models() == ["tiny-e2"]
 
 
 def test_preload_retries_until_the_weights_arrive(client, settings, tiny_dir, tmp_path):

@@ -19,14 +19,17 @@ import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests.conftest import REF_TEXT
-from tests.engine.test_asr import REF_WORDS, tone, whisper_model_path
-from tests.engine.test_audio import INPUT_FORMATS, ffmpeg_make, make_input_formats
-from tests.engine.test_reference import (
+from tests.support.asr import REF_WORDS, whisper_model_path
+from tests.support.audio import REF_TEXT
+from tests.support.speech import (
     FIRST_WORDS,
+    INPUT_FORMATS,
     LAST_WORDS,
     SENTENCES,
+    ffmpeg_make,
+    make_input_formats,
     make_long_speech,
+    tone,
     words,
 )
 from tts.engine import audio

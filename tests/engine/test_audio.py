@@ -8,48 +8,15 @@ envelope, not merely decode to "something".
 from __future__ import annotations
 
 import io
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import convert
+from tests.support.speech import INPUT_FORMATS, ffmpeg_make, make_input_formats
 from tts.engine import audio
 from tts.engine.errors import InvalidReferenceAudio
-
-#: name -> (file name, ffmpeg output arguments). Rates, channel counts and sample formats vary
-#: on purpose: the decoder must bring every one to mono float32 at 24 kHz.
-INPUT_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "wav-pcm16-22k-mono": ("pcm16.wav", ("-c:a", "pcm_s16le")),
-    "wav-pcm32-48k-stereo": ("pcm32.wav", ("-ac", "2", "-ar", "48000", "-c:a", "pcm_s32le")),
-    "wav-float-8k-mono": ("float8k.wav", ("-ar", "8000", "-c:a", "pcm_f32le")),
-    "wav-6ch-48k": ("six.wav", ("-ac", "6", "-ar", "48000")),
-    "mp3-44k-stereo": ("speech.mp3", ("-ac", "2", "-ar", "44100", "-c:a", "libmp3lame",
-                                      "-b:a", "96k")),
-    "flac-96k": ("speech.flac", ("-ar", "96000", "-c:a", "flac")),
-    "ogg-vorbis-stereo": ("vorbis.ogg", ("-ac", "2", "-ar", "44100", "-c:a", "libvorbis")),
-    "ogg-opus-48k": ("opus.ogg", ("-ar", "48000", "-c:a", "libopus", "-b:a", "48k")),
-    "m4a-aac-stereo": ("speech.m4a", ("-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k")),
-    "aac-adts": ("speech.aac", ("-c:a", "aac", "-b:a", "64k")),
-    "wav-mulaw-8k": ("mulaw.wav", ("-ar", "8000", "-c:a", "pcm_mulaw")),
-    "webm-opus": ("speech.webm", ("-c:a", "libopus", "-b:a", "48k")),
-}
-
-
-def make_input_formats(source: Path, folder: Path) -> dict[str, Path]:
-    """Every input format of INPUT_FORMATS, converted with ffmpeg from ``source``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    return {name: convert(source, folder / file_name, *args)
-            for name, (file_name, args) in INPUT_FORMATS.items()}
-
-
-def ffmpeg_make(target: Path, *args: str) -> Path:
-    """Run ffmpeg with arbitrary inputs (lavfi sources, concat) into ``target``."""
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, str(target)],
-                   check=True)
-    return target
 
 
 def envelope(samples: np.ndarray, sample_rate: int = audio.SAMPLE_RATE,
@@ -208,8 +175,50 @@ EXPECTED_CONTAINERS = {
 
 
 def test_output_formats_are_exactly_the_documented_ones():
-    assert set(audio.OUTPUT_FORMATS) == {"wav", "mp3", "flac", "ogg"}
+    assert set(audio.OUTPUT_FORMATS) == {"wav", "mp3", "flac", "ogg", "aac", "pcm"}
     assert audio.OUTPUT_FORMATS["ogg"].sf_subtype == "OPUS"
+
+
+def test_pcm_is_bare_16_bit_samples(ref_bytes):
+    samples = audio.decode(ref_bytes)
+    encoded = audio.encode(samples, audio.SAMPLE_RATE, "pcm")
+    assert audio.OUTPUT_FORMATS["pcm"].content_type == "audio/pcm"
+    back = np.frombuffer(encoded, dtype="<i2").astype(np.float32) / 32768
+    assert back.shape == samples.shape
+    assert np.max(np.abs(back - samples)) < 2 / 32768
+
+
+def test_aac_is_adts_that_decodes_to_the_same_speech(ref_bytes):
+    samples = audio.decode(ref_bytes)
+    encoded = audio.encode(samples, audio.SAMPLE_RATE, "aac")
+    assert audio.OUTPUT_FORMATS["aac"].content_type == "audio/aac"
+    assert encoded[0] == 0xFF and encoded[1] & 0xF0 == 0xF0  # ADTS sync word
+    back = audio.decode(encoded)
+    assert audio.seconds(back, audio.SAMPLE_RATE) == pytest.approx(
+        audio.seconds(samples, audio.SAMPLE_RATE), abs=0.1)
+    assert same_speech(back[: len(samples)], samples) > 0.8
+
+
+@pytest.mark.parametrize("fmt", ["wav", "pcm", "mp3", "ogg", "aac", "flac"])
+def test_stream_encoders_make_one_valid_file_from_pieces(fmt, ref_bytes):
+    from tts.engine.streaming_audio import stream_encoder
+
+    samples = audio.decode(ref_bytes)
+    out: list[bytes] = []
+    encoder = stream_encoder(fmt, audio.SAMPLE_RATE, out.append)
+    for piece in np.array_split(samples, 5):
+        encoder.write(piece)
+    encoder.close()
+    data = b"".join(out)
+    if fmt == "pcm":
+        back = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
+    else:
+        back = audio.decode(data)
+    assert audio.seconds(back, audio.SAMPLE_RATE) == pytest.approx(
+        audio.seconds(samples, audio.SAMPLE_RATE), abs=0.1)
+    if fmt == "wav":  # libsndfile reads the streaming header too
+        read, rate = sf.read(io.BytesIO(data), dtype="float32")
+        assert rate == audio.SAMPLE_RATE and len(read) == len(samples)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])

@@ -10,8 +10,10 @@ import threading
 import numpy as np
 import pytest
 
-from tests.conftest import REF_TEXT, run_in_threads, tiny_config
-from tests.engine.test_asr import REF_WORDS, shared_transcriber, words
+from tests.support.asr import REF_WORDS, shared_transcriber
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import tiny_config
+from tests.support.speech import words
 from tts.engine import audio
 from tts.engine.asr import Transcriber
 from tts.engine.cache import BoundedCache
@@ -177,7 +179,7 @@ def test_second_request_with_the_same_clip_skips_decoding_clipping_and_asr(
 
 def test_the_key_is_the_audio_and_the_transcript(tiny_dir, ref_bytes, counted, ref_wav,
                                                  tmp_path):
-    from tests.conftest import convert
+    from tests.support.audio import convert
 
     engine = TTSEngine(tiny_config(tiny_dir))
     engine.prepare_reference(ref_bytes, REF_TEXT)
@@ -249,12 +251,3 @@ def test_a_cached_reference_generates_exactly_what_a_fresh_one_does(tiny_dir, re
     assert not cached
     third = fresh_engine.generate("tiny-f5", fresh, "Some words to say.", params)
     np.testing.assert_array_equal(first.samples, third.samples)
-
-
-def test_concurrent_preparations_of_one_clip_agree(tiny_dir, ref_bytes):
-    engine = TTSEngine(tiny_config(tiny_dir))
-    results = run_in_threads(lambda: engine.prepare_reference(ref_bytes, REF_TEXT)[0], 4)
-    for ref in results[1:]:
-        np.testing.assert_array_equal(ref.samples, results[0].samples)
-        assert ref.ref_text == results[0].ref_text
-    assert len(engine.references) == 1

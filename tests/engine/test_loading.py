@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REF_TEXT, tiny_config
-from tts.engine import manager as manager_module
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import tiny_config
+from tts.engine import pool as pool_module
+from tts.engine.backends.f5 import FlowMatchingBackend
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import ModelLoadError, ModelUnavailable
 from tts.engine.synthesis import SynthesisParams
@@ -33,10 +35,10 @@ def test_both_architectures_load_from_both_formats_and_speak(
     spec_file = one_model_file(tiny_dir, f"one-{stem}-{suffix[1:]}", architecture,
                                stem + suffix, config)
     engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file)))
-    assert engine.models.status("m").state == "available"
+    assert engine.model_status("m").state == "available"
     ref, _ = engine.prepare_reference(ref_bytes, REF_TEXT)
     result = engine.generate("m", ref, "A few words to say.", FAST)
-    assert engine.models.status("m").state == "loaded"
+    assert engine.model_status("m").state == "loaded"
     assert result.sample_rate == 24_000 and result.seconds > 0.3
     assert np.isfinite(result.samples).all() and np.abs(result.samples).max() > 0
 
@@ -57,49 +59,49 @@ def test_custom_model_from_django_settings(settings, tiny_dir, ref_bytes):
 
 def test_loads_once_under_concurrency_and_shares_the_vocoder(tiny_dir, monkeypatch):
     calls = []
-    real = manager_module._load_checkpoint
+    real = FlowMatchingBackend.load
 
-    def counting(*args, **kwargs):
-        calls.append(args[0].id)
-        return real(*args, **kwargs)
+    def counting(self, *args, **kwargs):
+        calls.append(self.spec.id)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(manager_module, "_load_checkpoint", counting)
+    monkeypatch.setattr(FlowMatchingBackend, "load", counting)
     engine = TTSEngine(tiny_config(tiny_dir))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(engine.models.get("tiny-f5")))
+    threads = [threading.Thread(target=lambda: results.append(engine.pool.acquire("tiny-f5")))
                for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert calls == ["tiny-f5"]
-    assert all(loaded is results[0] for loaded in results)
-    e2 = engine.models.get("tiny-e2")
-    assert e2.vocoder is results[0].vocoder
+    assert all(lease.backend is results[0].backend for lease in results)
+    e2 = engine.pool.acquire("tiny-e2")
+    assert e2.backend._vocoder is results[0].backend._vocoder
 
 
 def test_absent_builtin_is_unavailable_with_reason_and_never_downloads(tiny_dir, no_network):
     engine = TTSEngine(tiny_config(tiny_dir))
-    status = engine.models.status("F5-TTS")
+    status = engine.model_status("F5-TTS")
     assert status.state == "unavailable"
     assert "TTS_F5_CKPT" in status.reason and "hf://SWivid/F5-TTS" in status.reason
     with pytest.raises(ModelUnavailable, match="TTS_F5_CKPT"):
-        engine.models.get("F5-TTS")
+        engine.load_model("F5-TTS")
 
 
 def test_downloads_allowed_but_hub_unreachable_fails_fast_with_reason(tiny_dir, no_network):
     # HF_HUB_OFFLINE=1 (set for the suite) makes the hub client refuse at once.
     engine = TTSEngine(tiny_config(tiny_dir, allow_downloads=True))
-    assert engine.models.status("E2-TTS").state == "available"  # downloadable, as far as known
+    assert engine.model_status("E2-TTS").state == "available"  # downloadable, as far as known
     with pytest.raises(ModelUnavailable, match="TTS_E2_CKPT"):
-        engine.models.get("E2-TTS")
-    status = engine.models.status("E2-TTS")
+        engine.load_model("E2-TTS")
+    status = engine.model_status("E2-TTS")
     assert status.state == "unavailable" and "TTS_E2_CKPT" in status.reason
 
 
 def test_missing_local_checkpoint_names_the_path(tiny_dir, tmp_path):
     engine = TTSEngine(tiny_config(tiny_dir, f5_ckpt=str(tmp_path / "nope.safetensors")))
-    status = engine.models.status("F5-TTS")
+    status = engine.model_status("F5-TTS")
     assert status.state == "unavailable" and str(tmp_path / "nope.safetensors") in status.reason
 
 
@@ -108,7 +110,7 @@ def test_missing_vocoder_is_unavailable(tiny_dir, tmp_path):
                                vocoder="")  # relies on the engine's default vocoder
     engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file),
                                    vocoder_path=str(tmp_path / "no-vocos")))
-    status = engine.models.status("m")
+    status = engine.model_status("m")
     assert status.state == "unavailable" and "TTS_VOCODER_PATH" in status.reason
 
 
@@ -130,14 +132,14 @@ def test_corrupt_checkpoint_raises_model_load_error(tiny_dir, tmp_path, name, co
     path.write_bytes(content)
     engine = _custom_engine(tiny_dir, path)
     with pytest.raises(ModelLoadError, match="does not load"):
-        engine.models.get("Custom")
-    assert engine.models.status("Custom").state == "unavailable"
+        engine.load_model("Custom")
+    assert engine.model_status("Custom").state == "unavailable"
 
 
 def test_checkpoint_of_another_architecture_raises_model_load_error(tiny_dir):
     engine = _custom_engine(tiny_dir, tiny_dir / "tiny_dit.safetensors", "UNetT", TINY_UNETT)
     with pytest.raises(ModelLoadError, match="UNetT"):
-        engine.models.get("Custom")
+        engine.load_model("Custom")
 
 
 def test_checkpoint_with_another_vocab_size_raises_model_load_error(tiny_dir, tmp_path):
@@ -145,7 +147,7 @@ def test_checkpoint_with_another_vocab_size_raises_model_load_error(tiny_dir, tm
     vocab.write_text("".join(f"{c}\n" for c in " abc"), encoding="utf-8")
     engine = _custom_engine(tiny_dir, tiny_dir / "tiny_dit.pt", vocab=vocab)
     with pytest.raises(ModelLoadError):
-        engine.models.get("Custom")
+        engine.load_model("Custom")
 
 
 class _Payload:
@@ -165,7 +167,7 @@ def test_pickled_code_in_a_pt_file_is_refused(tiny_dir, tmp_path):
     torch.save({"ema_model_state_dict": {"x": _Payload(marker)}}, path)
     engine = _custom_engine(tiny_dir, path)
     with pytest.raises(ModelLoadError, match="Unpickl|weights_only"):
-        engine.models.get("Custom")
+        engine.load_model("Custom")
     assert not marker.exists()
 
 
@@ -182,18 +184,32 @@ def test_vocoder_config_naming_other_classes_is_refused(tiny_dir, tmp_path):
                                vocab=str(tiny_dir / "vocab.txt"), vocoder=str(vocos))
     engine = TTSEngine(tiny_config(tiny_dir, models_file=str(spec_file)))
     with pytest.raises(ModelLoadError, match="outside the vocos package"):
-        engine.models.get("m")
+        engine.load_model("m")
     assert not marker.exists()
 
 
-def test_a_failed_load_is_reported_for_a_while_then_retried(tiny_dir, tmp_path, monkeypatch):
+def test_a_broken_checkpoint_stays_unavailable_until_the_file_changes(
+        tiny_dir, tmp_path, monkeypatch):
     path = tmp_path / "later.safetensors"
     path.write_bytes(b"not yet complete")
     engine = _custom_engine(tiny_dir, path)
     with pytest.raises(ModelLoadError):
-        engine.models.get("Custom")
-    assert engine.models.status("Custom").state == "unavailable"
+        engine.load_model("Custom")
+    monkeypatch.setattr(pool_module, "UNAVAILABLE_MEMORY_SECONDS", 0)
+    assert engine.model_status("Custom").state == "unavailable"  # no timer retries a bad file
+    with pytest.raises(ModelLoadError):  # refused at once, without loading again
+        engine.admit("Custom")
     path.write_bytes((tiny_dir / "tiny_dit.safetensors").read_bytes())  # the copy finished
-    monkeypatch.setattr(manager_module, "FAILED_LOAD_MEMORY_SECONDS", 0)
-    assert engine.models.status("Custom").state == "available"
-    assert engine.models.get("Custom").spec.id == "Custom"
+    assert engine.model_status("Custom").state == "available"
+    engine.load_model("Custom")
+    assert engine.model_status("Custom").state == "loaded"
+
+
+def test_unavailable_weights_are_remembered_for_a_while_then_retried(
+        tiny_dir, tmp_path, monkeypatch):
+    engine = TTSEngine(tiny_config(tiny_dir, allow_downloads=True))
+    with pytest.raises(ModelUnavailable):
+        engine.load_model("E2-TTS")  # the hub is unreachable (HF_HUB_OFFLINE=1)
+    assert engine.model_status("E2-TTS").state == "unavailable"
+    monkeypatch.setattr(pool_module, "UNAVAILABLE_MEMORY_SECONDS", 0)
+    assert engine.model_status("E2-TTS").state == "available"  # worth another try

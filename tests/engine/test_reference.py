@@ -7,7 +7,6 @@ checked sample for sample against upstream's own ``preprocess_ref_audio_text``.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import REF_TEXT, speak, tiny_config
+from tests.support.audio import REF_TEXT
+from tests.support.helpers import tiny_config
+from tests.support.speech import (
+    FIRST_WORDS,
+    LAST_WORDS,
+    SENTENCES,
+    join_speech,
+    make_long_speech,
+    make_sentences,
+    silence,
+    words,
+    write_wav,
+)
 from tts.engine import audio, reference
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import InvalidReferenceAudio, InvalidReferenceText
@@ -23,53 +34,6 @@ from tts.engine.reference import ClipInfo, PreparedReference, normalize_ref_text
 
 SR = audio.SAMPLE_RATE
 LIMITS = {"min_seconds": 1.0, "max_seconds": 60.0, "clip_seconds": 12.0}
-
-#: Four sentences; Whisper tiny.en hears the marked words reliably in espeak-ng's voice.
-SENTENCES = [
-    "One morning the farmer walked slowly to the market.",
-    "He bought apples and fresh bread for his family.",
-    "Later that evening it started to rain very heavily.",
-    "Everyone stayed inside and read books by the fire.",
-]
-FIRST_WORDS = {"morning", "farmer", "market"}  # from sentence 1, which the clip keeps
-LAST_WORDS = {"evening", "rain", "heavily", "everyone", "inside"}  # sentences 3-4, cut away
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def silence(seconds: float, rate: int = SR) -> np.ndarray:
-    return np.zeros(int(seconds * rate), np.float32)
-
-
-def join_speech(parts: list[np.ndarray | float], rate: int) -> np.ndarray:
-    """Concatenate recordings and pauses (a float is that many seconds of silence)."""
-    return np.concatenate([silence(p, rate) if isinstance(p, float) else p for p in parts])
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    sf.write(path, samples, rate, subtype="PCM_16")
-    return path
-
-
-def make_sentences(folder: Path) -> list[np.ndarray]:
-    """Each of SENTENCES spoken by espeak-ng, at 22.05 kHz."""
-    recordings = []
-    for i, sentence in enumerate(SENTENCES):
-        samples, rate = sf.read(speak(sentence, folder / f"sentence{i}.wav"), dtype="float32")
-        assert rate == 22050
-        recordings.append(samples)
-    return recordings
-
-
-def make_long_speech(folder: Path) -> Path:
-    """About 17 s: the four sentences with 1.5 s pauses. Upstream keeps the first two."""
-    sentences = make_sentences(folder)
-    parts: list[np.ndarray | float] = []
-    for sentence in sentences:
-        parts += [sentence, 1.5]
-    return write_wav(folder / "long.wav", join_speech(parts[:-1], 22050), 22050)
 
 
 @pytest.fixture(scope="session")
@@ -314,7 +278,7 @@ def test_prepared_reference_size_counts_audio_and_text():
 
 @pytest.fixture(scope="module")
 def asr_engine(tiny_dir):
-    from tests.engine.test_asr import shared_transcriber
+    from tests.support.asr import shared_transcriber
 
     return TTSEngine(tiny_config(tiny_dir), transcriber=shared_transcriber())
 

@@ -6,8 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from tests.conftest import REF_TEXT
-from tts.engine.errors import EngineBusy
+from tests.support.audio import REF_TEXT
 from tts.engine.synthesis import MAX_SEED, SynthesisParams, chunk_text
 
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -93,13 +92,6 @@ def test_remove_silence_runs_and_never_lengthens(tiny_engine, ref):
     assert np.isfinite(trimmed.samples).all()
 
 
-def test_progress_reports_every_chunk(tiny_engine, ref):
-    seen = []
-    result = tiny_engine.generate("tiny-f5", ref, LONG_TEXT, SynthesisParams(nfe_step=4),
-                                  progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(n, result.chunks) for n in range(1, result.chunks + 1)]
-
-
 def test_generation_leaves_no_temp_files(tiny_engine, ref_bytes, private_tmp):
     tiny_engine.references.clear()
     prepared, _ = tiny_engine.prepare_reference(ref_bytes, REF_TEXT)
@@ -111,95 +103,6 @@ def test_timings_are_reported(tiny_engine, ref):
     result = generate(tiny_engine, ref, seed=2)
     assert {"inference_seconds", "queue_seconds", "load_seconds"} <= set(result.timings)
     assert result.timings["inference_seconds"] > 0
-
-
-def engine_with(tiny_dir, **overrides):
-    from dataclasses import replace
-
-    from tests.conftest import tiny_config
-    from tts.engine.engine import TTSEngine
-
-    return TTSEngine(replace(tiny_config(tiny_dir), **overrides))
-
-
-def hold_device(engine, model="tiny-f5"):
-    """Occupy the device from another thread until the returned event is set."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.models.reserve(model):
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(30)
-    return release, thread
-
-
-def test_queue_is_bounded(tiny_dir):
-    engine = engine_with(tiny_dir, max_queue=1, queue_timeout=30)
-    release, holder = hold_device(engine)
-    outcome = {}
-
-    def wait_in_line():
-        with engine.models.reserve("tiny-e2"):  # any model: the device is what is shared
-            outcome["second"] = "served"
-
-    waiter = threading.Thread(target=wait_in_line)
-    waiter.start()
-    while engine.models.waiting() < 1:  # the waiter has taken the only queue place
-        threading.Event().wait(0.01)
-    with pytest.raises(EngineBusy, match="retry"), engine.models.reserve("tiny-f5"):
-        pass
-    release.set()
-    holder.join(30)
-    waiter.join(30)
-    assert outcome == {"second": "served"}
-    assert engine.models.waiting() == 0
-
-
-def test_zero_queue_still_serves_an_idle_device(tiny_dir):
-    engine = engine_with(tiny_dir, max_queue=0)
-    with engine.models.reserve("tiny-f5") as loaded:
-        assert loaded.spec.id == "tiny-f5"
-    release, holder = hold_device(engine)
-    with pytest.raises(EngineBusy), engine.models.reserve("tiny-f5"):
-        pass
-    release.set()
-    holder.join(30)
-
-
-def test_queue_timeout_gives_engine_busy(tiny_dir):
-    engine = engine_with(tiny_dir, queue_timeout=0.05)
-    release, holder = hold_device(engine)
-    with pytest.raises(EngineBusy, match="busy"), engine.models.reserve("tiny-f5"):
-        pass
-    release.set()
-    holder.join(30)
-
-
-def test_waiting_for_a_slow_load_is_bounded(tiny_dir, monkeypatch):
-    from tts.engine import manager as manager_module
-
-    engine = engine_with(tiny_dir, queue_timeout=0.1)
-    started, finish = threading.Event(), threading.Event()
-    real = manager_module._load_checkpoint
-
-    def slow(*args, **kwargs):
-        started.set()
-        finish.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(manager_module, "_load_checkpoint", slow)
-    loader = threading.Thread(target=engine.models.get, args=("tiny-f5",))
-    loader.start()
-    started.wait(30)
-    with pytest.raises(EngineBusy, match="loading"), engine.models.reserve("tiny-e2"):
-        pass
-    finish.set()
-    loader.join(30)
-    assert engine.models.is_loaded("tiny-f5")
 
 
 def test_long_text_is_reproducible_with_its_seed(tiny_engine, ref):

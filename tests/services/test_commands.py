@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 from django.core.management import CommandError, call_command
 
-from tests.conftest import REF_TEXT
+from tests.support.audio import REF_TEXT
 
 
 def test_make_tiny_models_writes_a_loadable_set(tmp_path, settings):
@@ -44,7 +44,7 @@ def test_demo_setup_runs_from_nothing(tmp_path):
     import subprocess
     import sys
 
-    from tests.e2e.conftest import ROOT
+    from tests.support.server import ROOT
 
     env = {**os.environ, "TTS_DEMO": "1", "TTS_VAR_DIR": str(tmp_path / "var"),
            "HF_HUB_OFFLINE": "1"}

@@ -7,6 +7,14 @@ def error_body(kind: str, code: str, detail: str, attr: str | None = None) -> di
     return {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}
 
 
+def too_large_detail(length: int) -> str:
+    from django.conf import settings
+
+    limit_mb = settings.TTS_MAX_UPLOAD_MB
+    return (f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
+            "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
+
+
 def not_found(request, exception=None):
     return JsonResponse(error_body("client_error", "not_found",
                                    f"No endpoint at {request.path}; see /api/docs/."), status=404)

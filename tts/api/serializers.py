@@ -11,8 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tts.engine.audio import OUTPUT_FORMATS
-from tts.engine.synthesis import MAX_SEED, SynthesisParams
+from tts.services.generation import OUTPUT_FORMATS, SEED_RANGE
 
 #: A 12 s clip is read in far fewer characters than this.
 MAX_REF_TEXT_CHARS = 1000
@@ -64,15 +63,22 @@ class _GenerateFields(serializers.Serializer):
                            help_text="Classifier-free guidance strength.")
     sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
                                  help_text="Sway sampling coefficient of the step schedule.")
-    seed = _ranged(serializers.IntegerField, low=0, high=MAX_SEED, default=None,
+    seed = _ranged(serializers.IntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
                    help_text="Random seed; null picks one. The seed used is always returned.",
                    allow_null=True)
     output_format = serializers.ChoiceField(
         choices=list(OUTPUT_FORMATS), required=False, default="",
-        help_text="Encoding of the returned audio: wav, mp3, flac or ogg (Opus). Default wav, "
-                  "or the type named in an `Accept: audio/...` header.",
+        help_text="Encoding of the returned audio: wav, mp3, flac, ogg (Opus), aac (ADTS) or "
+                  "pcm (raw 16-bit little-endian mono at 24 kHz, no header). Default wav, or "
+                  "the type named in an `Accept: audio/...` header.",
         error_messages={"invalid_choice": "\"{input}\" is not a supported output_format; use "
-                                          "one of wav, mp3, flac, ogg."})
+                                          f"one of {', '.join(OUTPUT_FORMATS)}."})
+    stream = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Send the audio while it is generated: a chunked audio file (any "
+                  "output_format), or Server-Sent Events with `Accept: text/event-stream`. The "
+                  "first chunk of text is cut short so that audio starts after a fraction of a "
+                  "sentence.")
     include_spectrogram = serializers.BooleanField(
         required=False, default=False,
         help_text="Also return a PNG (base64) of the generated mel spectrogram.")
@@ -96,13 +102,12 @@ class _GenerateFields(serializers.Serializer):
                     code="unknown_field")] for name in unknown})
         return super().to_internal_value(data)
 
-    def synthesis_params(self) -> SynthesisParams:
+    def generation_options(self) -> dict:
+        """The generation parameters, for the service."""
         data = self.validated_data
-        return SynthesisParams(
-            speed=data["speed"], cross_fade_duration=data["cross_fade_duration"],
-            nfe_step=data["nfe_step"], cfg_strength=data["cfg_strength"],
-            sway_sampling_coef=data["sway_sampling_coef"],
-            remove_silence=data["remove_silence"], seed=data["seed"])
+        return {name: data[name] for name in ("speed", "cross_fade_duration", "nfe_step",
+                                              "cfg_strength", "sway_sampling_coef",
+                                              "remove_silence", "seed")}
 
 
 class GenerateMultipartSerializer(_GenerateFields):

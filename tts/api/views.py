@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotAcceptable
+from rest_framework.exceptions import ErrorDetail, NotAcceptable, ValidationError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -16,10 +16,17 @@ from rest_framework.views import APIView
 
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
+from tts.services.streaming import SpeechStreamSession, speech_stream
 
 from . import schema
+from .errors import too_large_detail
 from .exceptions import RequestTooLarge, ServiceUnavailable
-from .renderers import FORMAT_BY_MEDIA_TYPE, AudioRenderer
+from .renderers import (
+    FORMAT_BY_MEDIA_TYPE,
+    AudioRenderer,
+    EventStreamRenderer,
+    server_sent_event,
+)
 from .serializers import (
     GenerateJsonSerializer,
     GenerateMultipartSerializer,
@@ -32,15 +39,12 @@ from .serializers import (
 
 class GenerateView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
-    renderer_classes = [JSONRenderer, AudioRenderer]
+    renderer_classes = [JSONRenderer, AudioRenderer, EventStreamRenderer]
 
     def initial(self, request, *args, **kwargs):
-        limit_mb = settings.TTS_MAX_UPLOAD_MB
         length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > limit_mb * 2**20:
-            raise RequestTooLarge(
-                f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
-                "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
+        if length > settings.TTS_MAX_UPLOAD_MB * 2**20:
+            raise RequestTooLarge(too_large_detail(length))
         super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
@@ -78,18 +82,28 @@ class GenerateView(APIView):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        events = isinstance(request.accepted_renderer, EventStreamRenderer)
         wants_audio = (isinstance(request.accepted_renderer, AudioRenderer)
                        or request.query_params.get("response") == "audio")
         output_format = self._output_format(request, data["output_format"])
+        request_args = {
+            "model_id": data["model"], "ref_audio": data["ref_audio"],
+            "ref_text": data["ref_text"], "gen_text": data["gen_text"],
+            "options": serializer.generation_options(), "label": request.request_id,
+        }
+        if data["stream"] or events:
+            if events and output_format not in ("", "pcm"):
+                raise ValidationError({"output_format": [ErrorDetail(
+                    "Server-Sent Events carry raw 16-bit PCM; omit output_format or send pcm.",
+                    code="invalid_choice")]})
+            return streaming_response(speech_stream(
+                **request_args, output_format=output_format or "wav", events=events))
         result = speech_generate(
-            model_id=data["model"],
-            ref_audio=data["ref_audio"], ref_text=data["ref_text"], gen_text=data["gen_text"],
-            params=serializer.synthesis_params(), output_format=output_format,
+            **request_args, output_format=output_format or "wav",
             include_spectrogram=data["include_spectrogram"] and not wants_audio)
         if wants_audio:
             return audio_response(result)
         return Response(GenerateOutputSerializer(result).data)
-
 
     @staticmethod
     def _output_format(request, requested: str) -> str:
@@ -97,14 +111,47 @@ class GenerateView(APIView):
         wav. An audio type we cannot produce, or one that contradicts output_format, is 406."""
         accepted = request.accepted_media_type
         if not isinstance(request.accepted_renderer, AudioRenderer) or accepted == "audio/*":
-            return requested or "wav"
+            return requested
         implied = FORMAT_BY_MEDIA_TYPE.get(accepted)
         if implied is None or (requested and requested != implied):
             raise NotAcceptable(
                 f"Accept: {accepted} cannot be served"
                 + (f" with output_format={requested}" if requested else "")
-                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg or audio/*.")
+                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg, audio/aac, "
+                "audio/pcm or audio/*.")
         return implied
+
+
+def streaming_response(session: SpeechStreamSession) -> StreamingHttpResponse:
+    """Pieces go out as they are made; proxies are asked not to buffer them."""
+    if session.events:
+        async def body():
+            async for event in session:
+                yield server_sent_event(event.name, event.data)
+        content = _Closing(body(), session.close)
+    else:
+        content = session
+    response = StreamingHttpResponse(content, content_type=session.content_type)
+    stream = session.stream
+    headers = {"X-Model": session.generation.model, "X-Seed": stream.seed,
+               "X-Sample-Rate": session.sample_rate, "X-Chunks": stream.total_chunks,
+               "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if not session.events:
+        headers["Content-Disposition"] = f'inline; filename="speech.{session.format}"'
+    for name, value in headers.items():
+        response[name] = str(value)
+    return response
+
+
+class _Closing:
+    """An async iterable that Django closes with the response (it calls ``close``)."""
+
+    def __init__(self, iterable, close):
+        self._iterable = iterable
+        self.close = close
+
+    def __aiter__(self):
+        return self._iterable.__aiter__()
 
 
 def audio_response(result: SpeechResult) -> HttpResponse:

@@ -31,16 +31,27 @@ DEMUXERS = (
 class OutputFormat:
     name: str
     content_type: str
-    sf_format: str
-    sf_subtype: str
     extension: str
+    #: libsndfile's format and subtype, when libsndfile writes it.
+    sf_format: str = ""
+    sf_subtype: str = ""
+    #: ffmpeg's codec and muxer arguments, for what it encodes (and for every stream).
+    ffmpeg_args: tuple[str, ...] = ()
 
 
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
-    "wav": OutputFormat("wav", "audio/wav", "WAV", "PCM_16", "wav"),
-    "mp3": OutputFormat("mp3", "audio/mpeg", "MP3", "MPEG_LAYER_III", "mp3"),
-    "flac": OutputFormat("flac", "audio/flac", "FLAC", "PCM_16", "flac"),
-    "ogg": OutputFormat("ogg", "audio/ogg", "OGG", "OPUS", "ogg"),
+    "wav": OutputFormat("wav", "audio/wav", "wav", "WAV", "PCM_16"),
+    "mp3": OutputFormat("mp3", "audio/mpeg", "mp3", "MP3", "MPEG_LAYER_III",
+                        ("-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3")),
+    "flac": OutputFormat("flac", "audio/flac", "flac", "FLAC", "PCM_16",
+                         ("-c:a", "flac", "-f", "flac")),
+    "ogg": OutputFormat("ogg", "audio/ogg", "ogg", "OGG", "OPUS",
+                        ("-c:a", "libopus", "-b:a", "64k", "-page_duration", "200000",
+                         "-f", "ogg")),
+    "aac": OutputFormat("aac", "audio/aac", "aac",
+                        ffmpeg_args=("-c:a", "aac", "-b:a", "128k", "-f", "adts")),
+    #: Raw little-endian 16-bit mono samples at the model's rate (24 kHz), no header.
+    "pcm": OutputFormat("pcm", "audio/pcm", "pcm"),
 }
 
 
@@ -89,18 +100,40 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
     return samples.copy()
 
 
+def to_pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """Encode mono float samples to ``fmt`` (one of OUTPUT_FORMATS)."""
     spec = OUTPUT_FORMATS[fmt]
+    if fmt == "pcm":
+        return to_pcm16(samples)
+    if not spec.sf_format:
+        return _ffmpeg_encode(to_pcm16(samples), sample_rate, spec)
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=spec.sf_format,
              subtype=spec.sf_subtype)
     return buffer.getvalue()
 
 
+def pcm_input_args(sample_rate: int) -> list[str]:
+    return [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"]
+
+
+def _ffmpeg_encode(pcm: bytes, sample_rate: int, spec: OutputFormat) -> bytes:
+    proc = subprocess.run([*pcm_input_args(sample_rate), *spec.ffmpeg_args, "pipe:1"],
+                          input=pcm, capture_output=True, timeout=DECODE_TIMEOUT_SECONDS,
+                          check=False)
+    if proc.returncode != 0:  # an install problem (codec missing), not the client's
+        raise RuntimeError(f"ffmpeg could not encode {spec.name}: "
+                           f"{proc.stderr.decode(errors='replace')[-300:]}")
+    return proc.stdout
+
+
 def to_segment(samples: np.ndarray, sample_rate: int) -> AudioSegment:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    return AudioSegment(pcm.tobytes(), frame_rate=sample_rate, sample_width=2, channels=1)
+    return AudioSegment(to_pcm16(samples), frame_rate=sample_rate, sample_width=2, channels=1)
 
 
 def from_segment(segment: AudioSegment) -> np.ndarray:

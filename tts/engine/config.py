@@ -31,6 +31,10 @@ class EngineConfig:
     max_queue: int = 8
     #: Seconds a request waits for its model before giving up with EngineBusy.
     queue_timeout: float = 300.0
+    #: Models kept loaded on the device at once; the least recently used idle one goes first.
+    max_loaded_models: int = 2
+    #: Reference preparations (decoding, clipping, speech recognition) running at once.
+    max_preparations: int = 2
     # Reference audio rules.
     min_ref_seconds: float = 1.0
     max_ref_upload_seconds: float = 60.0

@@ -1,10 +1,16 @@
-"""Device selection and per-device precision, as upstream chooses them."""
+"""Device selection, out-of-memory detection and freeing memory, as upstream chooses devices."""
 
 from __future__ import annotations
+
+import gc
 
 import torch
 
 from .errors import ModelUnavailable
+
+#: How the allocators of each backend word running out of memory.
+_OOM_MARKERS = ("out of memory", "can't allocate memory", "not enough memory",
+                "failed to allocate")
 
 
 def resolve_device(requested: str = "auto") -> str:
@@ -33,6 +39,18 @@ def resolve_device(requested: str = "auto") -> str:
     return requested
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA's OutOfMemoryError and the RuntimeErrors MPS and the CPU raise."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(marker in str(exc).lower()
+                                                 for marker in _OOM_MARKERS)
+
+
 def free_device_memory(device: str) -> None:
+    """Collect dropped tensors first, then give the allocator's cached blocks back."""
+    gc.collect()
     if device.startswith("cuda") and torch.cuda.is_available():
         torch.cuda.empty_cache()
+    elif device == "mps" and torch.backends.mps.is_available():
+        torch.mps.empty_cache()

@@ -1,42 +1,132 @@
-"""The engine facade: what the service layer calls. Owns the registry, the warm models, the
-prepared-reference cache and speech recognition."""
+"""The engine facade: what the service layer calls, and all it calls.
+
+It owns the registry, the device's model pool and queue, the prepared-reference cache and
+speech recognition. A request goes: ``admit`` (a place in the queue, refused before any
+work) → ``prepare_reference`` (bounded, cached, single-flight) → ``open_stream`` (the model
+leased, loaded if needed outside the device's turns) → iterate or ``collect``.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
+import threading
+from concurrent.futures import Future
 
 from . import audio
 from .asr import Transcriber
 from .cache import BoundedCache
 from .config import EngineConfig
-from .errors import InvalidReferenceAudio, InvalidReferenceText, TranscriptionUnavailable
-from .manager import ModelManager
+from .errors import (
+    GenerationFailed,
+    InvalidReferenceAudio,
+    InvalidReferenceText,
+    TranscriptionUnavailable,
+)
+from .pool import ModelPool, ModelStatus
 from .reference import PreparedReference, normalize_ref_text, validate_and_clip
-from .registry import ModelRegistry
-from .synthesis import ProgressCallback, SynthesisParams, SynthesisResult, synthesize
+from .registry import ModelRegistry, ModelSpec
+from .scheduler import DeviceQueue, Ticket
+from .stream import SpeechStream
+from .synthesis import SynthesisParams, SynthesisResult, chunk_text
+
+
+class Admission:
+    """A request's place on the device, for one model. Release it (or use ``with``) when
+    the request ends; a stream opened from it releases it itself."""
+
+    def __init__(self, ticket: Ticket, model_id: str):
+        self.ticket = ticket
+        self.model_id = model_id
+
+    def release(self) -> None:
+        self.ticket.release()
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class TTSEngine:
     def __init__(self, config: EngineConfig, transcriber: Transcriber | None = None):
         self.config = config
         self.registry = ModelRegistry.from_config(config)
-        self.models = ModelManager(self.registry, config)
+        self.pool = ModelPool(self.registry, config)
+        self.queue = DeviceQueue(max_waiting=config.max_queue, timeout=config.queue_timeout,
+                                 max_preparations=config.max_preparations)
         self.transcriber = transcriber
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
+        self._preparing: dict[tuple[str, str], Future] = {}
+        self._preparing_lock = threading.Lock()
+
+    # --- catalogue and state (cheap: never loads, never downloads) ---------------------------
+    @property
+    def device(self) -> str:
+        return self.pool.device
+
+    def model_specs(self) -> list[ModelSpec]:
+        return list(self.registry)
+
+    def model_spec(self, model_id: str) -> ModelSpec:
+        """Raises ModelNotFound (naming the known ids) for an unknown id."""
+        return self.registry.get(model_id)
+
+    def model_status(self, model_id: str) -> ModelStatus:
+        return self.pool.status(model_id)
+
+    def loaded_models(self) -> list[str]:
+        return self.pool.loaded_ids()
+
+    def queue_depth(self) -> int:
+        return self.queue.waiting()
+
+    # --- work ---------------------------------------------------------------------------------
+    def admit(self, model_id: str = "") -> Admission:
+        """A place in the device queue for ``model_id`` (default model when empty). Unknown or
+        unavailable models and a full queue are refused here, before any decoding."""
+        model_id = model_id or self.config.default_model
+        self.pool.check_available(model_id)
+        return Admission(self.queue.admit(), model_id)
+
+    def load_model(self, model_id: str) -> None:
+        """Load a model now (preloading) without generating."""
+        self.pool.acquire(model_id).release()
 
     def prepare_reference(self, data: bytes, ref_text: str = "") -> tuple[PreparedReference, bool]:
         """Decode, validate, clip and (if needed) transcribe a reference; cached by content.
+        Concurrent requests for the same clip share one preparation; at most
+        ``max_preparations`` different ones run at once.
 
         Returns the prepared reference and whether it came from the cache.
         """
-        ref_text = ref_text.strip()
-        key = (hashlib.sha256(data).hexdigest(), ref_text)
+        key = (hashlib.sha256(data).hexdigest(), ref_text.strip())
         cached = self.references.get(key)
         if cached is not None:
             return cached, True
+        with self._preparing_lock:
+            future = self._preparing.get(key)
+            owner = future is None
+            if owner:
+                future = self._preparing[key] = Future()
+        if not owner:
+            return future.result(), True
+        try:
+            with self.queue.preparing():
+                ref = self._prepare(data, key[1])
+            self.references.put(key, ref)
+            future.set_result(ref)
+            return ref, False
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            with self._preparing_lock:
+                self._preparing.pop(key, None)
+
+    def _prepare(self, data: bytes, ref_text: str) -> PreparedReference:
         cfg = self.config
         samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
                                max_seconds=cfg.max_ref_upload_seconds)
@@ -46,11 +136,9 @@ class TTSEngine:
         text, transcribed = ref_text, False
         if not text or clip.clipped:
             text, transcribed = self._transcribe(clipped, given=ref_text), True
-        ref = PreparedReference(samples=clipped, sample_rate=audio.SAMPLE_RATE,
-                                ref_text=normalize_ref_text(text), clip=clip,
-                                transcribed=transcribed)
-        self.references.put(key, ref)
-        return ref, False
+        return PreparedReference(samples=clipped, sample_rate=audio.SAMPLE_RATE,
+                                 ref_text=normalize_ref_text(text), clip=clip,
+                                 transcribed=transcribed)
 
     def _transcribe(self, samples, *, given: str) -> str:
         """Transcript for the (clipped) reference, or an error that says what to send."""
@@ -71,15 +159,27 @@ class TTSEngine:
                 "or the transcript in ref_text.", code="no_speech_recognised")
         return text
 
+    def open_stream(self, admission: Admission, ref: PreparedReference, gen_text: str,
+                    params: SynthesisParams, *, streaming: bool = False,
+                    label: str = "-") -> SpeechStream:
+        """The generation, ready to iterate; it owns ``admission`` from here on.
+
+        ``streaming`` cuts the first chunk short (first audio after a fraction of a sentence)
+        and removes silences per chunk. The model is loaded here if needed.
+        """
+        try:
+            texts = chunk_text(ref, gen_text, params.speed, short_first=streaming)
+            if not texts:
+                raise GenerationFailed("gen_text produced no text to speak; send words.",
+                                       attr="gen_text")
+            lease = self.pool.acquire(admission.model_id)
+        except BaseException:
+            admission.release()
+            raise
+        return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
+                            texts=texts, params=params, streaming=streaming, label=label)
+
     def generate(self, model_id: str, ref: PreparedReference, gen_text: str,
-                 params: SynthesisParams, progress: ProgressCallback | None = None
-                 ) -> SynthesisResult:
-        """Wait for the model (bounded queue), then synthesise."""
-        waited = time.perf_counter()
-        was_loaded = self.models.is_loaded(model_id)
-        with self.models.reserve(model_id) as loaded:
-            load_seconds = 0.0 if was_loaded else loaded.load_seconds
-            queued = max(time.perf_counter() - waited - load_seconds, 0.0)
-            result = synthesize(loaded, ref, gen_text, params, progress)
-        result.timings.update(queue_seconds=queued, load_seconds=load_seconds)
-        return result
+                 params: SynthesisParams) -> SynthesisResult:
+        """Admit, generate the whole file, release: for callers that hold no admission."""
+        return self.open_stream(self.admit(model_id), ref, gen_text, params).collect()

@@ -77,3 +77,9 @@ class OutOfMemory(EngineError):
 
 class GenerationFailed(EngineError):
     code = "generation_failed"
+
+
+class GenerationCancelled(EngineError):
+    """The client went away or cancelled; the generation stopped at a chunk boundary."""
+
+    code = "cancelled"

@@ -35,7 +35,7 @@ def public_source(location: str) -> str:
 
 def _info(spec: ModelSpec) -> ModelInfo:
     engine = get_engine()
-    status = engine.models.status(spec.id)
+    status = engine.model_status(spec.id)
     return ModelInfo(
         id=spec.id, name=spec.name or spec.id, architecture=spec.architecture,
         description=spec.description, sample_rate=spec.sample_rate, license=spec.license,
@@ -45,8 +45,8 @@ def _info(spec: ModelSpec) -> ModelInfo:
 
 
 def model_list() -> list[ModelInfo]:
-    return [_info(spec) for spec in get_engine().registry]
+    return [_info(spec) for spec in get_engine().model_specs()]
 
 
 def model_get(*, model_id: str) -> ModelInfo:
-    return _info(get_engine().registry.get(model_id))
+    return _info(get_engine().model_spec(model_id))

@@ -1,20 +1,28 @@
-"""Speech generation use case: reference in, encoded audio and its metadata out."""
+"""Speech generation use cases: a reference and a text in, encoded audio (or a stream of it)
+and its metadata out. Every path takes its place in the queue before touching the upload."""
 
 from __future__ import annotations
 
-import tempfile
-import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from tts.engine import audio
-from tts.engine.errors import ModelUnavailable
-from tts.engine.manager import UNAVAILABLE
-from tts.engine.reference import ClipInfo
-from tts.engine.synthesis import ProgressCallback, SynthesisParams
+from tts.engine.engine import Admission, TTSEngine
+from tts.engine.reference import ClipInfo, PreparedReference
+from tts.engine.spectrogram import render_spectrogram
+from tts.engine.stream import SpeechStream
+from tts.engine.synthesis import MAX_SEED, SynthesisParams
 
 from .runtime import get_engine
+
+#: For the HTTP layer's validation: what may be asked for.
+OUTPUT_FORMATS = tuple(audio.OUTPUT_FORMATS)
+CONTENT_TYPES = {name: spec.content_type for name, spec in audio.OUTPUT_FORMATS.items()}
+SEED_RANGE = (0, MAX_SEED)
+PARAMETER_NAMES = ("speed", "nfe_step", "cross_fade_duration", "remove_silence",
+                   "cfg_strength", "sway_sampling_coef")
 
 
 @dataclass
@@ -34,68 +42,79 @@ class SpeechResult:
     spectrogram_png: bytes | None = None
 
 
-def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
-                    params: SynthesisParams, output_format: str = "wav",
-                    include_spectrogram: bool = False,
-                    progress: ProgressCallback | None = None) -> SpeechResult:
-    """``model_id`` empty means the server's default model."""
+@dataclass
+class StartedGeneration:
+    """A generation admitted, its reference prepared and its model loaded: ready to run."""
+
+    stream: SpeechStream
+    ref: PreparedReference
+    cache_hit: bool
+    started: float
+    prepared: float
+
+    @property
+    def model(self) -> str:
+        return self.stream.model_id
+
+    def parameters(self) -> dict:
+        return {name: getattr(self.stream.params, name) for name in PARAMETER_NAMES}
+
+    def timing(self, duration: float) -> dict:
+        timings = self.stream.timings
+        inference = timings["inference_seconds"]
+        return {
+            "total_seconds": round(time.perf_counter() - self.started, 4),
+            "preprocess_seconds": round(self.prepared - self.started, 4),
+            "reference_cached": self.cache_hit,
+            "queue_seconds": round(timings["queue_seconds"], 4),
+            "load_seconds": round(timings["load_seconds"], 4),
+            "inference_seconds": round(inference, 4),
+            "real_time_factor": round(inference / duration, 4) if duration else None,
+        }
+
+
+def synthesis_params(options: Mapping[str, Any]) -> SynthesisParams:
+    """Engine parameters from validated request options (unknown keys ignored)."""
+    names = SynthesisParams.__dataclass_fields__
+    return SynthesisParams(**{key: value for key, value in options.items() if key in names})
+
+
+def start_generation(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
+                     options: Mapping[str, Any], streaming: bool = False,
+                     label: str = "-") -> StartedGeneration:
+    """Admit (refused before decoding when the queue is full or the model unknown or
+    unavailable), prepare the reference, load the model. ``model_id`` empty means the
+    server's default model."""
     started = time.perf_counter()
-    engine = get_engine()
-    model_id = model_id or engine.config.default_model
-    engine.registry.get(model_id)  # unknown model: fail before decoding anything
-    status = engine.models.status(model_id)
-    if status.state == UNAVAILABLE:
-        raise ModelUnavailable(status.reason or f"{model_id} is not available.")
-    ref, cache_hit = engine.prepare_reference(ref_audio, ref_text)
+    engine: TTSEngine = get_engine()
+    admission: Admission = engine.admit(model_id)
+    try:
+        ref, cache_hit = engine.prepare_reference(ref_audio, ref_text)
+    except BaseException:
+        admission.release()
+        raise
     prepared = time.perf_counter()
-    result = engine.generate(model_id, ref, gen_text, params, progress=progress)
+    stream = engine.open_stream(admission, ref, gen_text, synthesis_params(options),
+                                streaming=streaming, label=label)
+    return StartedGeneration(stream=stream, ref=ref, cache_hit=cache_hit, started=started,
+                             prepared=prepared)
+
+
+def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
+                    options: Mapping[str, Any], output_format: str = "wav",
+                    include_spectrogram: bool = False, label: str = "-") -> SpeechResult:
+    """The whole file at once."""
+    generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                                  gen_text=gen_text, options=options, label=label)
+    result = generation.stream.collect()
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
-    total = time.perf_counter() - started
     duration = round(result.seconds, 3)
-    inference = result.timings["inference_seconds"]
     return SpeechResult(
-        audio=encoded,
-        format=output_format,
-        content_type=audio.OUTPUT_FORMATS[output_format].content_type,
-        sample_rate=result.sample_rate,
-        duration=duration,
-        model=model_id,
-        seed=result.seed,
-        ref_text=ref.ref_text.strip(),
-        ref_clip=ref.clip,
-        chunks=result.chunks,
-        parameters={
-            "speed": params.speed, "nfe_step": params.nfe_step,
-            "cross_fade_duration": params.cross_fade_duration,
-            "remove_silence": params.remove_silence, "cfg_strength": params.cfg_strength,
-            "sway_sampling_coef": params.sway_sampling_coef,
-        },
-        timing={
-            "total_seconds": round(total, 4),
-            "preprocess_seconds": round(prepared - started, 4),
-            "reference_cached": cache_hit,
-            "queue_seconds": round(result.timings["queue_seconds"], 4),
-            "load_seconds": round(result.timings["load_seconds"], 4),
-            "inference_seconds": round(inference, 4),
-            "real_time_factor": round(inference / duration, 4) if duration else None,
-        },
-        spectrogram_png=spectrogram,
+        audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
+        sample_rate=result.sample_rate, duration=duration, model=generation.model,
+        seed=result.seed, ref_text=generation.ref.ref_text.strip(), ref_clip=generation.ref.clip,
+        chunks=result.chunks, parameters=generation.parameters(),
+        timing=generation.timing(duration), spectrogram_png=spectrogram,
     )
-
-
-_PLOT_LOCK = threading.Lock()
-
-
-def render_spectrogram(mel) -> bytes:
-    """PNG of the generated mel, via upstream's own plot helper. It draws with pyplot's
-    process-wide current figure, so one at a time."""
-    from f5_tts.infer.utils_infer import save_spectrogram
-
-    with tempfile.TemporaryDirectory(prefix="tts-spec-") as folder, _PLOT_LOCK:
-        path = Path(folder) / "spectrogram.png"
-        save_spectrogram(mel, str(path))
-        return path.read_bytes()
-
-

@@ -33,11 +33,11 @@ def health_status() -> dict:
         "status": "ok",
         "version": _version("f5-tts-server"),
         "f5_tts_version": _version("f5-tts"),
-        "device": engine.models.device,
+        "device": engine.device,
         "execution_mode": settings.TTS_EXECUTION_MODE,
         "default_model": engine.config.default_model,
-        "loaded_models": engine.models.loaded_ids(),
-        "queue_depth": engine.models.waiting(),
+        "loaded_models": engine.loaded_models(),
+        "queue_depth": engine.queue_depth(),
         "asr": {"model": transcriber.model_name if transcriber else None,
                 "loaded": bool(transcriber and transcriber.is_loaded)},
         "reference_cache": engine.references.stats(),
@@ -48,11 +48,11 @@ def health_status() -> dict:
 def readiness() -> Readiness:
     engine = get_engine()
     model_id = engine.config.default_model
-    if engine.models.is_loaded(model_id):
+    if model_id in engine.loaded_models():
         return Readiness(True, model_id, None)
-    if model_id not in engine.registry:
+    if model_id not in {spec.id for spec in engine.model_specs()}:
         return Readiness(False, model_id, f"TTS_DEFAULT_MODEL={model_id!r} is not a known model.")
-    status = engine.models.status(model_id)
+    status = engine.model_status(model_id)
     reason = status.reason or (f"{model_id} is not loaded yet; it loads on first use or at start "
                                "with TTS_PRELOAD.")
     return Readiness(False, model_id, reason)

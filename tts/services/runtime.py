@@ -27,7 +27,8 @@ def engine_config() -> EngineConfig:
         custom_vocab=s.TTS_CUSTOM_VOCAB, custom_arch=s.TTS_CUSTOM_ARCH,
         custom_config=s.TTS_CUSTOM_CONFIG, models_file=s.TTS_MODELS_FILE,
         default_model=s.TTS_DEFAULT_MODEL, max_queue=s.TTS_MAX_QUEUE,
-        queue_timeout=s.TTS_QUEUE_TIMEOUT, min_ref_seconds=s.TTS_MIN_REF_SECONDS,
+        queue_timeout=s.TTS_QUEUE_TIMEOUT, max_loaded_models=s.TTS_MAX_LOADED_MODELS,
+        max_preparations=s.TTS_MAX_PREPARATIONS, min_ref_seconds=s.TTS_MIN_REF_SECONDS,
         max_ref_upload_seconds=s.TTS_MAX_REF_UPLOAD_SECONDS,
         ref_cache_entries=s.TTS_REF_CACHE_ENTRIES, ref_cache_mb=s.TTS_REF_CACHE_MB,
     )
@@ -73,7 +74,7 @@ def preload(*, retry_seconds: float | None = None) -> None:
     while pending:
         for model_id in list(pending):
             try:
-                engine.models.get(model_id)
+                engine.load_model(model_id)
                 pending.remove(model_id)
             except EngineError as exc:
                 logger.warning("preload of %s failed: %s", model_id, exc.message)

@@ -2,10 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tts.engine.audio import OUTPUT_FORMATS
 from tts.engine.errors import EngineError
-from tts.engine.synthesis import SynthesisParams
-from tts.services.generation import speech_generate
+from tts.services.generation import OUTPUT_FORMATS, speech_generate
 
 
 class Command(BaseCommand):
@@ -21,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--nfe-step", type=int, default=32)
         parser.add_argument("--speed", type=float, default=1.0)
         parser.add_argument("-o", "--output", type=Path, default=Path("speech.wav"),
-                            help="output file; its suffix picks the format (wav, mp3, flac, ogg)")
+                            help="output file; its suffix picks the format (wav, mp3, flac, ogg, aac, pcm)")
 
     def handle(self, *args, ref: Path, ref_text: str, text: str, model: str, seed, nfe_step: int,
                speed: float, output: Path, **options):
@@ -32,8 +30,7 @@ class Command(BaseCommand):
             result = speech_generate(
                 model_id=model, ref_audio=ref.read_bytes(),
                 ref_text=ref_text, gen_text=text, output_format=fmt,
-                params=SynthesisParams(seed=seed, nfe_step=nfe_step, speed=speed),
-                progress=lambda done, total: self.stderr.write(f"chunk {done}/{total}"))
+                options={"seed": seed, "nfe_step": nfe_step, "speed": speed})
         except (EngineError, OSError) as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc
         output.write_bytes(result.audio)

@@ -1,0 +1,62 @@
+"""Request bodies, guarded before Django reads them (Django's ASGI handler reads a whole body
+into a temporary file before any view runs): over the upload limit → 413 at once, without
+reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from django.conf import settings
+
+from .errors import error_body, too_large_detail
+
+
+class _BodyRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str):
+        self.status, self.code, self.detail = status, code, detail
+
+
+class RequestGuard:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = int(settings.TTS_MAX_UPLOAD_MB * 2**20)
+        length = dict(scope.get("headers") or ()).get(b"content-length", b"").strip()
+        if length.isdigit() and int(length) > limit:
+            return await _refuse(send, _BodyRefused(413, "request_too_large",
+                                                    too_large_detail(int(length))))
+        received, body_done = 0, False
+
+        async def guarded_receive():
+            nonlocal received, body_done
+            if body_done:  # after the body: Django listens for a disconnect, no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), settings.TTS_BODY_TIMEOUT)
+            except TimeoutError:
+                raise _BodyRefused(408, "request_timeout", (
+                    f"The request body stalled for over {settings.TTS_BODY_TIMEOUT:g} s "
+                    "(TTS_BODY_TIMEOUT); send it at a steady pace.")) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyRefused(413, "request_too_large", too_large_detail(received))
+                body_done = not message.get("more_body", False)
+            return message
+
+        try:
+            await self.app(scope, guarded_receive, send)
+        except _BodyRefused as refused:
+            await _refuse(send, refused)
+
+
+async def _refuse(send, refused: _BodyRefused) -> None:
+    body = json.dumps(error_body("client_error", refused.code, refused.detail)).encode()
+    await send({"type": "http.response.start", "status": refused.status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,17 @@
+"""Model backends: one per architecture family, chosen by the model spec."""
+
+from __future__ import annotations
+
+from ..registry import ModelSpec
+from .base import ChunkAudio, ChunkParams, ModelBackend, ModelFiles
+from .f5 import E2Backend, F5Backend, load_vocoder
+
+BACKENDS: dict[str, type] = {"DiT": F5Backend, "UNetT": E2Backend}
+
+
+def backend_for(spec: ModelSpec, device: str) -> ModelBackend:
+    return BACKENDS[spec.architecture](spec, device)
+
+
+__all__ = ["ChunkAudio", "ChunkParams", "ModelBackend", "ModelFiles", "backend_for",
+           "load_vocoder"]

@@ -1,0 +1,64 @@
+"""The interface every model backend implements; the scheduler and streams see nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..reference import PreparedReference
+from ..registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Local paths of everything a model needs (hub files already fetched)."""
+
+    checkpoint: Path
+    vocab: Path | None
+    vocoder: Path
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    """What one chunk's synthesis needs to know."""
+
+    nfe_step: int = 32
+    cfg_strength: float = 2.0
+    sway_sampling_coef: float = -1.0
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class ChunkAudio:
+    samples: np.ndarray  # mono float32
+    sample_rate: int
+    mel: np.ndarray | None = None  # (mels, frames), for the spectrogram
+
+
+class ModelBackend(Protocol):
+    """One model on one device: load it, prepare references for it, speak one chunk, unload.
+
+    A backend is used by one generation at a time (the device scheduler sees to that), so it
+    needs no locking of its own.
+    """
+
+    spec: ModelSpec
+    device: str
+
+    def load(self, files: ModelFiles, vocoder: Any) -> None: ...
+
+    def prepare(self, ref: PreparedReference) -> Any:
+        """The reference in the form ``synthesize_chunk`` takes (cheap; done per generation)."""
+
+    def synthesize_chunk(self, prepared: Any, ref_text: str, text: str, params: ChunkParams,
+                         seed: int) -> ChunkAudio:
+        """Speak one chunk of text; the same seed gives the same samples."""
+
+    def unload(self) -> None:
+        """Drop every tensor this backend holds, so the allocator can give the memory back."""
+
+    @property
+    def is_loaded(self) -> bool: ...

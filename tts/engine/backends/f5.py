@@ -1,0 +1,137 @@
+"""F5-TTS (DiT) and E2-TTS (UNetT) behind the backend interface, through upstream's own
+``load_model``, ``load_vocoder`` and ``infer_batch_process``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..devices import is_out_of_memory
+from ..errors import GenerationFailed, ModelLoadError, ModelUnavailable, OutOfMemory
+from ..reference import PreparedReference
+from ..registry import SAMPLE_RATE, ModelSpec, backbone_class
+from .base import ChunkAudio, ChunkParams, ModelFiles
+
+logger = logging.getLogger(__name__)
+
+
+def _upstream_print(*args: Any, **kwargs: Any) -> None:
+    text = " ".join(str(arg) for arg in args).strip()
+    if text:
+        logger.debug("f5-tts: %s", text)
+
+
+def quiet_upstream() -> None:
+    """Upstream prints (vocab, chunks, paths) to stdout. A module-level ``print`` in its
+    module shadows the builtin for that module alone: no process-wide stdout swap."""
+    from f5_tts.infer import utils_infer
+
+    utils_infer.print = _upstream_print
+
+
+def load_vocoder(folder: Path, device: str) -> Any:
+    """A local Vocos folder (config.yaml + pytorch_model.bin) through upstream's loader."""
+    from f5_tts.infer.utils_infer import load_vocoder as upstream_load_vocoder
+
+    quiet_upstream()
+    check_vocos_config(folder / "config.yaml")
+    try:
+        return upstream_load_vocoder("vocos", is_local=True, local_path=str(folder), device=device)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise OutOfMemory(f"Out of memory on {device} while loading the vocoder; set "
+                              "TTS_MAX_LOADED_MODELS lower.") from exc
+        raise ModelLoadError(f"The Vocos vocoder in {folder} does not load: {short(exc)}. "
+                             "Check TTS_VOCODER_PATH.") from exc
+
+
+def check_vocos_config(path: Path) -> None:
+    """Vocos builds whatever ``class_path`` its config names: allow only Vocos' own classes."""
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        paths = [config[part]["class_path"] for part in ("feature_extractor", "backbone", "head")]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path} is not a Vocos config.yaml ({short(exc)}); check "
+                             "TTS_VOCODER_PATH.") from exc
+    unsafe = [name for name in paths if not str(name).startswith("vocos.")]
+    if unsafe:
+        raise ModelLoadError(f"{path} names classes outside the vocos package ({unsafe}); "
+                             "refusing to load it.")
+
+
+class FlowMatchingBackend:
+    """A CFM model (upstream's ``f5_tts.model.CFM``) around the spec's backbone, plus Vocos."""
+
+    def __init__(self, spec: ModelSpec, device: str):
+        self.spec = spec
+        self.device = device
+        self._model: Any = None
+        self._vocoder: Any = None
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self, files: ModelFiles, vocoder: Any) -> None:
+        from f5_tts.infer.utils_infer import load_model
+
+        quiet_upstream()
+        spec = self.spec
+        try:
+            self._model = load_model(backbone_class(spec.architecture), spec.config,
+                                     str(files.checkpoint), mel_spec_type="vocos",
+                                     vocab_file=str(files.vocab or ""), device=self.device)
+        except FileNotFoundError as exc:
+            raise ModelUnavailable(f"{spec.id}: {exc}; set {spec.env_hint}.") from exc
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise OutOfMemory(f"Out of memory on {self.device} while loading {spec.id}; "
+                                  "set TTS_MAX_LOADED_MODELS lower or use a device with more "
+                                  "memory.") from exc
+            raise ModelLoadError(
+                f"{spec.id} checkpoint {files.checkpoint.name} does not load as a "
+                f"{spec.architecture} with this config and vocab: {short(exc)}. Check the "
+                "checkpoint file, the architecture config and the vocab it was trained with."
+            ) from exc
+        self._vocoder = vocoder
+
+    def prepare(self, ref: PreparedReference) -> Any:
+        import torch
+
+        return torch.from_numpy(ref.samples).unsqueeze(0)
+
+    def synthesize_chunk(self, prepared: Any, ref_text: str, text: str, params: ChunkParams,
+                         seed: int) -> ChunkAudio:
+        from f5_tts.infer.utils_infer import infer_batch_process
+        from f5_tts.model.utils import seed_everything
+
+        seed_everything(seed)  # process-wide generators: the device is ours alone meanwhile
+        wave, sample_rate, mel = next(infer_batch_process(
+            (prepared, SAMPLE_RATE), ref_text, [text], self._model, self._vocoder,
+            mel_spec_type="vocos", progress=None, nfe_step=params.nfe_step,
+            cfg_strength=params.cfg_strength, sway_sampling_coef=params.sway_sampling_coef,
+            speed=params.speed, device=self.device))
+        if wave is None:
+            raise GenerationFailed("The model produced no audio for this text.", attr="gen_text")
+        return ChunkAudio(np.asarray(wave, dtype=np.float32), sample_rate, mel)
+
+    def unload(self) -> None:
+        self._model = None
+        self._vocoder = None
+
+
+class F5Backend(FlowMatchingBackend):
+    """F5-TTS: DiT backbone (ConvNeXt text encoder)."""
+
+
+class E2Backend(FlowMatchingBackend):
+    """E2-TTS: flat UNet-Transformer backbone, characters padded to the mel length."""
+
+
+def short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,169 @@
+"""Streamed generation: pieces made by a worker thread, consumed by an async server.
+
+The worker runs the engine's chunk stream to its end as fast as the device allows and
+hands each piece over at once, so a slow reader holds no device and no queue place, only
+its buffered bytes. When the reader goes away, the generation stops at the next chunk
+boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tts.engine.audio import to_pcm16
+from tts.engine.errors import EngineError, GenerationCancelled
+from tts.engine.stream import AudioChunk
+from tts.engine.streaming_audio import stream_encoder
+
+from .generation import CONTENT_TYPES, StartedGeneration, start_generation
+
+logger = logging.getLogger(__name__)
+
+_END = object()
+#: Audio in events is raw samples, so that the pieces concatenate to the whole.
+EVENT_AUDIO_FORMAT = "pcm_s16le"
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One Server-Sent Event: ``chunk`` (audio and where it sits), ``done`` (the reply's
+    metadata) or ``error`` (the error, in the API's one error shape)."""
+
+    name: str
+    data: dict
+
+
+class StreamFailed(Exception):
+    """The generation failed after the first bytes went out; the response is cut short."""
+
+
+class SpeechStreamSession:
+    """Async-iterable pieces of one streamed generation: ``bytes`` of one growing audio file,
+    or ``StreamEvent``s. ``close`` (idempotent) cancels whatever is still running."""
+
+    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
+        self.generation = generation
+        self.format = fmt
+        self.events = events
+        self.content_type = "text/event-stream" if events else CONTENT_TYPES[fmt]
+        self.sample_rate = generation.ref.sample_rate
+        self._context = contextvars.copy_context()  # log lines keep the request id
+        self._worker: threading.Thread | None = None
+        self._finished = False
+
+    @property
+    def stream(self):
+        return self.generation.stream
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._pieces()
+
+    async def _pieces(self) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def hand_over(item: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the server's loop is gone
+                self.stream.cancel("abandoned")
+
+        self._worker = threading.Thread(target=self._context.run, args=(self._produce, hand_over),
+                                        name="tts-stream", daemon=True)
+        self._worker.start()
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            self._finished = True
+        finally:
+            if not self._finished:
+                self.stream.cancel("the client disconnected")
+
+    def close(self) -> None:
+        if self._worker is None:
+            self.stream.close()  # never started: give the ticket and the model back
+        elif not self._finished:
+            self.stream.cancel("the response was closed")
+
+    # --- the worker thread ------------------------------------------------------------------
+    def _produce(self, hand_over: Callable[[Any], None]) -> None:
+        try:
+            if self.events:
+                self._produce_events(hand_over)
+            else:
+                self._produce_audio(hand_over)
+        except GenerationCancelled:
+            pass  # the stream logged it
+        except EngineError as exc:
+            logger.warning("[%s] stream failed after %d chunks: %s", self.stream.label,
+                           self.stream.done_chunks, exc.message)
+            hand_over(self._error_event(exc) if self.events else StreamFailed(exc.message))
+        except Exception as exc:
+            logger.exception("[%s] stream failed", self.stream.label)
+            hand_over(self._error_event(exc) if self.events else StreamFailed(str(exc)))
+        finally:
+            self.stream.close()
+            hand_over(_END)
+
+    def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
+        encoder = stream_encoder(self.format, self.sample_rate, hand_over)
+        try:
+            for chunk in self.stream:
+                encoder.write(chunk.samples)
+        except BaseException:
+            encoder.abort()
+            raise
+        encoder.close()
+
+    def _produce_events(self, hand_over: Callable[[Any], None]) -> None:
+        for chunk in self.stream:
+            hand_over(StreamEvent("chunk", chunk_event(chunk)))
+        hand_over(StreamEvent("done", self.summary()))
+
+    def summary(self) -> dict:
+        """The whole reply's metadata, as the JSON reply has it (without the audio)."""
+        generation = self.generation
+        stream = self.stream
+        duration = round(stream.emitted_seconds, 3)
+        return {
+            "model": generation.model, "seed": stream.seed, "sample_rate": self.sample_rate,
+            "duration": duration, "chunks": stream.total_chunks,
+            "ref_text": generation.ref.ref_text.strip(),
+            "parameters": generation.parameters(), "timing": generation.timing(duration),
+        }
+
+    @staticmethod
+    def _error_event(exc: BaseException) -> StreamEvent:
+        if isinstance(exc, EngineError):
+            code, detail = exc.code, exc.message
+        else:
+            code, detail = "error", "Internal server error; see the server log."
+        return StreamEvent("error", {"type": "server_error", "errors": [
+            {"code": code, "detail": detail, "attr": None}]})
+
+
+def chunk_event(chunk: AudioChunk) -> dict:
+    return {"index": chunk.index, "total": chunk.total, "text": chunk.text,
+            "start": round(chunk.start, 4), "end": round(chunk.end, 4),
+            "sample_rate": chunk.sample_rate, "format": EVENT_AUDIO_FORMAT,
+            "audio": base64.b64encode(to_pcm16(chunk.samples)).decode("ascii")}
+
+
+def speech_stream(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
+                  options: Mapping[str, Any], output_format: str = "wav", events: bool = False,
+                  label: str = "-") -> SpeechStreamSession:
+    """Admit, prepare and load now (errors are still ordinary replies); generate while the
+    caller iterates."""
+    generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                                  gen_text=gen_text, options=options, streaming=True,
+                                  label=label)
+    return SpeechStreamSession(generation, fmt=output_format, events=events)
