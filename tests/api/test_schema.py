@@ -9,7 +9,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from .conftest import GENERATE, error_of
+from tests.support.helpers import GENERATE, error_of
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"

@@ -26,9 +26,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import REF_TEXT
-
-from .conftest import ROOT
+from tests.support.audio import REF_TEXT
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -36,6 +36,10 @@ base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (o
 `audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
 bytes instead (as an attachment named `speech.<format>`), with the metadata in `X-` headers.
 
+With `stream=true` the audio is sent while it is generated (a chunked file in any
+`output_format`); with `Accept: text/event-stream` it comes as Server-Sent Events: one `chunk`
+event per piece of text (base64 16-bit PCM), then `done` with the metadata (or `error`).
+
 On this page: choose a clip under `ref_audio` and press **Execute**. Pick `audio/*` as the
 media type of the 200 response to get a player and a download link instead of JSON.
 
@@ -109,6 +113,20 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
                    "queue_seconds": 0.0, "load_seconds": 0.0, "inference_seconds": 1.9,
                    "real_time_factor": 0.54},
     },
+)
+
+GENERATE_EVENTS_EXAMPLE = OpenApiExample(
+    "Server-Sent Events",
+    response_only=True,
+    media_type="text/event-stream",
+    value=(
+        'event: chunk\ndata: {"index":0,"total":2,"text":"Hello!","start":0.0,"end":0.62,'
+        '"sample_rate":24000,"format":"pcm_s16le","audio":"AAABAAIA..."}\n\n'
+        'event: chunk\ndata: {"index":1,"total":2,"text":"This is my cloned voice '
+        'speaking.","start":0.62,"end":2.31,"sample_rate":24000,"format":"pcm_s16le",'
+        '"audio":"AwAEAAUA..."}\n\n'
+        'event: done\ndata: {"model":"{default_model}","seed":42,"sample_rate":24000,'
+        '"duration":2.31,"chunks":2,...}\n\n'),
 )
 
 GENERATE_ERRORS = {

@@ -69,7 +69,13 @@ class GenerateView(APIView):
             (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description=(
                 "Raw audio, as an attachment named speech.<format>. Headers: X-Model, X-Seed, "
                 "X-Sample-Rate, X-Duration, X-Chunks, X-Ref-Text (percent-encoded), "
-                "X-Inference-Seconds, X-Real-Time-Factor.")),
+                "X-Inference-Seconds, X-Real-Time-Factor. With stream=true: chunked, with "
+                "X-Model, X-Seed, X-Sample-Rate and X-Chunks only.")),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, examples=[schema.GENERATE_EVENTS_EXAMPLE],
+                description="Server-Sent Events (`Accept: text/event-stream`): a `chunk` event "
+                            "per piece of text as it is generated, then `done` with the "
+                            "metadata, or `error` in the error shape."),
             **schema.GENERATE_ERRORS,
         },
         examples=[schema.GENERATE_JSON_EXAMPLE],
