@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import sys
 import pytest
 import requests
 import soundfile as sf
+
+from tests.support.audio import REF_TEXT
 
 pytestmark = pytest.mark.e2e
 
@@ -37,3 +40,35 @@ def test_docs_snippets_name_this_server_and_run(tts_server, ref_wav, tmp_path):
         else:
             seed, duration = done.stdout.split()
             assert int(seed) >= 0 and float(duration) > 0.2
+
+
+def test_documented_events_have_the_fields_the_server_sends(tts_server, ref_bytes):
+    schema = requests.get(f"{tts_server.url}/api/schema/", timeout=30,
+                          headers={"Accept": "application/vnd.oai.openapi+json"}).json()
+    content = schema["paths"]["/api/tts/generate/"]["post"]["responses"]["200"]["content"]
+    (example,) = content["text/event-stream"]["examples"].values()
+    documented = events(example["value"])
+    reply = requests.post(
+        f"{tts_server.url}/api/tts/generate/", headers={"Accept": "text/event-stream"},
+        data={"ref_text": REF_TEXT, "gen_text": "Hello! This is my cloned voice speaking.",
+              "nfe_step": 4}, files={"ref_audio": ("voice.wav", ref_bytes, "audio/wav")},
+        timeout=120)
+    assert reply.status_code == 200, reply.text
+    sent = events(reply.text)
+    assert [name for name, _ in sent][-1] == "done"
+    assert {name for name, _ in sent} == {name for name, _ in documented}
+    chunk, done = (json.loads(data) for data in (sent[0][1], sent[-1][1]))
+    documented_chunk, documented_done = (json.loads(data) for data in (documented[0][1],
+                                                                       documented[-1][1]))
+    assert set(chunk) == set(documented_chunk)
+    assert set(done) == set(documented_done)
+    assert done["model"] == documented_done["model"] == "tiny-f5"
+
+
+def events(text: str) -> list[tuple[str, str]]:
+    """(name, data) of each event in a text/event-stream body."""
+    found = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((fields["event"], fields["data"]))
+    return found

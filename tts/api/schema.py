@@ -8,6 +8,7 @@ the docs page shows requests that work against the server that serves it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,18 +116,25 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
     },
 )
 
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+_CHUNK = {"index": 0, "total": 2, "text": "Hello!", "start": 0.0, "end": 0.62,
+          "sample_rate": 24000, "format": "pcm_s16le", "audio": "AAABAAIA..."}
 GENERATE_EVENTS_EXAMPLE = OpenApiExample(
     "Server-Sent Events",
     response_only=True,
     media_type="text/event-stream",
-    value=(
-        'event: chunk\ndata: {"index":0,"total":2,"text":"Hello!","start":0.0,"end":0.62,'
-        '"sample_rate":24000,"format":"pcm_s16le","audio":"AAABAAIA..."}\n\n'
-        'event: chunk\ndata: {"index":1,"total":2,"text":"This is my cloned voice '
-        'speaking.","start":0.62,"end":2.31,"sample_rate":24000,"format":"pcm_s16le",'
-        '"audio":"AwAEAAUA..."}\n\n'
-        'event: done\ndata: {"model":"{default_model}","seed":42,"sample_rate":24000,'
-        '"duration":2.31,"chunks":2,...}\n\n'),
+    value="".join([
+        _event("chunk", _CHUNK),
+        _event("chunk", {**_CHUNK, "index": 1, "text": "This is my cloned voice speaking.",
+                         "start": 0.62, "end": 3.52, "audio": "AwAEAAUA..."}),
+        _event("done", {**{key: GENERATE_RESPONSE_EXAMPLE.value[key] for key in (
+            "model", "seed", "sample_rate", "duration", "ref_text", "parameters", "timing")},
+            "chunks": 2}),
+    ]),
 )
 
 GENERATE_ERRORS = {
