@@ -158,8 +158,8 @@ GENERATE_ERRORS = {
                ("Weights missing", "server_error", "model_unavailable",
                 "{unavailable_detail}", None),
                ("Busy", "server_error", "engine_busy",
-                "{max_queue} requests are already waiting for the model; retry shortly.",
-                None)),
+                "{max_queue} requests are already waiting for this server's device; retry "
+                "shortly.", None)),
 }
 
 #: Shown when every configured model is available (nothing real to quote).
