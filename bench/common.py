@@ -13,17 +13,14 @@ import datetime as dt
 import io
 import os
 import platform
-import re
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +29,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, 
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
-BIN = Path(sys.executable).parent
-LOOPBACK = "127.0.0.1"
-_ACCESS_STATUS = re.compile(r'" (\d{3}) ')
+from tests.support import audio as support_audio  # noqa: E402
+from tests.support.server import LiveServer  # noqa: E402
 
 #: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
 #: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.
@@ -123,14 +119,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 # --- audio ---------------------------------------------------------------------------------
 def speak(text: str, path: Path, *, speed: int = 160, pitch: int = 50) -> Path:
     """Speech from espeak-ng, converted to mono 16-bit WAV at 24 kHz."""
-    with tempfile.TemporaryDirectory(prefix="bench-speak-") as folder:
-        raw = Path(folder) / "raw.wav"
-        subprocess.run(["espeak-ng", "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
-                       check=True, timeout=60)
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw),
-                        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(path)],
-                       check=True, timeout=60)
-    return path
+    return support_audio.speak(text, path, speed=speed, pitch=pitch, sample_rate=SAMPLE_RATE)
 
 
 def audio_seconds(path: Path) -> float:
@@ -226,124 +215,8 @@ def stop_on_sigterm() -> None:
 
 
 # --- the server ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """``gunicorn -c config/gunicorn.py config.wsgi`` on 127.0.0.1, as ``make serve`` runs it."""
-
-    models_file: Path
-    preload: Sequence[str] = ("tiny-f5",)
-    default_model: str = "tiny-f5"
-    extra_env: dict[str, str] = field(default_factory=dict)
-    start_timeout: float = 180.0
-    port: int = 0
-    process: subprocess.Popen | None = None
-    var_dir: Path | None = None
-    log_path: Path | None = None
-    #: Where to copy the server's log when it stops (the temp state folder is removed).
-    keep_log: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(HF_HUB_OFFLINE="1", HOST=LOOPBACK, PORT=str(self.port),
-                   TTS_MODELS_FILE=str(self.models_file), TTS_DEFAULT_MODEL=self.default_model,
-                   TTS_PRELOAD=",".join(self.preload), TTS_VAR_DIR=str(self.var_dir),
-                   LOG_LEVEL=env.get("LOG_LEVEL", "WARNING"))
-        env.update(self.extra_env)
-        return env
-
-    def start(self) -> Server:
-        self.port = self.port or free_port()
-        self.var_dir = Path(tempfile.mkdtemp(prefix="tts-bench-var-"))
-        self.log_path = self.var_dir / "server.log"
-        env = self.env()
-        try:
-            subprocess.run([str(BIN / "python"), "manage.py", "migrate", "--noinput"], cwd=ROOT,
-                           env=env, check=True, capture_output=True, timeout=120)
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)
-            self._wait_ready()
-        except BaseException:  # SIGTERM (SystemExit) included: leave nothing running
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n"
-                                   + self.log_tail())
-            with contextlib.suppress(requests.RequestException):
-                ready = requests.get(f"{self.url}/api/tts/health/ready/", timeout=5)
-                models = requests.get(f"{self.url}/api/tts/models/", timeout=5)
-                loaded = {m["id"] for m in models.json() if m["status"] == "loaded"}
-                if ready.status_code == 200 and set(self.preload) <= loaded:
-                    return
-            time.sleep(0.5)
-        raise TimeoutError(f"server not ready after {self.start_timeout:.0f} s:\n"
-                           + self.log_tail())
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def access_statuses(self) -> list[int]:
-        """HTTP statuses of the generate requests, from gunicorn's access log."""
-        if self.log_path is None or not self.log_path.exists():
-            return []
-        return [int(match.group(1)) for line in self.log_path.read_text(errors="replace")
-                .splitlines() if "/api/tts/generate/" in line
-                and (match := _ACCESS_STATUS.search(line))]
-
-    def server_errors(self) -> list[str]:
-        """Access-log lines with a 5xx other than 503 (503 = refused with Retry-After)."""
-        if self.log_path is None or not self.log_path.exists():
-            return []
-        return [line for line in self.log_path.read_text(errors="replace").splitlines()
-                if (match := _ACCESS_STATUS.search(line)) and match.group(1).startswith("5")
-                and match.group(1) != "503"]
-
-    def logged_tracebacks(self) -> int:
-        if self.log_path is None or not self.log_path.exists():
-            return 0
-        return self.log_path.read_text(errors="replace").count("Traceback (most recent call")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)  # our own session only
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        if self.var_dir is not None:
-            if self.keep_log is not None and self.log_path is not None and self.log_path.exists():
-                shutil.copyfile(self.log_path, self.keep_log)
-            shutil.rmtree(self.var_dir, ignore_errors=True)
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+#: The server as `make serve` runs it, on a free loopback port (shared with the tests).
+Server = LiveServer
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -435,3 +308,36 @@ def upstream_ref_cache_clear() -> None:
         with contextlib.suppress(OSError):
             os.unlink(path)
     utils_infer._ref_audio_cache.clear()
+
+
+@dataclass
+class StreamTiming:
+    status: int
+    first_audio: float  # request sent until the first audio byte arrived
+    total: float  # until the last byte
+    audio_bytes: int
+
+
+def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, model: str,
+                nfe_step: int, seed: int = 0, timeout: float = 600.0,
+                stop_after_first: bool = False, headers: dict[str, str] | None = None
+                ) -> StreamTiming:
+    """One ``stream=true`` request for raw pcm (so every body byte is audio), timed to the
+    first audio byte and to the end; ``stop_after_first`` hangs up after the first piece."""
+    import requests
+
+    data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
+            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true"}
+    started = time.perf_counter()
+    first, received = float("nan"), 0
+    with requests.post(f"{url}/api/tts/generate/", data=data, stream=True, timeout=timeout,
+                       headers={"Accept": "audio/pcm", **(headers or {})},
+                       files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")}) as response:
+        for piece in response.iter_content(chunk_size=None):
+            if piece and received == 0:
+                first = time.perf_counter() - started
+            received += len(piece)
+            if stop_after_first and received:
+                break
+        status = response.status_code
+    return StreamTiming(status, first, time.perf_counter() - started, received)

@@ -172,3 +172,25 @@ def test_concurrent_preparations_of_one_clip_decode_it_once(tiny_dir, ref_bytes,
     assert len(decodes) == 1
     assert sum(not hit for _, hit in results) == 1  # one prepared it, three shared it
     assert all(ref is results[0][0] for ref, _ in results)
+
+
+def test_cancelling_mid_chunk_stops_within_a_denoising_step(engine, ref, monkeypatch):
+    """The transformer runs once per step; a cancel between two steps abandons the chunk."""
+    stream = open_stream(engine, ref, nfe_step=32)
+    steps = []
+    lease = stream._lease
+    transformer = lease.backend._model.transformer
+
+    def count_and_cancel(module, args):
+        steps.append(1)
+        if len(steps) == 3:
+            stream.cancel("test")
+
+    handle = transformer.register_forward_pre_hook(count_and_cancel)
+    try:
+        with pytest.raises(GenerationCancelled):
+            stream.collect()
+    finally:
+        handle.remove()
+    assert len(steps) == 3  # not the 32+ passes that the whole chunk takes
+    assert stream.done_chunks == 0 and engine.queue.admitted() == 0

@@ -8,7 +8,7 @@ from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from tts.engine import errors as engine
+import tts.engine.errors as engine
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ cross-faded into the previous one, and handed over as soon as it is ready.
 
 The overlap tail of every chunk is held back until the next chunk arrives, so the pieces
 of a stream, played back to back, are exactly the whole-file result: no clicks, no gaps.
-Cancelling (or closing) the stream stops it at the next chunk boundary and frees the device.
+Cancelling (or closing) the stream stops it within one denoising step and frees the device.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class SpeechStream:
         return self._cancelled.is_set()
 
     def cancel(self, why: str = "on request") -> None:
-        """Stop at the next chunk boundary (callable from any thread)."""
+        """Stop within a denoising step (callable from any thread)."""
         if not self._cancelled.is_set():
             self._cancelled.set()
             logger.info("[%s] generation cancelled (%s) after %d of %d chunks; device freed",
@@ -153,7 +153,8 @@ class SpeechStream:
     def _synthesize(self, backend: ModelBackend, prepared, text: str, chunk_params, index: int):
         try:
             return backend.synthesize_chunk(prepared, self.ref.ref_text, text, chunk_params,
-                                            chunk_seed(self.seed, index))
+                                            chunk_seed(self.seed, index),
+                                            should_stop=lambda: self.cancelled)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise

@@ -17,8 +17,8 @@ MAX_SEED = 2**32 - 1
 #: Upstream's chunk budget is (22 - reference seconds) worth of text per chunk.
 MAX_CHUNK_SECONDS = 22
 #: The first chunk of a stream gets this share of the budget (upstream's socket server halves
-#: it twice), so the first audio comes after a fraction of a sentence...
-FIRST_CHUNK_SHARE = 0.25
+#: it twice; this goes a little further), so the first audio comes after a few words...
+FIRST_CHUNK_SHARE = 1 / 6
 #: ...but not so little that upstream slows it down (it speaks chunks under 10 bytes at 0.3×).
 MIN_FIRST_CHUNK_BYTES = 24
 

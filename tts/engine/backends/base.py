@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,8 +55,10 @@ class ModelBackend(Protocol):
         """The reference in the form ``synthesize_chunk`` takes (cheap; done per generation)."""
 
     def synthesize_chunk(self, prepared: Any, ref_text: str, text: str, params: ChunkParams,
-                         seed: int) -> ChunkAudio:
-        """Speak one chunk of text; the same seed gives the same samples."""
+                         seed: int, should_stop: Callable[[], bool] | None = None
+                         ) -> ChunkAudio:
+        """Speak one chunk of text; the same seed gives the same samples. When
+        ``should_stop`` turns true the chunk is abandoned with GenerationCancelled."""
 
     def unload(self) -> None:
         """Drop every tensor this backend holds, so the allocator can give the memory back."""

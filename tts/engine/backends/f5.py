@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,13 @@ import numpy as np
 import yaml
 
 from ..devices import is_out_of_memory
-from ..errors import GenerationFailed, ModelLoadError, ModelUnavailable, OutOfMemory
+from ..errors import (
+    GenerationCancelled,
+    GenerationFailed,
+    ModelLoadError,
+    ModelUnavailable,
+    OutOfMemory,
+)
 from ..reference import PreparedReference
 from ..registry import SAMPLE_RATE, ModelSpec, backbone_class
 from .base import ChunkAudio, ChunkParams, ModelFiles
@@ -105,16 +113,18 @@ class FlowMatchingBackend:
         return torch.from_numpy(ref.samples).unsqueeze(0)
 
     def synthesize_chunk(self, prepared: Any, ref_text: str, text: str, params: ChunkParams,
-                         seed: int) -> ChunkAudio:
+                         seed: int, should_stop: Callable[[], bool] | None = None
+                         ) -> ChunkAudio:
         from f5_tts.infer.utils_infer import infer_batch_process
         from f5_tts.model.utils import seed_everything
 
         seed_everything(seed)  # process-wide generators: the device is ours alone meanwhile
-        wave, sample_rate, mel = next(infer_batch_process(
-            (prepared, SAMPLE_RATE), ref_text, [text], self._model, self._vocoder,
-            mel_spec_type="vocos", progress=None, nfe_step=params.nfe_step,
-            cfg_strength=params.cfg_strength, sway_sampling_coef=params.sway_sampling_coef,
-            speed=params.speed, device=self.device))
+        with _stoppable(self._model.transformer, should_stop):
+            wave, sample_rate, mel = next(infer_batch_process(
+                (prepared, SAMPLE_RATE), ref_text, [text], self._model, self._vocoder,
+                mel_spec_type="vocos", progress=None, nfe_step=params.nfe_step,
+                cfg_strength=params.cfg_strength, sway_sampling_coef=params.sway_sampling_coef,
+                speed=params.speed, device=self.device))
         if wave is None:
             raise GenerationFailed("The model produced no audio for this text.", attr="gen_text")
         return ChunkAudio(np.asarray(wave, dtype=np.float32), sample_rate, mel)
@@ -130,6 +140,26 @@ class F5Backend(FlowMatchingBackend):
 
 class E2Backend(FlowMatchingBackend):
     """E2-TTS: flat UNet-Transformer backbone, characters padded to the mel length."""
+
+
+@contextlib.contextmanager
+def _stoppable(transformer: Any, should_stop: Callable[[], bool] | None) -> Iterator[None]:
+    """Check ``should_stop`` before every denoising step (each is one forward pass of the
+    transformer), so a cancelled generation gives the device back within a step, not a
+    chunk."""
+    if should_stop is None:
+        yield
+        return
+
+    def check(module: Any, args: Any) -> None:
+        if should_stop():
+            raise GenerationCancelled("The generation was cancelled.")
+
+    handle = transformer.register_forward_pre_hook(check)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def short(exc: BaseException, limit: int = 300) -> str:

@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--nfe-step", type=int, default=32)
         parser.add_argument("--speed", type=float, default=1.0)
         parser.add_argument("-o", "--output", type=Path, default=Path("speech.wav"),
-                            help="output file; its suffix picks the format (wav, mp3, flac, ogg, aac, pcm)")
+                            help="output file; its suffix picks the format "
+                                 "(wav, mp3, flac, ogg, aac, pcm)")
 
     def handle(self, *args, ref: Path, ref_text: str, text: str, model: str, seed, nfe_step: int,
                speed: float, output: Path, **options):

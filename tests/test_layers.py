@@ -1,0 +1,47 @@
+"""The layers call downward only (DESIGN.md §5): api → services → engine; the engine knows
+nothing of Django, and the HTTP layer knows nothing of the engine but its error types."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+TTS = Path(__file__).resolve().parent.parent / "tts"
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (TTS / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[str(path.relative_to(TTS))] = names
+    return found
+
+
+def test_the_engine_imports_no_django_and_nothing_above_it():
+    for module, names in imported_modules("engine").items():
+        assert not {n for n in names if n.split(".")[0] == "django"}, module
+        assert not {n for n in names if n.startswith(("tts.api", "tts.services"))}, module
+
+
+@pytest.mark.parametrize("package", ["api"])
+def test_the_http_layer_uses_services_not_engine_internals(package):
+    for module, names in imported_modules(package).items():
+        engine = {n for n in names if n.startswith("tts.engine")}
+        assert engine <= {"tts.engine.errors"}, (module, engine)
+
+
+def test_services_use_the_engine_facade_not_its_parts():
+    """No service reaches into the engine's registry, model pool or queue."""
+    for path in (TTS / "services").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for internal in ("tts.engine.registry", "tts.engine.pool", "tts.engine.scheduler",
+                         "tts.engine.backends", ".registry.", ".pool.", ".queue."):
+            assert internal not in text, (path.name, internal)
