@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Every benchmark of issue 5, bounded for a 2-core CPU (about 10-15 minutes in all).
+# Every benchmark, bounded for a 2-core CPU (about 15-20 minutes in all).
 # `make bench` runs this. Each script starts its own server on 127.0.0.1 and stops it.
 #
 #   BENCH_OUT=folder   also keep each script's output in folder/<name>.txt
 #   PY=python          interpreter (default .venv/bin/python)
 #   RTF_ARGS="..."     flags for rtf.py (default: both base models, nfe 8, one round)
-#   BENCH_TOTAL=840    seconds for the whole run: rtf.py gets what the others left (its
+#   BENCH_TOTAL=1200   seconds for the whole run: rtf.py gets what the others left (its
 #                      --budget skips runs that would not fit)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ BENCH_WORKDIR=$(mktemp -d -t tts-bench-XXXXXX)
 export BENCH_WORKDIR
 trap 'rm -rf "$BENCH_WORKDIR"' EXIT
 RTF_ARGS=${RTF_ARGS:---models F5TTS_v1_Base E2TTS_Base --nfe 8 --rounds 1}
-TOTAL=${BENCH_TOTAL:-840}
+TOTAL=${BENCH_TOTAL:-1200}
 
 failed=0
 run() {  # run NAME LIMIT_SECONDS ARGS...: one script under a time limit, output kept
@@ -42,6 +42,8 @@ run overhead 360 bench/overhead.py
 run cache 150 bench/cache.py
 run concurrency 180 bench/concurrency.py
 run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
+run ttfa 300 bench/ttfa.py
+run cancel 300 bench/cancel.py
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags
