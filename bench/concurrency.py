@@ -60,7 +60,7 @@ def run_level(server: common.Server, clients: int, *, requests_each: int, refs: 
     for thread in threads:
         thread.join(timeout=deadline_s + timeout + 30)
     wall = time.perf_counter() - started
-    time.sleep(0.3)  # let gunicorn flush its access log
+    time.sleep(0.3)  # let the server flush its access log
     logged = server.access_statuses()[logged_before:]
 
     statuses = Counter(r.status for r in replies)

@@ -74,8 +74,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Saved voices' files go through the default storage: MEDIA_ROOT, or any Django storage by
+# setting only, e.g. S3 with django-storages (README "Saved voices").
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env("TTS_STORAGE_BACKEND",
+                       default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("TTS_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve the Swagger UI assets without a collectstatic step

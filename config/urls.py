@@ -5,6 +5,8 @@ from tts.api.docs import RedocView, SwaggerView, favicon
 
 urlpatterns = [
     path("api/tts/", include("tts.api.urls")),
+    # OpenAI's paths have no trailing slash (its clients append none).
+    path("v1/", include("tts.openai.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),

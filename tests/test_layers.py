@@ -31,7 +31,7 @@ def test_the_engine_imports_no_django_and_nothing_above_it():
         assert not {n for n in names if n.startswith(("tts.api", "tts.services"))}, module
 
 
-@pytest.mark.parametrize("package", ["api"])
+@pytest.mark.parametrize("package", ["api", "openai"])
 def test_the_http_layer_uses_services_not_engine_internals(package):
     for module, names in imported_modules(package).items():
         engine = {n for n in names if n.startswith("tts.engine")}

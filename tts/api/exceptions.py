@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 import tts.engine.errors as engine
+from tts.services import errors as service
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ class ResourceNotFound(exceptions.NotFound):
 
 
 def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
-    if isinstance(exc, engine.ModelNotFound):
+    if isinstance(exc, (engine.ModelNotFound, service.NotFound)):
         return ResourceNotFound(exc.message, code=exc.code)
     if isinstance(exc, (engine.InvalidReferenceAudio, engine.InvalidReferenceText,
-                        engine.GenerationFailed)):
+                        engine.GenerationFailed, service.InvalidInput)):
         return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,
                                                                              code=exc.code)]})
     if isinstance(exc, (engine.ModelUnavailable, engine.ModelLoadError, engine.EngineBusy,

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tts.services.generation import OUTPUT_FORMATS, SEED_RANGE
+from tts.services.scripts import starts_with_tag
 
 #: A 12 s clip is read in far fewer characters than this.
 MAX_REF_TEXT_CHARS = 1000
@@ -31,9 +32,18 @@ def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
         }, **kwargs)
 
 
+VOICE_ID_HELP = ("Letters, digits, hyphens and underscores; chosen at creation or derived from "
+                 "the name.")
+
+
 class _GenerateFields(serializers.Serializer):
     """Everything but the reference audio, shared by the multipart and JSON bodies."""
 
+    voice = serializers.SlugField(
+        required=False, default="", allow_blank=True, max_length=64,
+        help_text="Id of a saved voice (GET /api/tts/voices/), instead of ref_audio + ref_text.",
+        error_messages={"invalid": "voice must be a saved voice id (letters, digits, hyphens, "
+                                   "underscores); see GET /api/tts/voices/."})
     ref_text = serializers.CharField(
         required=False, allow_blank=True, default="", trim_whitespace=True,
         max_length=MAX_REF_TEXT_CHARS, error_messages={"max_length": (
@@ -44,7 +54,9 @@ class _GenerateFields(serializers.Serializer):
     gen_text = serializers.CharField(
         help_text="The text to speak in the cloned voice (at most TTS_MAX_TEXT_CHARS "
                   "characters, 5000 by default). Long text is split into chunks at sentence "
-                  "ends and joined with a cross-fade.",
+                  "ends and joined with a cross-fade. `[voice-id]` switches to a saved voice "
+                  "from there on (`[voice-id speed=1.2]` also sets its speed; `[main]` returns "
+                  "to the request's own voice).",
         error_messages={"blank": "gen_text is empty; send the text to speak.",
                         "required": "gen_text is required: the text to speak."})
     model = serializers.CharField(
@@ -100,7 +112,15 @@ class _GenerateFields(serializers.Serializer):
                 name: [serializers.ErrorDetail(
                     f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
                     code="unknown_field")] for name in unknown})
-        return super().to_internal_value(data)
+        # Reported with the field errors, so a bare {} names every missing field at once.
+        problems = _reference_problems(data)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**exc.detail, **problems}) from None
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
 
     def generation_options(self) -> dict:
         """The generation parameters, for the service."""
@@ -110,10 +130,38 @@ class _GenerateFields(serializers.Serializer):
                                               "remove_silence", "seed")}
 
 
+def _reference_problems(data: Mapping) -> dict:
+    """A request names its voice once: ref_audio (+ ref_text) or voice, or tags every word."""
+    def given(name: str) -> bool:
+        value = data.get(name)
+        return isinstance(value, str) and bool(value.strip())
+
+    def error(text: str, code: str) -> list:
+        return [serializers.ErrorDetail(text, code=code)]
+
+    # An empty ref_audio counts as sent: its own field error says it is empty.
+    has_audio = data.get("ref_audio") is not None
+    if given("voice") and has_audio:
+        return {"voice": error("Send either voice (a saved voice id) or ref_audio (a clip), "
+                               "not both.", "voice_conflict")}
+    if given("voice") and given("ref_text"):
+        return {"ref_text": error(
+            "ref_text goes with ref_audio; a saved voice has its own transcript (change it "
+            "with PATCH /api/tts/voices/{id}/).", "voice_conflict")}
+    gen_text = data.get("gen_text")
+    if not given("voice") and not has_audio and not (
+            isinstance(gen_text, str) and starts_with_tag(gen_text)):
+        return {"ref_audio": error("ref_audio is required: upload the voice to clone, or name "
+                                   "a saved voice in voice.", "required")}
+    return {}
+
+
 class GenerateMultipartSerializer(_GenerateFields):
     ref_audio = serializers.FileField(
+        required=False,
         help_text=f"Reference clip of the voice to clone: {ACCEPTED_AUDIO}; 3-12 s of one "
-                  "speaker works best (longer clips are cut at a pause near 12 s).",
+                  "speaker works best (longer clips are cut at a pause near 12 s). Required "
+                  "unless `voice` is given.",
         error_messages={"required": "ref_audio is required: upload the voice to clone.",
                         "invalid": "ref_audio must be a file upload (multipart/form-data).",
                         "empty": "ref_audio is an empty file; upload a recording."})
@@ -151,7 +199,9 @@ class Base64AudioField(serializers.Field):
 
 class GenerateJsonSerializer(_GenerateFields):
     ref_audio = Base64AudioField(
-        help_text=f"Reference clip as base64 ({ACCEPTED_AUDIO}); 3-12 s of one speaker.",
+        required=False,
+        help_text=f"Reference clip as base64 ({ACCEPTED_AUDIO}); 3-12 s of one speaker. "
+                  "Required unless `voice` is given.",
         error_messages={"required": "ref_audio is required: the base64 of the voice clip.",
                         "null": "ref_audio is required: the base64 of the voice clip."})
 
@@ -184,6 +234,14 @@ class TimingSerializer(serializers.Serializer):
                                    "real time.")
 
 
+class SegmentSerializer(serializers.Serializer):
+    voice = serializers.CharField(allow_null=True,
+                                  help_text="Saved voice id; null for the uploaded clip.")
+    text = serializers.CharField()
+    start = serializers.FloatField(help_text="Seconds from the start of the audio.")
+    end = serializers.FloatField()
+
+
 class GenerateOutputSerializer(serializers.Serializer):
     audio = Base64AudioField(help_text="The encoded audio file, base64.")
     format = serializers.CharField()
@@ -196,6 +254,9 @@ class GenerateOutputSerializer(serializers.Serializer):
     chunks = serializers.IntegerField(help_text="Number of text chunks generated and joined.")
     parameters = ParametersSerializer()
     timing = TimingSerializer()
+    segments = SegmentSerializer(
+        many=True, help_text="Where each voice speaks: one entry, or one per stretch of a "
+                             "multi-voice script.")
     spectrogram = Base64AudioField(source="spectrogram_png", required=False,
                                    help_text="PNG of the mel spectrogram, base64 (only with "
                                              "include_spectrogram).")

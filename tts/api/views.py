@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,8 +18,7 @@ from tts.services.generation import SpeechResult, speech_generate
 from tts.services.streaming import SpeechStreamSession, speech_stream
 
 from . import schema
-from .errors import too_large_detail
-from .exceptions import RequestTooLarge, ServiceUnavailable
+from .exceptions import ServiceUnavailable
 from .renderers import (
     FORMAT_BY_MEDIA_TYPE,
     AudioRenderer,
@@ -35,17 +33,12 @@ from .serializers import (
     ModelSerializer,
     ReadinessSerializer,
 )
+from .uploads import BoundedUploadMixin
 
 
-class GenerateView(APIView):
+class GenerateView(BoundedUploadMixin, APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer, EventStreamRenderer]
-
-    def initial(self, request, *args, **kwargs):
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.TTS_MAX_UPLOAD_MB * 2**20:
-            raise RequestTooLarge(too_large_detail(length))
-        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # Errors are JSON even when the client asked for audio.
@@ -93,8 +86,8 @@ class GenerateView(APIView):
                        or request.query_params.get("response") == "audio")
         output_format = self._output_format(request, data["output_format"])
         request_args = {
-            "model_id": data["model"], "ref_audio": data["ref_audio"],
-            "ref_text": data["ref_text"], "gen_text": data["gen_text"],
+            "model_id": data["model"], "ref_audio": data.get("ref_audio"),
+            "ref_text": data["ref_text"], "voice": data["voice"], "gen_text": data["gen_text"],
             "options": serializer.generation_options(), "label": request.request_id,
         }
         if data["stream"] or events:

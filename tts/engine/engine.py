@@ -8,8 +8,10 @@ leased, loaded if needed outside the device's turns) → iterate or ``collect``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from . import audio
@@ -24,6 +26,7 @@ from .errors import (
 )
 from .pool import ModelPool, ModelStatus
 from .reference import PreparedReference, normalize_ref_text, validate_and_clip
+from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
@@ -139,6 +142,35 @@ class TTSEngine:
         return PreparedReference(samples=clipped, sample_rate=audio.SAMPLE_RATE,
                                  ref_text=normalize_ref_text(text), clip=clip,
                                  transcribed=transcribed)
+
+    # --- references persisted by the caller (saved voices) ------------------------------------
+    def stored_reference(self, key: str, read: Callable[[], bytes]
+                         ) -> tuple[PreparedReference, bool]:
+        """A reference persisted with ``reference_store.dump_reference``: from the cache under
+        ``key``, else ``read()`` and kept. The caller changes ``key`` whenever what is stored
+        changes. Returns the reference and whether it came from the cache."""
+        cache_key = ("stored", key)
+        cached = self.references.get(cache_key)
+        if cached is not None:
+            return cached, True
+        ref = load_reference(read())
+        self.references.put(cache_key, ref)
+        return ref, False
+
+    def remember_reference(self, key: str, ref: PreparedReference) -> None:
+        """Cache a reference the caller has just prepared and persisted under ``key``."""
+        self.references.put(("stored", key), ref)
+
+    def retext_reference(self, ref: PreparedReference, ref_text: str) -> PreparedReference:
+        """The same prepared audio with a new transcript; an empty one is recognised (ASR,
+        bounded like any preparation)."""
+        text = ref_text.strip()
+        transcribed = not text
+        if transcribed:
+            with self.queue.preparing():
+                text = self._transcribe(ref.samples, given="")
+        return dataclasses.replace(ref, ref_text=normalize_ref_text(text),
+                                   transcribed=transcribed)
 
     def _transcribe(self, samples, *, given: str) -> str:
         """Transcript for the (clipped) reference, or an error that says what to send."""

@@ -25,8 +25,9 @@ from .weights import fetch, missing_reason, vocoder_locations
 logger = logging.getLogger(__name__)
 
 LOADED, AVAILABLE, UNAVAILABLE = "loaded", "available", "unavailable"
-#: Weights that could not be had (missing, download failed) are reported, and requests refused
-#: fast, for this long; then a load is tried again (a network may come up, a file arrive).
+#: Weights that could not be downloaded are reported, and requests refused fast, for this long;
+#: then a download is tried again (a network may come up). Missing local files are checked
+#: afresh on every request (it is cheap), so weights that arrive are used at once.
 UNAVAILABLE_MEMORY_SECONDS = 60
 
 
@@ -154,12 +155,12 @@ class ModelPool:
         spec = self.registry.get(model_id)
         if model_id in self._loaded:
             return
-        failure = self._failure(spec)
-        if failure is not None:
-            raise failure.error
         reason = self._missing(spec)
         if reason:
             raise ModelUnavailable(reason)
+        failure = self._failure(spec)
+        if failure is not None:
+            raise failure.error
 
     # --- leases -------------------------------------------------------------------------------
     def acquire(self, model_id: str, *, timeout: float | None = None) -> ModelLease:
@@ -180,6 +181,9 @@ class ModelPool:
                     self._loaded.move_to_end(model_id)
                     return ModelLease(self, model_id, entry.backend,
                                       time.perf_counter() - started if waited else 0.0)
+                reason = self._missing(spec)  # cheap and always current: never remembered
+                if reason:
+                    raise ModelUnavailable(reason)
                 failure = self._failure(spec)
                 if failure is not None:
                     raise failure.error

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tts.engine import audio
@@ -16,6 +16,7 @@ from tts.engine.stream import SpeechStream
 from tts.engine.synthesis import MAX_SEED, SynthesisParams
 
 from .runtime import get_engine
+from .scripts import is_script, join_parts, plan_speech, request_reference
 
 #: For the HTTP layer's validation: what may be asked for.
 OUTPUT_FORMATS = tuple(audio.OUTPUT_FORMATS)
@@ -40,6 +41,8 @@ class SpeechResult:
     parameters: dict
     timing: dict
     spectrogram_png: bytes | None = None
+    #: Where each voice speaks: voice (None for an uploaded clip), text, start, end seconds.
+    segments: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -79,17 +82,17 @@ def synthesis_params(options: Mapping[str, Any]) -> SynthesisParams:
     return SynthesisParams(**{key: value for key, value in options.items() if key in names})
 
 
-def start_generation(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
-                     options: Mapping[str, Any], streaming: bool = False,
-                     label: str = "-") -> StartedGeneration:
+def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                     voice: str = "", gen_text: str, options: Mapping[str, Any],
+                     streaming: bool = False, label: str = "-") -> StartedGeneration:
     """Admit (refused before decoding when the queue is full or the model unknown or
-    unavailable), prepare the reference, load the model. ``model_id`` empty means the
-    server's default model."""
+    unavailable), prepare the reference (an upload, or a saved ``voice``), load the model.
+    ``model_id`` empty means the server's default model."""
     started = time.perf_counter()
     engine: TTSEngine = get_engine()
     admission: Admission = engine.admit(model_id)
     try:
-        ref, cache_hit = engine.prepare_reference(ref_audio, ref_text)
+        ref, cache_hit = request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice)
     except BaseException:
         admission.release()
         raise
@@ -100,12 +103,19 @@ def start_generation(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen
                              prepared=prepared)
 
 
-def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
-                    options: Mapping[str, Any], output_format: str = "wav",
-                    include_spectrogram: bool = False, label: str = "-") -> SpeechResult:
-    """The whole file at once."""
+def speech_generate(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                    voice: str = "", gen_text: str, options: Mapping[str, Any],
+                    output_format: str = "wav", include_spectrogram: bool = False,
+                    label: str = "-") -> SpeechResult:
+    """The whole file at once. ``[voice-id]`` tags in ``gen_text`` make it a multi-voice
+    script (tts.services.scripts)."""
+    if is_script(gen_text):
+        return _script_generate(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                                voice=voice, gen_text=gen_text, options=options,
+                                output_format=output_format,
+                                include_spectrogram=include_spectrogram)
     generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                                  gen_text=gen_text, options=options, label=label)
+                                  voice=voice, gen_text=gen_text, options=options, label=label)
     result = generation.stream.collect()
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
@@ -117,4 +127,43 @@ def speech_generate(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_
         seed=result.seed, ref_text=generation.ref.ref_text.strip(), ref_clip=generation.ref.clip,
         chunks=result.chunks, parameters=generation.parameters(),
         timing=generation.timing(duration), spectrogram_png=spectrogram,
+        segments=[{"voice": voice or None, "text": gen_text.strip(), "start": 0.0,
+                   "end": duration}],
     )
+
+
+def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, voice: str,
+                     gen_text: str, options: Mapping[str, Any], output_format: str,
+                     include_spectrogram: bool) -> SpeechResult:
+    """Each voice's part in turn (each takes its own place in the queue), joined end to end."""
+    started = time.perf_counter()
+    engine: TTSEngine = get_engine()
+    model_id = model_id or engine.config.default_model
+    engine.model_spec(model_id)  # an unknown model is refused before any decoding
+    params = synthesis_params(options)
+    parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
+                        ref_text=ref_text, voice=voice)
+    prepared = time.perf_counter()
+    results = [engine.generate(model_id, part.ref, part.text, part.params) for part in parts]
+    result, segments = join_parts(parts, results)
+    encoded = audio.encode(result.samples, result.sample_rate, output_format)
+    spectrogram = (render_spectrogram(result.spectrogram)
+                   if include_spectrogram and result.spectrogram is not None else None)
+    duration = round(result.seconds, 3)
+    inference = result.timings.get("inference_seconds", 0.0)
+    return SpeechResult(
+        audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
+        sample_rate=result.sample_rate, duration=duration, model=model_id, seed=result.seed,
+        ref_text=parts[0].ref.ref_text.strip(), ref_clip=parts[0].ref.clip,
+        chunks=result.chunks,
+        parameters={name: getattr(params, name) for name in PARAMETER_NAMES},
+        timing={
+            "total_seconds": round(time.perf_counter() - started, 4),
+            "preprocess_seconds": round(prepared - started, 4),
+            "reference_cached": all(part.reference_cached for part in parts),
+            "queue_seconds": round(result.timings.get("queue_seconds", 0.0), 4),
+            "load_seconds": round(result.timings.get("load_seconds", 0.0), 4),
+            "inference_seconds": round(inference, 4),
+            "real_time_factor": round(inference / duration, 4) if duration else None,
+        },
+        spectrogram_png=spectrogram, segments=segments)

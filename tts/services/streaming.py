@@ -22,7 +22,9 @@ from tts.engine.errors import EngineError, GenerationCancelled
 from tts.engine.stream import AudioChunk
 from tts.engine.streaming_audio import stream_encoder
 
+from .errors import InvalidInput
 from .generation import CONTENT_TYPES, StartedGeneration, start_generation
+from .scripts import is_script
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +160,17 @@ def chunk_event(chunk: AudioChunk) -> dict:
             "audio": base64.b64encode(to_pcm16(chunk.samples)).decode("ascii")}
 
 
-def speech_stream(*, model_id: str = "", ref_audio: bytes, ref_text: str, gen_text: str,
-                  options: Mapping[str, Any], output_format: str = "wav", events: bool = False,
+def speech_stream(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                  voice: str = "", gen_text: str, options: Mapping[str, Any],
+                  output_format: str = "wav", events: bool = False,
                   label: str = "-") -> SpeechStreamSession:
     """Admit, prepare and load now (errors are still ordinary replies); generate while the
-    caller iterates."""
+    caller iterates. The reference is an upload or a saved ``voice``."""
+    if is_script(gen_text):
+        raise InvalidInput("Multi-voice scripts ([voice-id] tags) are not streamed yet; send "
+                           "the script without stream=true.", code="script_not_streamable",
+                           attr="gen_text")
     generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                                  gen_text=gen_text, options=options, streaming=True,
-                                  label=label)
+                                  voice=voice, gen_text=gen_text, options=options,
+                                  streaming=True, label=label)
     return SpeechStreamSession(generation, fmt=output_format, events=events)

@@ -1,0 +1,260 @@
+"""OpenAI-compatible endpoints under /v1: the same services as /api/tts/, OpenAI's shapes.
+
+Speech is streamed as it is generated (the engine's chunk stream): ``stream_format=audio``
+as one growing file with chunked transfer, ``sse`` as delta events of that file's bytes. A
+multi-voice script is generated whole first (scripts are not streamed yet), then sent the
+same ways.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tts.api.uploads import BoundedUploadMixin
+from tts.services import catalog, voices
+from tts.services.runtime import STARTED_AT
+from tts.services.speech_audio import SpeechAudio, speech_audio
+
+from . import errors
+from .serializers import (
+    CONTENT_TYPES,
+    RESPONSE_FORMATS,
+    OpenAIErrorSerializer,
+    OpenAIModelListSerializer,
+    OpenAIModelSerializer,
+    OpenAISpeechRequestSerializer,
+    OpenAIVoiceCreateSerializer,
+    OpenAIVoiceDeletedSerializer,
+    OpenAIVoiceListSerializer,
+    OpenAIVoiceSerializer,
+)
+
+#: OpenAI's model names, served by the server's default model (TTS_DEFAULT_MODEL).
+MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+OWNER = "f5-tts-server"
+
+
+def openai_error(description: str, *examples: tuple[str, str, str, str | None, str]
+                 ) -> OpenApiResponse:
+    """An error response in OpenAI's shape, with (name, type, code, param, message)."""
+    return OpenApiResponse(OpenAIErrorSerializer, description=description, examples=[
+        OpenApiExample(name, value=errors.error_body(message, kind=kind, param=param,
+                                                     code=code))
+        for name, kind, code, param, message in examples])
+
+
+BAD_REQUEST = openai_error("Invalid input; `param` names the field.", (
+    "Speed out of range", "invalid_request_error", "max_value", "speed",
+    "speed must be between 0.25 and 4.0 (default 1.0)."))
+NOT_FOUND = openai_error("Unknown voice or model.", (
+    "Unknown voice", "invalid_request_error", "voice_not_found", "voice",
+    "No saved voice 'alloy'; list them with GET /api/tts/voices/."), (
+    "Unknown model", "invalid_request_error", "model_not_found", "model",
+    "Unknown model 'tts-2'. Available: F5-TTS, E2-TTS (see GET /api/tts/models/)."))
+UNAVAILABLE = openai_error("Model unavailable or busy; see Retry-After.", (
+    "Busy", "server_error", "engine_busy", None,
+    "8 requests are already waiting for the model; retry shortly."))
+TOO_LARGE = openai_error("Request body over TTS_MAX_UPLOAD_MB.", (
+    "Too large", "invalid_request_error", "request_too_large", None,
+    "The request body is 31.0 MB; the limit is 20 MB (TTS_MAX_UPLOAD_MB)."))
+
+
+class IgnoreAccept(DefaultContentNegotiation):
+    """OpenAI clients send `Accept: application/octet-stream` for audio; replies that are not
+    audio (errors, listings) are JSON whatever they ask."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class OpenAIView(APIView):
+    schema = AutoSchema()
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = IgnoreAccept
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+
+SPEECH_DESCRIPTION = """
+OpenAI's text-to-speech call, spoken in a saved voice (create one with POST /v1/audio/voices
+or POST /api/tts/voices/).
+
+- `model`: ours (GET /v1/models), or `tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`, which mean the
+  server's default model.
+- `speed`: OpenAI's 0.25-4.0; the model gets it as is within 0.3-2.0 and clamped outside.
+- `instructions`: accepted and ignored (the style comes from the voice's clip).
+- `stream_format`: `audio` sends the file as it is generated (chunked transfer); `sse` sends
+  `data: {"type": "speech.audio.delta", "audio": "<base64>"}` events (their bytes joined are the
+  file in `response_format`), then `data: {"type": "speech.audio.done", ...}`. A multi-voice
+  script (`[voice-id]` tags) is generated whole first, then sent the same ways.
+
+```python
+from openai import OpenAI
+client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused")
+with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="narrator", input="Hello there.") as response:
+    response.stream_to_file("speech.mp3")
+```
+"""
+
+
+class SpeechView(OpenAIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="openai_speech", summary="Create speech (OpenAI-compatible)",
+        description=SPEECH_DESCRIPTION, request=OpenAISpeechRequestSerializer,
+        examples=[OpenApiExample("Speech in a saved voice", request_only=True, value={
+            "model": "tts-1", "input": "The quick brown fox jumped over the lazy dog.",
+            "voice": "narrator", "response_format": "mp3", "speed": 1.0})],
+        responses={
+            (200, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description=(
+                "The audio in response_format (audio/mpeg, audio/ogg, audio/aac, audio/flac, "
+                "audio/wav, audio/pcm), sent as it is generated. Headers: X-Model, X-Seed, "
+                "X-Speed.")),
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=(
+                "With stream_format=sse: speech.audio.delta events, then speech.audio.done.")),
+            400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
+        tags=["openai"])
+    def post(self, request):
+        serializer = OpenAISpeechRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        speed = serializer.model_speed()
+        audio = speech_audio(
+            model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
+            options={"speed": speed, "seed": data["seed"], "nfe_step": data["nfe_step"]},
+            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
+        if data["stream_format"] == "sse":
+            response = StreamingHttpResponse(SpeechDeltas(audio), content_type="text/event-stream")
+        else:
+            response = StreamingHttpResponse(audio,
+                                             content_type=CONTENT_TYPES[data["response_format"]])
+        headers = {"X-Model": audio.model, "X-Seed": audio.seed, "X-Speed": speed,
+                   "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        for name, value in headers.items():
+            response[name] = str(value)
+        return response
+
+
+def resolve_model(name: str) -> str:
+    """OpenAI's model names mean the default model ("")."""
+    return "" if name in MODEL_ALIASES else name
+
+
+class SpeechDeltas:
+    """OpenAI's SSE for speech: each piece of the file, base64, in a ``speech.audio.delta``
+    event (joined, they are the file), then ``speech.audio.done``."""
+
+    def __init__(self, audio: SpeechAudio):
+        self.audio = audio
+        self.close = audio.close
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self.audio:
+            yield _event({"type": "speech.audio.delta",
+                          "audio": base64.b64encode(piece).decode("ascii")})
+        yield _event({"type": "speech.audio.done", "model": self.audio.model,
+                      "seed": self.audio.seed, **self.audio.summary()})
+
+
+def _event(payload: dict) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+class ModelListView(OpenAIView):
+    @extend_schema(operation_id="openai_models_list", summary="List models (OpenAI-compatible)",
+                   description="Our model ids, then the OpenAI names that mean the default "
+                               "model (tts-1, tts-1-hd, gpt-4o-mini-tts).",
+                   responses={200: OpenApiResponse(OpenAIModelListSerializer, examples=[
+                       OpenApiExample("Models", value={"object": "list", "data": [
+                           {"id": "F5-TTS", "object": "model", "created": 1735689600,
+                            "owned_by": OWNER},
+                           {"id": "tts-1", "object": "model", "created": 1735689600,
+                            "owned_by": OWNER}]})])},
+                   tags=["openai"])
+    def get(self, request):
+        ids = [model.id for model in catalog.model_list()] + list(MODEL_ALIASES)
+        return Response(OpenAIModelListSerializer({"data": [_model(i) for i in ids]}).data)
+
+
+class ModelDetailView(OpenAIView):
+    @extend_schema(operation_id="openai_models_retrieve", summary="One model (OpenAI-compatible)",
+                   responses={200: OpenApiResponse(OpenAIModelSerializer, examples=[
+                       OpenApiExample("An alias", value={"id": "tts-1", "object": "model",
+                                                         "created": 1735689600,
+                                                         "owned_by": OWNER})]),
+                              404: NOT_FOUND}, tags=["openai"])
+    def get(self, request, model_id: str):
+        if model_id not in MODEL_ALIASES:
+            catalog.model_get(model_id=model_id)  # unknown: 404
+        return Response(OpenAIModelSerializer(_model(model_id)).data)
+
+
+def _model(model_id: str) -> dict:
+    return {"id": model_id, "created": int(STARTED_AT), "owned_by": OWNER}
+
+
+VOICE_EXAMPLE = OpenApiExample("A new voice", response_only=True, value={
+    "object": "audio.voice", "id": "narrator", "name": "Narrator", "type": "audio_sample",
+    "created_at": 1735689600})
+
+
+class VoiceListView(BoundedUploadMixin, OpenAIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(operation_id="openai_voices_list", summary="List voices (Open WebUI shape)",
+                   responses={200: OpenApiResponse(OpenAIVoiceListSerializer, examples=[
+                       OpenApiExample("Voices", value={"voices": [
+                           {"id": "narrator", "name": "Narrator"}]})])},
+                   tags=["openai"])
+    def get(self, request):
+        entries = [{"id": v.id, "name": v.name} for v in voices.voice_list()]
+        return Response(OpenAIVoiceListSerializer({"voices": entries}).data)
+
+    @extend_schema(
+        operation_id="openai_voices_create", summary="Create a voice (OpenAI-compatible)",
+        description="OpenAI's upload: `name`, `audio_sample`, `consent` (multipart). The "
+                    "sample is validated, clipped and transcribed as on /api/tts/voices/; send "
+                    "`ref_text` (extra field) to skip speech recognition, `id` to choose the "
+                    "voice id (otherwise derived from the name).",
+        request={"multipart/form-data": OpenAIVoiceCreateSerializer},
+        responses={200: OpenApiResponse(OpenAIVoiceSerializer, examples=[VOICE_EXAMPLE]),
+                   400: BAD_REQUEST, 413: TOO_LARGE, 503: UNAVAILABLE},
+        tags=["openai"])
+    def post(self, request):
+        serializer = OpenAIVoiceCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        sample = data["audio_sample"]
+        voice = voices.voice_create(
+            voice_id=data.get("id", ""), name=data["name"], ref_audio=sample.read(),
+            ref_text=data.get("ref_text", ""), consent=data["consent"],
+            filename=sample.name or "")
+        return Response(OpenAIVoiceSerializer({"id": voice.id, "name": voice.name,
+                                         "created_at": int(voice.created_at.timestamp())}).data)
+
+
+class VoiceDetailView(OpenAIView):
+    @extend_schema(operation_id="openai_voices_destroy", summary="Delete a voice",
+                   responses={200: OpenApiResponse(OpenAIVoiceDeletedSerializer, examples=[
+                       OpenApiExample("Deleted", value={"id": "narrator",
+                                                        "object": "audio.voice.deleted",
+                                                        "deleted": True})]),
+                              404: NOT_FOUND}, tags=["openai"])
+    def delete(self, request, voice_id: str):
+        voices.voice_delete(voice_id=voice_id)
+        return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

@@ -1,0 +1,155 @@
+"""Multi-voice scripts: ``[voice-id]`` tags in the text switch to a saved voice from that point
+on, as upstream's command line does with ``[name]``; ``[voice-id speed=1.2]`` also sets that
+segment's speed. Text before the first tag, and ``[main]``, use the request's own voice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from tts.engine.reference import PreparedReference
+from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
+from tts.models import Voice
+
+from . import voices
+from .errors import InvalidInput
+from .runtime import get_engine
+
+MAIN = "main"
+TAG = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_-]*)(?:\s+speed=([^\]\s]*))?\s*\]")
+MIN_SPEED, MAX_SPEED = 0.3, 2.0
+
+
+@dataclass(frozen=True)
+class ScriptSegment:
+    voice: str  # a saved voice id, or MAIN
+    text: str
+    speed: float | None = None
+
+
+@dataclass(frozen=True)
+class SpeechPart:
+    """One stretch of text to speak with one reference."""
+
+    voice: str | None  # saved voice id; None for an uploaded clip
+    ref: PreparedReference
+    text: str
+    params: SynthesisParams
+    reference_cached: bool
+
+
+def parse_script(text: str) -> list[ScriptSegment]:
+    """Split at tags; blank stretches are dropped. Bad speeds are one error naming them all."""
+    segments, bad = [], []
+    voice, speed, position = MAIN, None, 0
+    for match in TAG.finditer(text):
+        segments.append(ScriptSegment(voice, text[position:match.start()].strip(), speed))
+        voice, speed, position = match[1], None, match.end()
+        if match[2] is not None:
+            speed = _speed(match[2])
+            if speed is None:
+                bad.append(match[0])
+    segments.append(ScriptSegment(voice, text[position:].strip(), speed))
+    if bad:
+        raise InvalidInput(
+            f"Bad speed in {', '.join(bad)}: write [voice-id speed=X] with X from {MIN_SPEED} "
+            f"to {MAX_SPEED}.", code="invalid_script_speed", attr="gen_text")
+    return [segment for segment in segments if segment.text]
+
+
+def starts_with_tag(text: str) -> bool:
+    """Whether every word of ``text`` is under a voice tag (no request voice needed)."""
+    match = TAG.search(text)
+    return match is not None and not text[:match.start()].strip() and match[1] != MAIN
+
+
+def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | None = None,
+                ref_text: str = "", voice: str = "") -> list[SpeechPart]:
+    """Resolve every reference a request needs: its own (an upload or a saved voice) and the
+    saved voices its tags name. Unknown tags are one error listing them all. Several parts
+    share one seed, chosen here when the request gave none, so the seed reproduces them."""
+    segments = parse_script(gen_text)
+    if not segments:
+        raise InvalidInput("gen_text holds voice tags but no words to speak.",
+                           code="blank", attr="gen_text")
+    tagged = sorted({s.voice for s in segments} - {MAIN})
+    found = {v.id: v for v in Voice.objects.filter(id__in=tagged)}
+    unknown = [voice_id for voice_id in tagged if voice_id not in found]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown voice{'s' if len(unknown) > 1 else ''} in gen_text: "
+            f"{', '.join(f'[{v}]' for v in unknown)}. Tags must name saved voices (GET "
+            "/api/tts/voices/), or [main] for the request's own voice.",
+            code="unknown_voice", attr="gen_text")
+    # The request's own voice, when a part needs it or it was sent (a bad upload is an error
+    # even when every word is tagged).
+    needs_own = any(segment.voice == MAIN for segment in segments)
+    own = (request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice)
+           if needs_own or voice or ref_audio is not None else None)
+    if len(segments) > 1 and params.seed is None:
+        params = dataclasses.replace(params, seed=secrets.randbelow(MAX_SEED + 1))
+    parts = []
+    for segment in segments:
+        if segment.voice == MAIN:
+            voice_id, (ref, cached) = voice or None, own
+        else:
+            voice_id = segment.voice
+            ref, cached = voices.voice_reference_cached(voice=found[voice_id])
+        speed = segment.speed if segment.speed is not None else params.speed
+        parts.append(SpeechPart(voice=voice_id, ref=ref, text=segment.text,
+                                params=dataclasses.replace(params, speed=speed),
+                                reference_cached=cached))
+    return parts
+
+
+def join_parts(parts: list[SpeechPart], results: list[SynthesisResult]
+               ) -> tuple[SynthesisResult, list[dict]]:
+    """The parts' audio end to end (different speakers: no cross-fade between them), and
+    each part's place in it."""
+    first = results[0]
+    mels = [r.spectrogram for r in results if r.spectrogram is not None]
+    joined = SynthesisResult(
+        samples=np.concatenate([r.samples for r in results]), sample_rate=first.sample_rate,
+        seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
+        spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
+        timings={name: sum(r.timings.get(name, 0.0) for r in results)
+                 for name in first.timings})
+    segments, start = [], 0
+    for part, result in zip(parts, results, strict=True):
+        end = start + len(result.samples)
+        segments.append({"voice": part.voice, "text": part.text,
+                         "start": round(start / result.sample_rate, 3),
+                         "end": round(end / result.sample_rate, 3)})
+        start = end
+    return joined, segments
+
+
+def is_script(text: str) -> bool:
+    """Whether ``text`` holds voice tags."""
+    return TAG.search(text) is not None
+
+
+def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str = ""
+                      ) -> tuple[PreparedReference, bool]:
+    """The request's own reference (a saved voice, or an upload prepared as generate does)
+    and whether it was cached."""
+    if voice:
+        return voices.voice_reference_cached(voice=voices.voice_get(voice_id=voice))
+    if ref_audio is not None:
+        return get_engine().prepare_reference(ref_audio, ref_text)
+    raise InvalidInput(
+        "Send ref_audio (with its ref_text) or voice (a saved voice id), or start gen_text "
+        "with a [voice-id] tag.", code="required", attr="ref_audio")
+
+
+def _speed(value: str) -> float | None:
+    try:
+        speed = float(value)
+    except ValueError:
+        return None
+    return speed if MIN_SPEED <= speed <= MAX_SPEED else None
