@@ -195,11 +195,13 @@ def server_facts(request=None) -> dict[str, str]:
 
 
 def _fill(node: Any, facts: Mapping[str, str]) -> Any:
-    """``node`` with every ``{token}`` in its strings replaced (keys are left alone)."""
+    """``node`` with every ``{token}`` in its strings replaced, and the default address by
+    this server's (keys are left alone)."""
     if isinstance(node, str):
         for name, value in facts.items():
             node = node.replace(f"{{{name}}}", value)
-        return node
+        # Snippets written for `make serve`'s address (voices, /v1/...) name this server too.
+        return node.replace(DEFAULT_SERVER, facts["server"])
     if isinstance(node, dict):
         return {key: _fill(value, facts) for key, value in node.items()}
     if isinstance(node, list):
@@ -229,8 +231,20 @@ def _prefill_generate_bodies(schemas: dict, facts: Mapping[str, str]) -> None:
                 f"{facts['default_model']}.")
 
 
+def _camel_operation_ids(paths: dict) -> None:
+    """Swagger UI's deep links (#/tag/operationId) log a deprecation warning for ids with
+    underscores, drf-spectacular's default (tts_voices_list): make them ttsVoicesList."""
+    for methods in paths.values():
+        for operation in methods.values():
+            if isinstance(operation, dict) and "_" in operation.get("operationId", ""):
+                head, *rest = operation["operationId"].split("_")
+                operation["operationId"] = head + "".join(part[:1].upper() + part[1:]
+                                                          for part in rest)
+
+
 def postprocess_schema(result: dict, generator, request, public, **kwargs) -> dict:
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     facts = server_facts(request)
     _prefill_generate_bodies(result.get("components", {}).get("schemas", {}), facts)
+    _camel_operation_ids(result.get("paths", {}))
     return _fill(result, facts)
