@@ -154,11 +154,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_AUTHENTICATION": [],  # the docs stay open, whatever key is (or is not) sent
+    # Docs pages (tts/api/docs.py): every asset from this server, nothing from other hosts.
     "SWAGGER_UI_DIST": "SIDECAR",
-    # Forms open ready to fill in (the reference clip is a file picker), links to operations.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True},
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Forms open ready to fill in (the reference clip is a file picker), links to operations,
+    # no online validator, the duration of each request shown.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True,
+                            "validatorUrl": None, "displayRequestDuration": True},
     "REDOC_DIST": "SIDECAR",
+    # The system's own fonts instead of ReDoc's default web fonts.
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {
+        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+        "code": {"fontFamily": "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"},
+    }}},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
@@ -167,8 +175,11 @@ SPECTACULAR_SETTINGS = {
                      "ErrorCode405Enum", "ErrorCode406Enum", "ErrorCode415Enum",
                      "ErrorCode429Enum", "ErrorCode500Enum")
     },
+    # Schema accuracy (ops), then examples filled in with this server's address, default model
+    # and models (docs).
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
-                             "tts.api.schema_hooks.configured_schema"],
+                             "tts.api.schema_hooks.configured_schema",
+                             "tts.api.schema.postprocess_schema"],
 }
 
 LOGGING = {

@@ -36,13 +36,26 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v jq >/dev/null || need+=(jq)  # used by the README examples
 ldconfig -p 2>/dev/null | grep -q libsndfile || need+=(libsndfile1)
+# A real browser for the docs tests (tests/e2e/test_docs_browser.py): Debian's chromium and
+# chromium-driver. Optional: where they cannot be installed, those tests are skipped.
+browser=()
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || browser=(chromium chromium-driver)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ $((${#need[@]} + ${#browser[@]})) -gt 0 ]; then
+    $SUDO apt-get update -qq
+fi
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        "$@" >/dev/null
+}
 if [ ${#need[@]} -gt 0 ]; then
     echo ">> installing system packages: ${need[*]}"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        "${need[@]}" >/dev/null
+    apt_install "${need[@]}"
+fi
+if [ ${#browser[@]} -gt 0 ]; then
+    echo ">> installing ${browser[*]} for the docs browser tests"
+    apt_install "${browser[@]}" || echo ">> could not install them: those tests will be skipped"
 fi
 
 # --- Python environment ----------------------------------------------------

@@ -38,22 +38,6 @@ from .serializers import (
 )
 from .uploads import BoundedUploadMixin
 
-GENERATE_DESCRIPTION = """
-Clone the voice in `ref_audio` and speak `gen_text` with it.
-
-Send **multipart/form-data** (`ref_audio` as a file) or **application/json** (`ref_audio` as
-base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (or
-`audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
-bytes instead, with the metadata in `X-` headers.
-
-```bash
-curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
-  -F ref_audio=@voice.wav -F "ref_text=What the clip says." \\
-  -F "gen_text=Hello from a cloned voice." -H "Accept: audio/wav" -o speech.wav
-```
-"""
-
-
 RESPONSE_CHOICES = ("json", "audio")
 
 
@@ -77,9 +61,9 @@ class GenerateView(BoundedUploadMixin, APIView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        operation_id="tts_generate",
+        operation_id="generateSpeech",
         summary="Generate speech in a cloned voice",
-        description=GENERATE_DESCRIPTION,
+        description=schema.GENERATE_DESCRIPTION,
         request={"multipart/form-data": GenerateMultipartSerializer,
                  "application/json": GenerateJsonSerializer},
         parameters=[OpenApiParameter(
@@ -90,8 +74,15 @@ class GenerateView(BoundedUploadMixin, APIView):
             (200, "application/json"): OpenApiResponse(GenerateOutputSerializer,
                                                        examples=[schema.GENERATE_RESPONSE_EXAMPLE]),
             (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-                "Raw audio. Headers: X-Model, X-Seed, X-Sample-Rate, X-Duration, X-Chunks, "
-                "X-Ref-Text (percent-encoded), X-Inference-Seconds, X-Real-Time-Factor.")),
+                "Raw audio, as an attachment named speech.<format>. Headers: X-Model, X-Seed, "
+                "X-Sample-Rate, X-Duration, X-Chunks, X-Ref-Text (percent-encoded), "
+                "X-Inference-Seconds, X-Real-Time-Factor. With stream=true: chunked, with "
+                "X-Model, X-Seed, X-Sample-Rate and X-Chunks only.")),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, examples=[schema.GENERATE_EVENTS_EXAMPLE],
+                description="Server-Sent Events (`Accept: text/event-stream`): a `chunk` event "
+                            "per piece of text as it is generated, then `done` with the "
+                            "metadata, or `error` in the error shape."),
             **schema.GENERATE_ERRORS,
         },
         examples=[schema.GENERATE_JSON_EXAMPLE],
@@ -186,7 +177,8 @@ class GenerateNoSlashView(GenerateView):
 
 def audio_response(result: SpeechResult) -> HttpResponse:
     response = HttpResponse(result.audio, content_type=result.content_type)
-    response["Content-Disposition"] = f'inline; filename="speech.{result.format}"'
+    # An attachment with a name: browsers (and the docs page) offer it as a download.
+    response["Content-Disposition"] = f'attachment; filename="speech.{result.format}"'
     headers = {
         "X-Model": result.model, "X-Seed": result.seed, "X-Sample-Rate": result.sample_rate,
         "X-Duration": result.duration, "X-Chunks": result.chunks,
@@ -201,7 +193,7 @@ def audio_response(result: SpeechResult) -> HttpResponse:
 
 
 class ModelListView(APIView):
-    @extend_schema(operation_id="tts_models_list", summary="List models",
+    @extend_schema(operation_id="listModels", summary="List models",
                    description="Every configured model with its status: `loaded` (warm), "
                                "`available` (loads on first use) or `unavailable` (with the "
                                "reason and the variable to set), and the device and precision "
@@ -212,7 +204,7 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
-    @extend_schema(operation_id="tts_models_retrieve", summary="One model",
+    @extend_schema(operation_id="getModel", summary="One model",
                    responses={200: ModelSerializer, 404: schema.GENERATE_ERRORS[404]},
                    tags=["models"])
     def get(self, request, model_id: str):
@@ -223,7 +215,7 @@ class HealthView(APIView):
     authentication_classes: list = []  # open to probes whatever TTS_REQUIRE_API_KEY says
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
+    @extend_schema(operation_id="getHealth", summary="Liveness and server facts",
                    description="Cheap: never loads a model. Version; the device the models "
                                "run on with its name, memory and precision; the PyTorch build "
                                "(CUDA version, whether a GPU is usable); `warnings` an operator "
@@ -243,7 +235,7 @@ class ReadinessView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="tts_ready", summary="Readiness",
+    @extend_schema(operation_id="getReadiness", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
                                "reason) before that, or when its weights are unavailable.",
                    responses={200: ReadinessSerializer,
