@@ -187,10 +187,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "tts.api.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        # LOG_FORMAT=json: one JSON object per line; a generation's line also carries its model
+        # and timings, a failure its traceback (python-json-logger).
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(key_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+        "console": {"class": "logging.StreamHandler",
+                    "formatter": "json" if env("LOG_FORMAT", default="plain") == "json"
+                    else "plain",
                     "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},

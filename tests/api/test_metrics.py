@@ -90,3 +90,5 @@ def test_streamed_generation_is_counted(client, form):
             - value(before, "tts_generations_total", model="tiny-f5")) == 1
     assert (value(after, "tts_generated_audio_seconds_total", model="tiny-f5")
             - value(before, "tts_generated_audio_seconds_total", model="tiny-f5")) > 0.3
+    assert (value(after, "tts_stream_first_audio_seconds_count", model="tiny-f5")
+            - value(before, "tts_stream_first_audio_seconds_count", model="tiny-f5")) == 1

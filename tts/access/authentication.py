@@ -13,6 +13,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
+from tts.api.middleware import bind_key_id
+
 from .models import ApiKey
 
 SCHEMES = ("bearer", "api-key")
@@ -65,6 +67,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if raw is None:
             return None
         key = check_key(raw)
+        bind_key_id(key.prefix)  # log lines of this request name the key (never the secret)
         return KeyHolder(key), key
 
     def authenticate_header(self, request) -> str:

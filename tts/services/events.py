@@ -24,6 +24,7 @@ def announces_speech(service):
     @functools.wraps(service)
     def wrapper(*args, **kwargs):
         result = service(*args, **kwargs)
+        log_generation(result.model, result.duration, result.timing, streamed=False)
         speech_generated.send(sender=service, result=result,
                               ref_audio=kwargs.get("ref_audio") or b"",
                               gen_text=kwargs.get("gen_text", ""), voice=kwargs.get("voice", ""))
@@ -36,6 +37,19 @@ def announce_streamed(summary) -> None:
     """Send ``speech_streamed`` with ``summary()``; never raises (it runs in the stream's
     worker, whose reader waits for the end marker sent after it)."""
     try:
-        speech_streamed.send(sender=announce_streamed, summary=summary())
+        facts = summary()
+        log_generation(facts["model"], facts["duration"], facts["timing"], streamed=True)
+        speech_streamed.send(sender=announce_streamed, summary=facts)
     except Exception:
         logger.exception("a speech_streamed listener failed")
+
+
+def log_generation(model: str, duration: float, timing: dict, *, streamed: bool) -> None:
+    """One line per generation: readable as text, and with every figure as a field in JSON
+    logs (LOG_FORMAT=json)."""
+    logger.info("%s %.2f s of audio with %s in %.2f s (real-time factor %s)",
+                "streamed" if streamed else "generated", duration, model,
+                timing.get("total_seconds", 0.0), timing.get("real_time_factor"),
+                extra={"model": model, "audio_seconds": duration, "streamed": streamed,
+                       **{key: value for key, value in timing.items()
+                          if isinstance(value, int | float | bool | None)}})

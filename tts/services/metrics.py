@@ -76,6 +76,8 @@ def observe_stream(sender, *, summary: dict, **kwargs) -> None:
     QUEUE_WAIT.labels(model).observe(timing.get("queue_seconds", 0.0))
     if timing.get("load_seconds"):
         LOAD_SECONDS.labels(model).observe(timing["load_seconds"])
+    if timing.get("first_audio_seconds") is not None:
+        FIRST_AUDIO_SECONDS.labels(model).observe(timing["first_audio_seconds"])
 
 
 def observe_error(code: str, status: int) -> None:
