@@ -45,6 +45,7 @@ run concurrency 180 bench/concurrency.py
 run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
 run ttfa 300 bench/ttfa.py
 run cancel 300 bench/cancel.py
+run soak 420 bench/soak.py
 run warmup 300 bench/warmup.py --starts 1
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
