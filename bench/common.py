@@ -49,11 +49,24 @@ FULL_VOCOS_DIMS = {"dim": 512, "intermediate_dim": 1536, "num_layers": 8}
 MODEL_IDS = {"tiny": "tiny-f5", "mid": "mid-f5"}
 
 
-# --- machine -----------------------------------------------------------------------------
-def machine_info(device: str = "cpu") -> dict[str, str]:
-    """Date, cores, CPU model, torch version and device, for the results header."""
+# --- machine ---------------------------------------------------------------------------------
+def bench_device() -> str:
+    """The device the server would use here: ``TTS_DEVICE`` (default ``auto``) resolved by the
+    server's own rule. Every benchmark runs there unless told otherwise, and the servers the
+    benchmarks start are given it explicitly, so direct and served runs share one device."""
+    from tts.engine.devices import resolve_device
+
+    return resolve_device(os.environ.get("TTS_DEVICE", "auto"))
+
+
+def machine_info(device: str | None = None) -> dict[str, str]:
+    """Date, cores, CPU model, torch build, device with its name, CUDA version and the
+    precision the server would use there, for the results header."""
     import torch
 
+    from tts.engine import devices
+
+    device = device or bench_device()
     cpu = platform.processor() or "unknown"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
@@ -61,26 +74,37 @@ def machine_info(device: str = "cpu") -> dict[str, str]:
             if line.startswith("Model name:"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    if device.startswith("cuda") and torch.cuda.is_available():
-        device = f"{device} ({torch.cuda.get_device_name(0)})"
+    facts = devices.collect_facts()
+    info = devices.device_info(device, facts)
+    name = f"{device} ({info['name']}, {info['memory_total_mb']} MB)" if device != "cpu" \
+        else device
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cores": str(os.cpu_count()),
         "cpu": cpu,
         "torch": torch.__version__,
+        "cuda": f"{facts.cuda or 'none'} (GPU usable: {'yes' if facts.gpu_usable else 'no'})",
         "torch threads": str(torch.get_num_threads()),
-        "device": device,
+        "device": name,
+        "precision": f"{info['precision']} (the server's choice on {device}; vocoder float32)",
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
-def print_header(title: str, device: str = "cpu", **extra: Any) -> None:
+def print_header(title: str, device: str | None = None, **extra: Any) -> None:
     print(f"== {title} ==")
     facts = machine_info(device)
     facts.update({key.replace("_", " "): str(value) for key, value in extra.items()})
     for key, value in facts.items():
         print(f"{key:>14}: {value}")
     print()
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak memory of this process so far: allocated by torch on a GPU, resident on a CPU."""
+    from tts.engine.devices import memory_usage
+
+    return memory_usage(device)[1] or float("nan")
 
 
 # --- tables and statistics -----------------------------------------------------------------
@@ -215,8 +239,43 @@ def stop_on_sigterm() -> None:
 
 
 # --- the server ----------------------------------------------------------------------------
-#: The server as `make serve` runs it, on a free loopback port (shared with the tests).
-Server = LiveServer
+@dataclass
+class Server(LiveServer):
+    """The server as ``make serve`` runs it (tests/support/server.py), on the benchmark's
+    device, and saying at the end what it ran on (device, CUDA, precision, peak memory)."""
+
+    #: TTS_DEVICE for the server; empty: the benchmark's device (``bench_device()``).
+    device: str = ""
+    #: The server's own health report, read just before it stops.
+    health: dict[str, Any] | None = None
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        if "TTS_DEVICE" not in self.extra_env:
+            env["TTS_DEVICE"] = self.device or bench_device()
+        return env
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.report_device()
+        self.stop()
+
+    def report_device(self) -> None:
+        """Print what the server ran on, from its own health report: device, name, CUDA
+        version, precision, peak memory (GPU memory on a GPU) and any warning."""
+        import requests
+
+        try:
+            self.health = requests.get(f"{self.url}/api/tts/health/", timeout=30).json()
+            info, build = self.health["device_info"], self.health["torch"]
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            print(f"server device: unknown ({type(exc).__name__})")
+            return
+        print(f"server device: {info['device']} ({info['name']}), torch {build['torch']} "
+              f"(CUDA {build['cuda'] or 'none'}), {info['precision']}, peak memory "
+              f"{info['memory_peak_mb']} MB of {info['memory_total_mb']} MB")
+        for warning in self.health.get("warnings", []):
+            print(f"server warning: {warning}")
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -269,10 +328,11 @@ class DirectF5:
     and ``load_model`` once; per call ``seed_everything``, ``preprocess_ref_audio_text``
     (cached by MD5 in-process after the first call) and ``infer_process``."""
 
-    def __init__(self, files: dict[str, Any], device: str = "cpu"):
+    def __init__(self, files: dict[str, Any], device: str | None = None):
         from f5_tts.infer.utils_infer import load_model, load_vocoder
         from f5_tts.model import DiT, UNetT
 
+        device = device or bench_device()  # the server's device, so both sides match
         self.device = device
         with silenced():
             self.vocoder = load_vocoder("vocos", is_local=True, local_path=str(files["vocoder"]),
@@ -281,6 +341,9 @@ class DirectF5:
             self.model = load_model(backbone, files["config"], str(files["checkpoint"]),
                                     mel_spec_type="vocos", vocab_file=str(files["vocab"]),
                                     device=device)
+        from tts.engine.devices import model_dtype
+
+        self.model = self.model.to(model_dtype(device))  # the server's precision, by one rule
 
     def infer(self, ref_file: Path, ref_text: str, gen_text: str, *, nfe_step: int,
               seed: int) -> tuple[Any, int]:

@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                                     rounds=args.rounds, warmup=args.warmup, nfe=args.nfe,
                                     seed=args.seed, timeout=args.timeout)
         errors = server.server_errors()
+    print(f"direct side (this process) on {common.bench_device()}: peak memory "
+          f"{common.peak_memory_mb(common.bench_device()):.1f} MB")
     print(f"server 5xx other than 503 in the access log: {len(errors)}")
     for line in errors[:10]:
         print(line)

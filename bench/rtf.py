@@ -193,7 +193,8 @@ def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default: the server's, from TTS_DEVICE)")
     parser.add_argument("--models", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES))
     parser.add_argument("--nfe", nargs="+", type=int, default=None,
                         help="default: 7 16 on cpu, 7 16 32 on cuda")
@@ -215,9 +216,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from tts.engine.devices import resolve_device
+    from tts.engine.errors import ModelUnavailable
+
+    try:
+        args.device = resolve_device(args.device) if args.device else common.bench_device()
+    except ModelUnavailable as exc:
+        parser.error(f"--device: {exc.message}")
     on_cuda = args.device.startswith("cuda")
-    if on_cuda and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
     nfes = args.nfe or ([7, 16, 32] if on_cuda else [7, 16])
     rounds = args.rounds or (3 if on_cuda else 1)
     budget = args.budget if args.budget is not None else (float("inf") if on_cuda else 900.0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, bounded for a 2-core CPU (about 15-20 minutes in all).
+# Every benchmark, bounded for a 2-core CPU (about 20-25 minutes in all). On a GPU machine
+# they run on the GPU (TTS_DEVICE, default auto) in the server's precision.
 # `make bench` runs this. Each script starts its own server on 127.0.0.1 and stops it.
 #
 #   BENCH_OUT=folder   also keep each script's output in folder/<name>.txt
@@ -44,6 +45,8 @@ run concurrency 180 bench/concurrency.py
 run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
 run ttfa 300 bench/ttfa.py
 run cancel 300 bench/cancel.py
+run soak 420 bench/soak.py
+run warmup 300 bench/warmup.py --starts 1
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags

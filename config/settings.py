@@ -1,53 +1,81 @@
-"""Django settings, all from the environment (django-environ). See README "Configuration"."""
+"""Django settings. Every TTS_* value is declared once, typed, in config/options.py; the rest
+comes from the environment through django-environ. Importing this module writes nothing: the
+var folder and the secret key file are made by `manage.py setup_server`."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import environ
+
+from config import options
+from config.security import bind_requirements, is_loopback
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-VAR_DIR = Path(env("TTS_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+TTS = options.load()
+globals().update(TTS.django_settings())
+VAR_DIR = TTS.var_dir
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+#: Where the server will listen (make serve and config/gunicorn.py read the same variable).
+HOST = env("HOST", default="127.0.0.1")
+bind_requirements(host=HOST, demo=TTS.demo, secret_key=env("DJANGO_SECRET_KEY", default=""),
+                  allowed_hosts=env("DJANGO_ALLOWED_HOSTS", default=""))
 
 
 def _secret_key() -> str:
-    """DJANGO_SECRET_KEY, or one generated once and kept in var/ for a self-hosted install."""
+    """DJANGO_SECRET_KEY, else the one `manage.py setup_server` kept in var/, else a key for
+    this process only (tts.W002 says so: sessions then end with the process)."""
     if key := env("DJANGO_SECRET_KEY", default=""):
         return key
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(50))
-    return path.read_text(encoding="utf-8").strip()
+    if SECRET_KEY_FILE.is_file():
+        return SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
+    return "ephemeral-" + secrets.token_urlsafe(50)
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+_LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=(
+    _LOOPBACK_NAMES if is_loopback(HOST) else ["*"]))  # "*" only in demo mode (see security)
+# Origins allowed to POST to the admin's forms behind a TLS proxy (https://tts.example.com).
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The admin manages API keys and shows the audit log (/admin/, `manage.py createsuperuser`).
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework_api_key",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "tts",
+    "tts.access",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "tts.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # API views are CSRF-exempt (keys, no cookies); this protects the admin's forms.
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -58,12 +86,19 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {"context_processors": [
+            "django.template.context_processors.request",
+            "django.contrib.auth.context_processors.auth",
+            "django.contrib.messages.context_processors.messages",
+        ]},
     }
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Rate-limit counters. Per process by default; with several workers point CACHE_URL at a shared
+# cache (redis://..., memcache://...) so that a key's limit holds across them.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -71,35 +106,33 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Saved voices' files go through the default storage: MEDIA_ROOT, or any Django storage by
 # setting only, e.g. S3 with django-storages (README "Saved voices").
 STORAGES = {
     "default": {
-        "BACKEND": env("TTS_STORAGE_BACKEND",
-                       default="django.core.files.storage.FileSystemStorage"),
-        "OPTIONS": env.json("TTS_STORAGE_OPTIONS", default={}),
+        "BACKEND": TTS.storage_backend,
+        "OPTIONS": TTS.storage_options,
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True  # serve the Swagger UI assets without a collectstatic step
 
 # --- Uploads: bounded, kept in memory (no temp files), checked before parsing -------------
-TTS_MAX_UPLOAD_MB = env.float("TTS_MAX_UPLOAD_MB", default=20.0)
-_MAX_BODY = int(TTS_MAX_UPLOAD_MB * 2**20)
+_MAX_BODY = int(TTS.max_upload_mb * 2**20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = _MAX_BODY
 FILE_UPLOAD_MAX_MEMORY_SIZE = _MAX_BODY
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- REST framework, schema, errors -------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # API keys (tts/access): checked whenever sent, required with TTS_REQUIRE_API_KEY.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tts.access.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tts.access.authentication.ApiKeyRequired"],
+    "NUM_PROXIES": TTS.num_proxies or None,
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tts.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,  # raw audio is `?response=audio` or an Accept header
@@ -108,7 +141,7 @@ DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "tts.api.exceptions.EngineAwareExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
     # 404, 413 and 503 carry our own codes: views declare them with tts.api.schema.error().
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "405", "406", "415", "500"],
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "405", "406", "415", "429", "500"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "F5-TTS voice-cloning API",
@@ -120,11 +153,20 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the docs stay open, whatever key is (or is not) sent
+    # Docs pages (tts/api/docs.py): every asset from this server, nothing from other hosts.
     "SWAGGER_UI_DIST": "SIDECAR",
-    # Forms open ready to fill in (the reference clip is a file picker), links to operations.
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True},
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Forms open ready to fill in (the reference clip is a file picker), links to operations,
+    # no online validator, the duration of each request shown.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "tryItOutEnabled": True,
+                            "validatorUrl": None, "displayRequestDuration": True},
     "REDOC_DIST": "SIDECAR",
+    # The system's own fonts instead of ReDoc's default web fonts.
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {
+        "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+        "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"},
+        "code": {"fontFamily": "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"},
+    }}},
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         name: f"drf_standardized_errors.openapi_serializers.{name}.choices"
@@ -133,62 +175,29 @@ SPECTACULAR_SETTINGS = {
                      "ErrorCode405Enum", "ErrorCode406Enum", "ErrorCode415Enum",
                      "ErrorCode429Enum", "ErrorCode500Enum")
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    # Schema accuracy (ops), then examples filled in with this server's address, default model
+    # and models (docs).
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+                             "tts.api.schema_hooks.configured_schema",
+                             "tts.api.schema.postprocess_schema"],
 }
-
-# --- Text-to-speech engine ----------------------------------------------------------------
-TTS_DEMO = env.bool("TTS_DEMO", default=False)
-TTS_DEMO_DIR = Path(env("TTS_DEMO_DIR", default=str(VAR_DIR / "tiny-models")))
-TTS_DEVICE = env("TTS_DEVICE", default="auto")
-# auto: float16 on CUDA (compute capability >= 7), bfloat16 on CPUs with amx_bf16/avx512_bf16,
-# else float32. Or float32 | bfloat16 | float16.
-TTS_PRECISION = env("TTS_PRECISION", default="auto")
-# torch intra-op / inter-op threads; 0 = the usable cores (affinity, cgroup quota) / a small pool.
-TTS_THREADS = env.int("TTS_THREADS", default=0)
-TTS_INTEROP_THREADS = env.int("TTS_INTEROP_THREADS", default=0)
-TTS_EXECUTION_MODE = "inline"
-TTS_MODELS_FILE = env("TTS_MODELS_FILE",
-                      default=str(TTS_DEMO_DIR / "models.toml") if TTS_DEMO else "")
-TTS_DEFAULT_MODEL = env("TTS_DEFAULT_MODEL", default="tiny-f5" if TTS_DEMO else "F5-TTS")
-# Readiness waits for the default model, so it loads at start unless told otherwise.
-TTS_PRELOAD = env.list("TTS_PRELOAD", default=[TTS_DEFAULT_MODEL])
-TTS_F5_CKPT = env("TTS_F5_CKPT", default="")
-TTS_F5_VOCAB = env("TTS_F5_VOCAB", default="")
-TTS_E2_CKPT = env("TTS_E2_CKPT", default="")
-TTS_E2_VOCAB = env("TTS_E2_VOCAB", default="")
-TTS_CUSTOM_CKPT = env("TTS_CUSTOM_CKPT", default="")
-TTS_CUSTOM_VOCAB = env("TTS_CUSTOM_VOCAB", default="")
-TTS_CUSTOM_ARCH = env("TTS_CUSTOM_ARCH", default="DiT")
-TTS_CUSTOM_CONFIG = env("TTS_CUSTOM_CONFIG", default="")
-TTS_VOCODER_PATH = env("TTS_VOCODER_PATH", default="")
-TTS_ALLOW_DOWNLOADS = env.bool("TTS_ALLOW_DOWNLOADS",
-                               default=os.environ.get("HF_HUB_OFFLINE") != "1")
-TTS_HF_CACHE_DIR = env("TTS_HF_CACHE_DIR", default="") or None
-TTS_ASR_MODEL = env("TTS_ASR_MODEL", default="")
-TTS_ASR_LANGUAGE = env("TTS_ASR_LANGUAGE", default="") or None
-TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
-TTS_MAX_QUEUE = env.int("TTS_MAX_QUEUE", default=8)
-TTS_QUEUE_TIMEOUT = env.float("TTS_QUEUE_TIMEOUT", default=300.0)
-TTS_MAX_LOADED_MODELS = env.int("TTS_MAX_LOADED_MODELS", default=2)
-TTS_MAX_PREPARATIONS = env.int("TTS_MAX_PREPARATIONS", default=2)
-# Slow clients: seconds a connection may take to send its headers, and may stay silent while
-# sending its body, before the server closes it.
-TTS_HEADER_TIMEOUT = env.float("TTS_HEADER_TIMEOUT", default=10.0)
-TTS_BODY_TIMEOUT = env.float("TTS_BODY_TIMEOUT", default=30.0)
-TTS_MIN_REF_SECONDS = env.float("TTS_MIN_REF_SECONDS", default=1.0)
-TTS_MAX_REF_UPLOAD_SECONDS = env.float("TTS_MAX_REF_UPLOAD_SECONDS", default=60.0)
-TTS_REF_CACHE_ENTRIES = env.int("TTS_REF_CACHE_ENTRIES", default=64)
-TTS_REF_CACHE_MB = env.int("TTS_REF_CACHE_MB", default=256)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "tts.api.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        # LOG_FORMAT=json: one JSON object per line; a generation's line also carries its model
+        # and timings, a failure its traceback (python-json-logger).
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(key_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+        "console": {"class": "logging.StreamHandler",
+                    "formatter": "json" if env("LOG_FORMAT", default="plain") == "json"
+                    else "plain",
                     "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},

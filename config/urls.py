@@ -1,13 +1,20 @@
+from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+
+from tts.api.docs import RedocView, SwaggerView, favicon
+from tts.api.metrics import metrics
 
 urlpatterns = [
     path("api/tts/", include("tts.api.urls")),
     # OpenAI's paths have no trailing slash (its clients append none).
     path("v1/", include("tts.openai.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("favicon.ico", favicon, name="favicon"),
+    path("metrics", metrics, name="metrics"),
+    path("admin/", admin.site.urls),
 ]
 
 handler404 = "tts.api.errors.not_found"

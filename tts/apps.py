@@ -7,3 +7,6 @@ class TtsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .services import metrics
+
+        metrics.register_collectors()

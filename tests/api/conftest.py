@@ -4,6 +4,14 @@ from rest_framework.test import APIClient
 from tests.support.audio import REF_TEXT
 
 
+@pytest.fixture(autouse=True)
+def _database_and_fresh_limits(db):
+    """Views read API keys and write audit entries; rate-limit counters start empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def client() -> APIClient:
     # 5xx responses send got_request_exception (for error trackers); see the response instead.

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import logging
 
 import pytest
 import soundfile as sf
@@ -208,10 +209,10 @@ def test_unknown_model_is_404(client, form):
     assert error["code"] == "model_not_found" and "tiny-f5" in error["detail"]
 
 
-def test_unavailable_model_is_503_with_reason_and_retry_after(client, form, no_network):
+def test_unavailable_model_is_503_with_reason_and_no_retry_after(client, form, no_network):
     response = client.post(GENERATE, form(model="F5-TTS"), format="multipart")
     assert response.status_code == 503
-    assert response["Retry-After"]
+    assert "Retry-After" not in response  # only the operator can fix missing weights
     error = error_of(response)
     assert error["code"] == "model_unavailable" and "TTS_F5_CKPT" in error["detail"]
 
@@ -231,15 +232,21 @@ def test_engine_busy_is_503_with_retry_after(client, form, busy_device):
     assert error_of(response)["code"] == "engine_busy"
 
 
-def test_unexpected_failure_is_a_500_without_traceback(client, form, monkeypatch):
+def test_unexpected_failure_is_a_500_without_traceback(client, form, monkeypatch, caplog):
     from tts.engine.backends.f5 import FlowMatchingBackend
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(FlowMatchingBackend, "synthesize_chunk", explode)
-    response = client.post(GENERATE, form(), format="multipart")
+    with caplog.at_level(logging.ERROR):
+        response = client.post(GENERATE, form(), format="multipart")
     assert response.status_code == 500
+    # Logged once, with the traceback, findable by the request id the client was given.
+    logged = [record for record in caplog.records if record.exc_info]
+    assert len(logged) == 1, [record.getMessage() for record in caplog.records]
+    assert "secret internal detail" in str(logged[0].exc_info[1])
+    assert logged[0].request.request_id == response["X-Request-ID"]
     body = response.json()
     assert body["type"] == "server_error"
     text = response.content.decode()

@@ -204,3 +204,16 @@ def test_tts_1_is_the_fast_preset_and_tts_1_hd_the_best(client, narrator):
     assert wav(model="tts-1", nfe_step=None) == wav(model="gpt-4o-mini-tts", nfe_step=7)
     assert wav(model="tts-1-hd", nfe_step=None) == wav(model="gpt-4o-mini-tts", nfe_step=None)
     assert wav(model="tts-1", nfe_step=None) != wav(model="tts-1-hd", nfe_step=None)
+
+
+def test_v1_speech_shares_the_rate_limit_and_is_audited(client, settings, narrator):
+    from tts.access.models import AuditEntry
+
+    settings.TTS_RATE_LIMIT_PER_MINUTE = 1
+    first = speech(client)
+    assert first.status_code == 200 and body_of(first)
+    entry = AuditEntry.objects.get(action="openai_speech")
+    assert entry.text_chars == len(TEXT) and entry.text == "" and entry.status == 200
+    limited = speech(client)
+    assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
+    assert "error" in limited.json()  # OpenAI's error shape under /v1

@@ -98,35 +98,34 @@ def test_stalled_connections_and_slow_readers_do_not_starve_the_server(guarded_s
                 sock.close()
 
 
-def test_a_stalled_body_gets_a_408_in_the_error_shape(guarded_server):
-    sock = connect(guarded_server)
-    sock.sendall(b"POST /api/tts/generate/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"gen")
+def reply_to(server, request: bytes) -> bytes:
+    """Send raw bytes; everything the server answers until it closes the connection."""
+    sock = connect(server)
+    sock.sendall(request)
     sock.settimeout(15)
     reply = b""
     with contextlib.suppress(OSError):
         while piece := sock.recv(65536):
             reply += piece
     sock.close()
+    return reply
+
+
+def test_a_stalled_body_gets_a_408_in_the_error_shape(guarded_server):
+    reply = reply_to(guarded_server, b"POST /api/tts/generate/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"gen")
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408")
     assert b'"code": "request_timeout"' in body and b"TTS_BODY_TIMEOUT" in body
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(guarded_server):
-    sock = connect(guarded_server)
-    sock.sendall(b"POST /api/tts/generate/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n")
-    sock.settimeout(15)
-    reply = sock.recv(65536)
-    sock.close()
+    reply = reply_to(guarded_server, b"POST /api/tts/generate/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 413") and b"TTS_MAX_UPLOAD_MB" in reply
 
 
 def test_malformed_requests_get_json_errors(guarded_server):
-    sock = connect(guarded_server)
-    sock.sendall(b"GET /api/tts/health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
-    sock.settimeout(15)
-    reply = sock.recv(65536)
-    sock.close()
+    reply = reply_to(guarded_server,
+                     b"GET /api/tts/health/ HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400") and b"malformed_request" in reply

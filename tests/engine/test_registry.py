@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tts.engine.config import EngineConfig
-from tts.engine.errors import ModelNotFound
+from tts.engine.errors import ConfigurationError, ModelNotFound
 from tts.engine.registry import ModelRegistry, custom_spec, specs_from_file
 
 
@@ -67,7 +67,7 @@ def test_models_file_toml_and_json_resolve_relative_paths(tmp_path):
 def test_models_file_rejects_unknown_architecture(tmp_path):
     path = tmp_path / "m.toml"
     path.write_text('[[models]]\nid = "x"\narchitecture = "RNN"\ncheckpoint = "m.pt"\n')
-    with pytest.raises(ValueError, match="unknown architecture"):
+    with pytest.raises(ConfigurationError, match="unknown architecture"):
         specs_from_file(path)
 
 

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 
 import tts.engine.errors as engine
 from tts.services import errors as service
+from tts.services.metrics import observe_error
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
 
 
 class EngineAwareExceptionHandler(ExceptionHandler):
+    def run(self):
+        response = super().run()
+        if response is not None:
+            errors = response.data.get("errors") or [{}]
+            observe_error(errors[0].get("code") or "unknown", response.status_code)
+        return response
+
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, engine.EngineError):
             return to_api_exception(exc)

@@ -9,11 +9,17 @@ import re
 import uuid
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_key_id: contextvars.ContextVar[str] = contextvars.ContextVar("key_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def current_request_id() -> str:
     return _request_id.get()
+
+
+def bind_key_id(key_id: str) -> None:
+    """Stamp the API key's public prefix on the log lines of the request being served."""
+    _key_id.set(key_id)
 
 
 class RequestIdMiddleware:
@@ -26,11 +32,12 @@ class RequestIdMiddleware:
         given = request.headers.get(self.header, "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _request_id.set(request_id)
+        token, key_token = _request_id.set(request_id), _key_id.set("-")
         try:
             response = self.get_response(request)
         finally:
             _request_id.reset(token)
+            _key_id.reset(key_token)
         response[self.header] = request_id
         return response
 
@@ -41,4 +48,5 @@ class RequestIdLogFilter(logging.Filter):
         # carries the request itself.
         request = getattr(record, "request", None)
         record.request_id = getattr(request, "request_id", None) or current_request_id()
+        record.key_id = _key_id.get()
         return True

@@ -1,10 +1,69 @@
-"""OpenAPI documentation pieces: error responses and request/response examples."""
+"""OpenAPI documentation pieces: descriptions, examples and error responses.
+
+Examples name this server's own models and address. They are written with ``{tokens}``
+(``{server}``, ``{default_model}``...) that :func:`postprocess_schema` fills in each time the
+schema is generated, from the request that asked for it and the running configuration, so
+the docs page shows requests that work against the server that serves it.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
+from tts.engine.errors import EngineError
+from tts.services import catalog
+
 from .serializers import ErrorResponseSerializer
+
+#: Where the server is, when the schema is generated without a request (``manage.py
+#: spectacular``): what ``make serve`` listens on.
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+#: A transcript and a sentence that make a first request from the docs page work as is.
+EXAMPLE_REF_TEXT = "Some call me nature, others call me mother nature."
+EXAMPLE_GEN_TEXT = "Hello! This is my cloned voice speaking."
+#: Stands for the clip in the JSON example; clients put the base64 of their file here.
+REF_AUDIO_PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"
+
+GENERATE_DESCRIPTION = f"""
+Clone the voice in `ref_audio` and speak `gen_text` with it.
+
+Send **multipart/form-data** (`ref_audio` as a file) or **application/json** (`ref_audio` as
+base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (or
+`audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
+bytes instead (as an attachment named `speech.<format>`), with the metadata in `X-` headers.
+
+With `stream=true` the audio is sent while it is generated (a chunked file in any
+`output_format`); with `Accept: text/event-stream` it comes as Server-Sent Events: one `chunk`
+event per piece of text (base64 16-bit PCM), then `done` with the metadata (or `error`).
+
+On this page: choose a clip under `ref_audio` and press **Execute**. Pick `audio/*` as the
+media type of the 200 response to get a player and a download link instead of JSON.
+
+```bash
+curl -X POST {{server}}/api/tts/generate/ \\
+  -F ref_audio=@voice.wav -F "ref_text={EXAMPLE_REF_TEXT}" \\
+  -F "gen_text={EXAMPLE_GEN_TEXT}" -H "Accept: audio/wav" -o speech.wav
+```
+
+```python
+import requests
+
+with open("voice.wav", "rb") as clip:
+    reply = requests.post(
+        "{{server}}/api/tts/generate/",
+        files={{"ref_audio": clip}},
+        data={{"ref_text": "{EXAMPLE_REF_TEXT}",
+              "gen_text": "{EXAMPLE_GEN_TEXT}"}},
+        timeout=600)
+reply.raise_for_status()
+print(reply.json()["seed"], reply.json()["duration"])
+```
+"""
 
 
 def error(description: str, *examples: tuple[str, str, str, str, str | None]) -> OpenApiResponse:
@@ -18,13 +77,15 @@ def error(description: str, *examples: tuple[str, str, str, str, str | None]) ->
 
 GENERATE_JSON_EXAMPLE = OpenApiExample(
     "JSON with base64 reference",
+    description="Put the base64 of your clip in `ref_audio` (`base64 -w0 voice.wav`); the "
+                "rest works as it is.",
     request_only=True,
     media_type="application/json",
     value={
-        "ref_audio": "<base64 of a 3-12 s wav/mp3/m4a clip>",
-        "ref_text": "Some call me nature, others call me mother nature.",
+        "ref_audio": REF_AUDIO_PLACEHOLDER,
+        "ref_text": EXAMPLE_REF_TEXT,
         "gen_text": "I don't really care what you call me.",
-        "model": "F5-TTS",
+        "model": "{default_model}",
         "speed": 1.0,
         "nfe_step": 32,
         "seed": 42,
@@ -40,9 +101,9 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
         "format": "wav",
         "sample_rate": 24000,
         "duration": 3.52,
-        "model": "F5-TTS",
+        "model": "{default_model}",
         "seed": 42,
-        "ref_text": "Some call me nature, others call me mother nature.",
+        "ref_text": EXAMPLE_REF_TEXT,
         "ref_clip": {"original_seconds": 4.1, "kept_start": 0.0, "kept_end": 4.1,
                      "clipped": False},
         "chunks": 1,
@@ -53,6 +114,27 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
                    "queue_seconds": 0.0, "load_seconds": 0.0, "inference_seconds": 1.9,
                    "real_time_factor": 0.54},
     },
+)
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+_CHUNK = {"index": 0, "total": 2, "text": "Hello!", "start": 0.0, "end": 0.62,
+          "sample_rate": 24000, "format": "pcm_s16le", "audio": "AAABAAIA..."}
+GENERATE_EVENTS_EXAMPLE = OpenApiExample(
+    "Server-Sent Events",
+    response_only=True,
+    media_type="text/event-stream",
+    value="".join([
+        _event("chunk", _CHUNK),
+        _event("chunk", {**_CHUNK, "index": 1, "text": "This is my cloned voice speaking.",
+                         "start": 0.62, "end": 3.52, "audio": "AwAEAAUA..."}),
+        _event("done", {**{key: GENERATE_RESPONSE_EXAMPLE.value[key] for key in (
+            "model", "seed", "sample_rate", "duration", "ref_text", "parameters", "timing")},
+            "chunks": 2}),
+    ]),
 )
 
 GENERATE_ERRORS = {
@@ -67,17 +149,102 @@ GENERATE_ERRORS = {
                 "send ref_text with the exact words spoken in the reference clip.",
                 "ref_text")),
     404: error("Unknown model.", ("Unknown model", "client_error", "model_not_found",
-                                  "Unknown model 'F6'. Available: F5-TTS, E2-TTS "
-                                  "(see GET /api/tts/models/).", None)),
+                                  "{unknown_model_detail}", None)),
     413: error("Request body over TTS_MAX_UPLOAD_MB.",
                ("Too large", "client_error", "request_too_large",
                 "The request body is 31.0 MB; the limit is 20 MB (TTS_MAX_UPLOAD_MB). Send a "
                 "shorter clip.", None)),
     503: error("Model unavailable or busy; see Retry-After.",
                ("Weights missing", "server_error", "model_unavailable",
-                "F5-TTS checkpoint not found in the local cache (hf://SWivid/F5-TTS/"
-                "F5TTS_v1_Base/model_1250000.safetensors) and downloads are disabled; set "
-                "TTS_F5_CKPT to a local file.", None),
+                "{unavailable_detail}", None),
                ("Busy", "server_error", "engine_busy",
-                "Model F5-TTS already has 8 requests waiting; retry shortly.", None)),
+                "{max_queue} requests are already waiting for this server's device; retry "
+                "shortly.", None)),
 }
+
+#: Shown when every configured model is available (nothing real to quote).
+GENERIC_UNAVAILABLE = ("F5-TTS checkpoint not found in the local cache (hf://SWivid/F5-TTS/"
+                       "F5TTS_v1_Base/model_1250000.safetensors) and downloads are disabled; "
+                       "set TTS_F5_CKPT to a local file.")
+
+
+def server_facts(request=None) -> dict[str, str]:
+    """The values of the ``{tokens}``: this server's address, default model, models, limits."""
+    server = request.build_absolute_uri("/").rstrip("/") if request is not None else (
+        DEFAULT_SERVER)
+    facts = {"server": server, "default_model": settings.TTS_DEFAULT_MODEL,
+             "max_queue": str(settings.TTS_MAX_QUEUE), "served_models": "",
+             "unknown_model_detail": "Unknown model 'F6' (see GET /api/tts/models/).",
+             "unavailable_detail": GENERIC_UNAVAILABLE}
+    try:
+        models = catalog.model_list()
+    except EngineError:  # a broken model configuration: health and readiness report it
+        return facts
+    try:
+        catalog.model_get(model_id="F6")
+    except EngineError as exc:
+        facts["unknown_model_detail"] = exc.message
+    default = next((model.id for model in models if model.is_default), "")
+    facts["default_model"] = default or facts["default_model"]
+    facts["served_models"] = ", ".join(
+        model.id for model in models if model.status != "unavailable")
+    facts["unavailable_detail"] = next(
+        (model.reason for model in models if model.status == "unavailable" and model.reason),
+        GENERIC_UNAVAILABLE)
+    return facts
+
+
+def _fill(node: Any, facts: Mapping[str, str]) -> Any:
+    """``node`` with every ``{token}`` in its strings replaced, and the default address by
+    this server's (keys are left alone)."""
+    if isinstance(node, str):
+        for name, value in facts.items():
+            node = node.replace(f"{{{name}}}", value)
+        # Snippets written for `make serve`'s address (voices, /v1/...) name this server too.
+        return node.replace(DEFAULT_SERVER, facts["server"])
+    if isinstance(node, dict):
+        return {key: _fill(value, facts) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fill(value, facts) for value in node]
+    return node
+
+
+def _prefill_generate_bodies(schemas: dict, facts: Mapping[str, str]) -> None:
+    """Form defaults that make a first request work: the clip first, a real sentence and its
+    transcript, no seed (so each run picks one), the models served here."""
+    for name in ("GenerateMultipartRequest", "GenerateJsonRequest"):
+        body = schemas.get(name)
+        if not body:
+            continue
+        props = body["properties"]
+        if "ref_audio" in props:
+            body["properties"] = props = {"ref_audio": props["ref_audio"], **props}
+        props["ref_text"]["example"] = EXAMPLE_REF_TEXT
+        props["gen_text"]["example"] = EXAMPLE_GEN_TEXT
+        if name == "GenerateMultipartRequest":
+            # On the wire an empty form field is null: the form starts with no seed (Swagger
+            # UI would otherwise fill in a number, and every run would reuse it).
+            props["seed"]["example"] = ""
+        if facts["served_models"]:
+            props["model"]["description"] += (
+                f" This server serves: {facts['served_models']}; its default is "
+                f"{facts['default_model']}.")
+
+
+def _camel_operation_ids(paths: dict) -> None:
+    """Swagger UI's deep links (#/tag/operationId) log a deprecation warning for ids with
+    underscores, drf-spectacular's default (tts_voices_list): make them ttsVoicesList."""
+    for methods in paths.values():
+        for operation in methods.values():
+            if isinstance(operation, dict) and "_" in operation.get("operationId", ""):
+                head, *rest = operation["operationId"].split("_")
+                operation["operationId"] = head + "".join(part[:1].upper() + part[1:]
+                                                          for part in rest)
+
+
+def postprocess_schema(result: dict, generator, request, public, **kwargs) -> dict:
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    facts = server_facts(request)
+    _prefill_generate_bodies(result.get("components", {}).get("schemas", {}), facts)
+    _camel_operation_ids(result.get("paths", {}))
+    return _fill(result, facts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -36,6 +37,15 @@ def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
             "invalid": f"Must be a number. {message}",
             "max_string_length": f"Too long to be a number. {message}",
         }, **kwargs)
+
+
+class NullableIntegerField(serializers.IntegerField):
+    """An integer that may be null, also in a form (where null can only be a word)."""
+
+    def validate_empty_values(self, data):
+        if isinstance(data, str) and data.strip().lower() == "null":
+            data = None
+        return super().validate_empty_values(data)
 
 
 VOICE_ID_HELP = ("Letters, digits, hyphens and underscores; chosen at creation or derived from "
@@ -89,7 +99,7 @@ class _GenerateFields(serializers.Serializer):
                            help_text="Classifier-free guidance strength.")
     sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
                                  help_text="Sway sampling coefficient of the step schedule.")
-    seed = _ranged(serializers.IntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
+    seed = _ranged(NullableIntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
                    help_text="Random seed; null picks one. The seed used is always returned.",
                    allow_null=True)
     output_format = serializers.ChoiceField(
@@ -115,6 +125,10 @@ class _GenerateFields(serializers.Serializer):
             raise serializers.ValidationError(
                 f"gen_text is {len(value)} characters; the limit is {limit} "
                 "(TTS_MAX_TEXT_CHARS). Split it into several requests.", code="max_length")
+        if not any(unicodedata.category(char)[0] in "LN" for char in value):
+            raise serializers.ValidationError(
+                "gen_text has nothing to speak: only punctuation, symbols, emoji or invisible "
+                "characters. Send words or numbers.", code="nothing_to_speak")
         return value
 
     def to_internal_value(self, data):
@@ -126,6 +140,13 @@ class _GenerateFields(serializers.Serializer):
                 name: [serializers.ErrorDetail(
                     f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
                     code="unknown_field")] for name in unknown})
+        repeated = ([name for name in data if len(data.getlist(name)) > 1]
+                    if hasattr(data, "getlist") else [])
+        if repeated:  # a form may repeat a name; which value wins would be a guess
+            raise serializers.ValidationError({
+                name: [serializers.ErrorDetail(
+                    f"{name} is sent {len(data.getlist(name))} times; send it once.",
+                    code="duplicate_field")] for name in repeated})
         # Reported with the field errors, so a bare {} names every missing field at once.
         problems = _reference_problems(data)
         try:
@@ -295,17 +316,75 @@ class ModelSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True,
                                    help_text="Why the model is unavailable, and what to set.")
     is_default = serializers.BooleanField()
+    device = serializers.CharField(help_text="Where the model runs (or will run once loaded): "
+                                             "cpu, cuda, cuda:N or mps.")
+    device_name = serializers.CharField(help_text="GPU or CPU model name.")
+    device_memory_mb = serializers.IntegerField(allow_null=True,
+                                                help_text="Total memory of that device.")
     precision = serializers.ChoiceField(
-        choices=["float32", "bfloat16", "float16"],
-        help_text="Numeric precision of the model's transformer on this server (TTS_PRECISION; "
-                  "health's `compute` says why).")
+        choices=["float32", "float16", "bfloat16"],
+        help_text="The precision the model's transformer computes in (TTS_PRECISION): float16 "
+                  "weights on CUDA GPUs of compute capability 7+; bfloat16 (or float16 on a "
+                  "CPU) is autocast over float32 weights. Health's `compute` says why.")
+    weights_mb = serializers.FloatField(allow_null=True,
+                                        help_text="Memory the loaded weights take; null until "
+                                                  "loaded.")
+    torch_cuda = serializers.CharField(allow_null=True,
+                                       help_text="CUDA version of the PyTorch build; null: a "
+                                                 "CPU-only build.")
+    gpu_usable = serializers.BooleanField(help_text="Whether PyTorch can use a GPU here (when "
+                                                    "false on a CUDA build, health's warnings "
+                                                    "say why).")
+
+
+class DeviceInfoSerializer(serializers.Serializer):
+    requested = serializers.CharField(help_text="TTS_DEVICE as configured.")
+    device = serializers.CharField()
+    name = serializers.CharField(help_text="GPU or CPU model name.")
+    memory_total_mb = serializers.IntegerField(allow_null=True)
+    memory_used_mb = serializers.FloatField(
+        allow_null=True, help_text="GPU: held by PyTorch in this process; CPU: resident memory "
+                                   "of this process.")
+    memory_peak_mb = serializers.FloatField(allow_null=True)
+    compute_capability = serializers.CharField(allow_null=True)
+    precision = serializers.CharField(help_text="dtype the models run in on this device.")
+
+
+class GpuSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    name = serializers.CharField()
+    memory_total_mb = serializers.IntegerField()
+    compute_capability = serializers.CharField()
+    supported = serializers.BooleanField(help_text="Whether this PyTorch build has kernels for "
+                                                   "this GPU.")
+
+
+class TorchBuildSerializer(serializers.Serializer):
+    torch = serializers.CharField(help_text="PyTorch version with its build tag (+cu130, +cpu).")
+    cuda = serializers.CharField(allow_null=True,
+                                 help_text="CUDA version the PyTorch build targets; null: CPU "
+                                           "build.")
+    cudnn = serializers.IntegerField(allow_null=True)
+    torchaudio = serializers.CharField(allow_null=True)
+    gpu_usable = serializers.BooleanField()
+    gpus = GpuSerializer(many=True)
+    driver = serializers.CharField(allow_null=True, help_text="NVIDIA driver, when no GPU is "
+                                                              "usable and nvidia-smi answers.")
+    driver_cuda = serializers.CharField(allow_null=True,
+                                        help_text="Newest CUDA that driver supports.")
 
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     version = serializers.CharField()
     f5_tts_version = serializers.CharField()
-    device = serializers.CharField()
+    device = serializers.CharField(help_text="Where the models run: cpu, cuda, cuda:N or mps.")
+    device_info = DeviceInfoSerializer()
+    torch = TorchBuildSerializer()
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Problems to fix or confirm, e.g. a CUDA build of PyTorch with no usable "
+                  "GPU (the models then run on the CPU); each says what to do.")
     compute = serializers.DictField(
         help_text="device, precision, precision_reason (what TTS_PRECISION=auto found), "
                   "precision_applied_as, threads {intra_op, inter_op, usable_cpus}.")

@@ -8,17 +8,20 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ErrorDetail, NotAcceptable, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
 from tts.services.streaming import SpeechStreamSession, speech_stream
 
 from . import schema
 from .exceptions import ServiceUnavailable
+from .parsers import JSONParser, MultiPartParser
 from .renderers import (
     FORMAT_BY_MEDIA_TYPE,
     AudioRenderer,
@@ -35,25 +38,21 @@ from .serializers import (
 )
 from .uploads import BoundedUploadMixin
 
-GENERATE_DESCRIPTION = """
-Clone the voice in `ref_audio` and speak `gen_text` with it.
-
-Send **multipart/form-data** (`ref_audio` as a file) or **application/json** (`ref_audio` as
-base64). The reply is JSON with the audio as base64; send `Accept: audio/wav` (or
-`audio/mpeg`, `audio/flac`, `audio/ogg`, `audio/*`), or add `?response=audio`, to get the raw
-bytes instead, with the metadata in `X-` headers.
-
-```bash
-curl -X POST http://127.0.0.1:8000/api/tts/generate/ \\
-  -F ref_audio=@voice.wav -F "ref_text=What the clip says." \\
-  -F "gen_text=Hello from a cloned voice." -H "Accept: audio/wav" -o speech.wav
-```
-"""
+RESPONSE_CHOICES = ("json", "audio")
 
 
 class GenerateView(BoundedUploadMixin, APIView):
     parser_classes = [MultiPartParser, JSONParser]
     renderer_classes = [JSONRenderer, AudioRenderer, EventStreamRenderer]
+    throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]
+
+    def initial(self, request, *args, **kwargs):
+        response = request.query_params.getlist("response")
+        if response and (len(response) > 1 or response[0] not in RESPONSE_CHOICES):
+            raise ValidationError({"response": [ErrorDetail(
+                f"?response= must be one of {', '.join(RESPONSE_CHOICES)}, given once.",
+                code="invalid_choice")]})
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # Errors are JSON even when the client asked for audio.
@@ -62,26 +61,34 @@ class GenerateView(BoundedUploadMixin, APIView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        operation_id="tts_generate",
+        operation_id="generateSpeech",
         summary="Generate speech in a cloned voice",
-        description=GENERATE_DESCRIPTION,
+        description=schema.GENERATE_DESCRIPTION,
         request={"multipart/form-data": GenerateMultipartSerializer,
                  "application/json": GenerateJsonSerializer},
         parameters=[OpenApiParameter(
-            "response", str, enum=["json", "audio"], required=False,
+            "response", str, enum=list(RESPONSE_CHOICES), required=False,
             description="`audio` returns the encoded bytes instead of JSON (like "
                         "`Accept: audio/*`).")],
         responses={
             (200, "application/json"): OpenApiResponse(GenerateOutputSerializer,
                                                        examples=[schema.GENERATE_RESPONSE_EXAMPLE]),
             (200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-                "Raw audio. Headers: X-Model, X-Seed, X-Sample-Rate, X-Duration, X-Chunks, "
-                "X-Ref-Text (percent-encoded), X-Inference-Seconds, X-Real-Time-Factor.")),
+                "Raw audio, as an attachment named speech.<format>. Headers: X-Model, X-Seed, "
+                "X-Sample-Rate, X-Duration, X-Chunks, X-Ref-Text (percent-encoded), "
+                "X-Inference-Seconds, X-Real-Time-Factor. With stream=true: chunked, with "
+                "X-Model, X-Seed, X-Sample-Rate and X-Chunks only.")),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, examples=[schema.GENERATE_EVENTS_EXAMPLE],
+                description="Server-Sent Events (`Accept: text/event-stream`): a `chunk` event "
+                            "per piece of text as it is generated, then `done` with the "
+                            "metadata, or `error` in the error shape."),
             **schema.GENERATE_ERRORS,
         },
         examples=[schema.GENERATE_JSON_EXAMPLE],
         tags=["speech"],
     )
+    @audited("generate")
     def post(self, request):
         serializer_class = (GenerateJsonSerializer
                             if request.content_type.startswith("application/json")
@@ -161,9 +168,17 @@ class _Closing:
         return self._iterable.__aiter__()
 
 
+class GenerateNoSlashView(GenerateView):
+    """POST /api/tts/generate (no slash) is served as is: a redirect would lose the body.
+    Left out of the schema, which documents the canonical path."""
+
+    schema = None
+
+
 def audio_response(result: SpeechResult) -> HttpResponse:
     response = HttpResponse(result.audio, content_type=result.content_type)
-    response["Content-Disposition"] = f'inline; filename="speech.{result.format}"'
+    # An attachment with a name: browsers (and the docs page) offer it as a download.
+    response["Content-Disposition"] = f'attachment; filename="speech.{result.format}"'
     headers = {
         "X-Model": result.model, "X-Seed": result.seed, "X-Sample-Rate": result.sample_rate,
         "X-Duration": result.duration, "X-Chunks": result.chunks,
@@ -178,17 +193,18 @@ def audio_response(result: SpeechResult) -> HttpResponse:
 
 
 class ModelListView(APIView):
-    @extend_schema(operation_id="tts_models_list", summary="List models",
+    @extend_schema(operation_id="listModels", summary="List models",
                    description="Every configured model with its status: `loaded` (warm), "
                                "`available` (loads on first use) or `unavailable` (with the "
-                               "reason and the variable to set). Never loads or downloads.",
+                               "reason and the variable to set), and the device and precision "
+                               "it runs in. Never loads or downloads.",
                    responses=ModelSerializer(many=True), tags=["models"])
     def get(self, request):
         return Response(ModelSerializer(catalog.model_list(), many=True).data)
 
 
 class ModelDetailView(APIView):
-    @extend_schema(operation_id="tts_models_retrieve", summary="One model",
+    @extend_schema(operation_id="getModel", summary="One model",
                    responses={200: ModelSerializer, 404: schema.GENERATE_ERRORS[404]},
                    tags=["models"])
     def get(self, request, model_id: str):
@@ -196,9 +212,15 @@ class ModelDetailView(APIView):
 
 
 class HealthView(APIView):
-    @extend_schema(operation_id="tts_health", summary="Liveness and server facts",
-                   description="Cheap: never loads a model. Version, device, execution mode, "
-                               "loaded models, queue depth, uptime.",
+    authentication_classes: list = []  # open to probes whatever TTS_REQUIRE_API_KEY says
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="getHealth", summary="Liveness and server facts",
+                   description="Cheap: never loads a model. Version; the device the models "
+                               "run on with its name, memory and precision; the PyTorch build "
+                               "(CUDA version, whether a GPU is usable); `warnings` an operator "
+                               "must act on (e.g. a CUDA build with no usable GPU); execution "
+                               "mode, loaded models, queue depth, uptime.",
                    responses={200: HealthSerializer,
                               503: schema.error("Cannot take work.", (
                                   "Broken configuration", "server_error",
@@ -210,7 +232,10 @@ class HealthView(APIView):
 
 
 class ReadinessView(APIView):
-    @extend_schema(operation_id="tts_ready", summary="Readiness",
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="getReadiness", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
                                "reason) before that, or when its weights are unavailable.",
                    responses={200: ReadinessSerializer,

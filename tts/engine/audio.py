@@ -117,6 +117,22 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+def unsupported_output_formats() -> dict[str, str]:
+    """Output formats this libsndfile cannot encode, with the reason (a start-up check: a
+    libsndfile built without mp3 or opus, or an ffmpeg without an encoder, would otherwise fail
+    each such request). Streams are encoded by ffmpeg, so its encoder is tried as well."""
+    silence = np.zeros(SAMPLE_RATE // 10, dtype=np.float32)
+    problems = {}
+    for name, spec in OUTPUT_FORMATS.items():
+        try:
+            encode(silence, SAMPLE_RATE, name)
+            if spec.sf_format and spec.ffmpeg_args:
+                _ffmpeg_encode(to_pcm16(silence), SAMPLE_RATE, spec)
+        except Exception as exc:  # noqa: BLE001 - any failure means the format is unusable
+            problems[name] = f"{type(exc).__name__}: {exc}"
+    return problems
+
+
 def pcm_input_args(sample_rate: int) -> list[str]:
     return [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
             "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"]

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 
 from . import audio
 from .asr import Transcriber
+from .backends.base import Footprint
 from .cache import BoundedCache
 from .config import EngineConfig
 from .errors import (
@@ -98,6 +99,12 @@ class TTSEngine:
 
     def loaded_models(self) -> list[str]:
         return self.pool.loaded_ids()
+
+    def model_footprint(self, model_id: str) -> Footprint | None:
+        """Device, precision and weight memory a loaded model actually uses; None when it is
+        not loaded (never loads)."""
+        backend = self.pool.loaded_backend(model_id)
+        return backend.footprint() if backend is not None else None
 
     def queue_depth(self) -> int:
         return self.queue.waiting()

@@ -13,11 +13,14 @@ class EngineError(Exception):
     #: Seconds after which a retry may succeed; ``None`` when retrying cannot help.
     retry_after: int | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, attr: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None, attr: str | None = None,
+                 retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
         #: The request field the problem is about, when there is one.
         self.attr = attr
 
@@ -33,10 +36,10 @@ class ModelNotFound(EngineError):
 
 
 class ModelUnavailable(EngineError):
-    """The model is known but its weights (or vocoder) cannot be had right now."""
+    """The model is known but its weights (or vocoder) cannot be had. Only a failed download
+    says when to retry (``retry_after``): missing files and a wrong device need the operator."""
 
     code = "model_unavailable"
-    retry_after = 60
 
 
 class ModelLoadError(EngineError):

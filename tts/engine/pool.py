@@ -112,6 +112,11 @@ class ModelPool:
     def is_loaded(self, model_id: str) -> bool:
         return model_id in self._loaded
 
+    def loaded_backend(self, model_id: str) -> ModelBackend | None:
+        """The backend of a loaded model; never loads."""
+        entry = self._loaded.get(model_id)
+        return entry.backend if entry is not None else None
+
     def status(self, model_id: str) -> ModelStatus:
         spec = self.registry.get(model_id)
         if model_id in self._loaded:

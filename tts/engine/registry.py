@@ -6,7 +6,6 @@ Nothing here imports torch or touches the network, so listing models is always c
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from .config import EngineConfig
 from .errors import ConfigurationError, ModelNotFound
+from .models_file import load_entries
 
 ARCHITECTURES = ("DiT", "UNetT")
 SAMPLE_RATE = 24_000
@@ -124,46 +124,19 @@ def custom_spec(config: EngineConfig) -> ModelSpec:
     )
 
 
-def specs_from_file(path: str | Path) -> list[ModelSpec]:
-    """Read ``[[models]]`` entries from a TOML or JSON file.
+def specs_from_file(path: str | Path, *, reserved: tuple[str, ...] = ()) -> list[ModelSpec]:
+    """Specs from a TOML or JSON models file, validated by tts.engine.models_file (which
+    raises one ConfigurationError naming the file, entry and field of every mistake).
 
     Relative paths in the file are taken relative to the file's own folder, so a folder of
-    checkpoints plus its models file can be moved as one.
+    checkpoints plus its models file can be moved as one. ``reserved`` ids (the built-ins)
+    cannot be redefined.
     """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    entries = data.get("models", [])
-    specs = []
-    for entry in entries:
-        entry = dict(entry)
-        architecture = entry.pop("architecture", "DiT")
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"{path}: model {entry.get('id')!r} has unknown architecture "
-                             f"{architecture!r}; use one of {ARCHITECTURES}")
-        for key in ("checkpoint", "vocab", "vocoder"):
-            value = entry.get(key, "")
-            if value and not value.startswith(HUB_PREFIX) and not Path(value).is_absolute():
-                entry[key] = str((path.parent / value).resolve())
-        for key in ("id", "checkpoint"):
-            if not isinstance(entry.get(key), str) or not entry[key]:
-                raise ValueError(f"{path}: every model needs a string {key!r}")
-        specs.append(
-            ModelSpec(
-                id=entry.pop("id"),
-                name=entry.pop("name", ""),
-                architecture=architecture,
-                config=dict(entry.pop("config", {})),
-                checkpoint=entry.pop("checkpoint"),
-                vocab=entry.pop("vocab", ""),
-                vocoder=entry.pop("vocoder", ""),
-                description=entry.pop("description", ""),
-                license=entry.pop("license", ""),
-                env_hint=entry.pop("env_hint", "TTS_MODELS_FILE"),
-                tags=tuple(entry.pop("tags", ())),
-            )
-        )
-    return specs
+    return [ModelSpec(id=entry.id, name=entry.name, architecture=entry.architecture,
+                      config=dict(entry.config), checkpoint=entry.checkpoint, vocab=entry.vocab,
+                      vocoder=entry.vocoder, description=entry.description,
+                      license=entry.license, env_hint=entry.env_hint, tags=tuple(entry.tags))
+            for entry in load_entries(path, reserved=reserved)]
 
 
 class ModelRegistry:
@@ -178,13 +151,16 @@ class ModelRegistry:
         try:
             specs = builtin_specs(config)
             if config.models_file:
-                specs += specs_from_file(config.models_file)
+                specs += specs_from_file(config.models_file,
+                                         reserved=(*(spec.id for spec in specs), "Custom"))
             for spec in specs:
                 for location in (spec.checkpoint, spec.vocab):
                     if location.startswith(HUB_PREFIX) and location.count("/") < 4:
                         raise ValueError(f"model {spec.id!r}: {location!r} is not a hub URI of "
                                          "the form hf://owner/repo/path/to/file")
-        except (ValueError, OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        except ConfigurationError:
+            raise
+        except (ValueError, OSError, KeyError, TypeError) as exc:
             raise ConfigurationError(
                 f"The model configuration does not load: {exc}. Check TTS_MODELS_FILE and "
                 "the TTS_CUSTOM_* variables.") from exc

@@ -58,7 +58,7 @@ def fetch(location: str, *, allow_downloads: bool, env_hint: str, what: str,
     except Exception as exc:  # network, auth, missing file: all mean "not available"
         raise ModelUnavailable(
             f"Could not download {what} from {location} ({type(exc).__name__}); check the "
-            f"network, or set {env_hint} to a local file."
+            f"network, or set {env_hint} to a local file.", retry_after=60,
         ) from exc
 
 

@@ -22,6 +22,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
 from tts.services.generation import nfe_for
@@ -117,6 +119,7 @@ with client.audio.speech.with_streaming_response.create(
 
 class SpeechView(OpenAIView):
     parser_classes = [JSONParser]
+    throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]  # the same budget as /api/tts
 
     @extend_schema(
         operation_id="openai_speech", summary="Create speech (OpenAI-compatible)",
@@ -133,6 +136,7 @@ class SpeechView(OpenAIView):
                 "With stream_format=sse: speech.audio.delta events, then speech.audio.done.")),
             400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
         tags=["openai"])
+    @audited("openai_speech", text_field="input")
     def post(self, request):
         serializer = OpenAISpeechRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

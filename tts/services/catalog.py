@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tts.engine.engine import ModelSpec
 
+from .hardware import model_runtime
 from .runtime import get_engine
 
 
@@ -22,7 +23,13 @@ class ModelInfo:
     status: str
     reason: str | None
     is_default: bool
+    device: str
+    device_name: str
+    device_memory_mb: int | None
     precision: str
+    weights_mb: float | None
+    torch_cuda: str | None
+    gpu_usable: bool
 
 
 def public_source(location: str) -> str:
@@ -41,8 +48,7 @@ def _info(spec: ModelSpec) -> ModelInfo:
         id=spec.id, name=spec.name or spec.id, architecture=spec.architecture,
         description=spec.description, sample_rate=spec.sample_rate, license=spec.license,
         source=public_source(spec.checkpoint), status=status.state, reason=status.reason,
-        is_default=spec.id == engine.config.default_model,
-        precision=engine.compute_info()["precision"],
+        is_default=spec.id == engine.config.default_model, **model_runtime(spec.id),
     )
 
 

@@ -18,6 +18,7 @@ from tts.engine.synthesis import MAX_SEED, SynthesisParams
 from tts.engine.synthesis import QUALITY_NFE as QUALITY_NFE
 from tts.engine.synthesis import nfe_for as nfe_for
 
+from .events import announces_speech
 from .runtime import get_engine
 from .scripts import is_script, join_parts, plan_speech, request_reference
 
@@ -106,6 +107,7 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
                              prepared=prepared)
 
 
+@announces_speech
 def speech_generate(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                     voice: str = "", gen_text: str, options: Mapping[str, Any],
                     output_format: str = "wav", include_spectrogram: bool = False,

@@ -6,9 +6,8 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from django.conf import settings
-
-from .runtime import STARTED_AT, get_engine
+from .hardware import device_report, serving_device
+from .runtime import STARTED_AT, get_engine, warming
 
 
 def _version(package: str) -> str:
@@ -33,9 +32,9 @@ def health_status() -> dict:
         "status": "ok",
         "version": _version("f5-tts-server"),
         "f5_tts_version": _version("f5-tts"),
-        "device": engine.device,
+        **device_report(),
         "compute": engine.compute_info(),
-        "execution_mode": settings.TTS_EXECUTION_MODE,
+        "execution_mode": "inline",  # the only mode built so far
         "default_model": engine.config.default_model,
         "loaded_models": engine.loaded_models(),
         "queue_depth": engine.queue_depth(),
@@ -49,8 +48,14 @@ def health_status() -> dict:
 def readiness() -> Readiness:
     engine = get_engine()
     model_id = engine.config.default_model
+    serving_device()  # TTS_DEVICE names a device that is not usable: ConfigurationError (503)
     if model_id in engine.loaded_models():
-        return Readiness(True, model_id, None)
+        busy, failure = warming(model_id)
+        if not busy:
+            return Readiness(True, model_id, None)
+        return Readiness(False, model_id, f"{model_id} is loaded and warming up; "
+                         + (f"the warm-up failed ({failure}) and will be retried."
+                            if failure else "ready in a moment."))
     if model_id not in {spec.id for spec in engine.model_specs()}:
         return Readiness(False, model_id, f"TTS_DEFAULT_MODEL={model_id!r} is not a known model.")
     status = engine.model_status(model_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import fields
 
 from django.conf import settings
 
@@ -13,27 +14,19 @@ from tts.engine.config import EngineConfig
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineError
 
+from .metrics import ASR_SECONDS
+
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
 PRELOAD_RETRY_SECONDS = 30
 
 
 def engine_config() -> EngineConfig:
-    s = settings
-    return EngineConfig(
-        device=s.TTS_DEVICE, precision=s.TTS_PRECISION, threads=s.TTS_THREADS,
-        interop_threads=s.TTS_INTEROP_THREADS, vocoder_path=s.TTS_VOCODER_PATH,
-        allow_downloads=s.TTS_ALLOW_DOWNLOADS,
-        hf_cache_dir=s.TTS_HF_CACHE_DIR, f5_ckpt=s.TTS_F5_CKPT, f5_vocab=s.TTS_F5_VOCAB,
-        e2_ckpt=s.TTS_E2_CKPT, e2_vocab=s.TTS_E2_VOCAB, custom_ckpt=s.TTS_CUSTOM_CKPT,
-        custom_vocab=s.TTS_CUSTOM_VOCAB, custom_arch=s.TTS_CUSTOM_ARCH,
-        custom_config=s.TTS_CUSTOM_CONFIG, models_file=s.TTS_MODELS_FILE,
-        default_model=s.TTS_DEFAULT_MODEL, max_queue=s.TTS_MAX_QUEUE,
-        queue_timeout=s.TTS_QUEUE_TIMEOUT, max_loaded_models=s.TTS_MAX_LOADED_MODELS,
-        max_preparations=s.TTS_MAX_PREPARATIONS, min_ref_seconds=s.TTS_MIN_REF_SECONDS,
-        max_ref_upload_seconds=s.TTS_MAX_REF_UPLOAD_SECONDS,
-        ref_cache_entries=s.TTS_REF_CACHE_ENTRIES, ref_cache_mb=s.TTS_REF_CACHE_MB,
-    )
+    """EngineConfig from Django settings: each field ``x`` is the setting ``TTS_X`` declared in
+    config/options.py. Fields without a setting keep the engine's own default."""
+    values = {item.name: getattr(settings, f"TTS_{item.name.upper()}")
+              for item in fields(EngineConfig) if hasattr(settings, f"TTS_{item.name.upper()}")}
+    return EngineConfig(**values)
 
 
 _engine: TTSEngine | None = None
@@ -50,11 +43,19 @@ def get_engine() -> TTSEngine:
     return _engine
 
 
+class TimedTranscriber(Transcriber):
+    """Speech recognition, its seconds observed in the tts_asr_seconds metric."""
+
+    def transcribe(self, *args, **kwargs):
+        with ASR_SECONDS.time():
+            return super().transcribe(*args, **kwargs)
+
+
 def _build_engine() -> TTSEngine:
     config = engine_config()
     transcriber = None
     if settings.TTS_ASR_MODEL:
-        transcriber = Transcriber(settings.TTS_ASR_MODEL, device=config.device,
+        transcriber = TimedTranscriber(settings.TTS_ASR_MODEL, device=config.device,
                                   allow_downloads=config.allow_downloads,
                                   language=settings.TTS_ASR_LANGUAGE)
     return TTSEngine(config, transcriber=transcriber)
@@ -65,21 +66,49 @@ def reset_engine() -> None:
     global _engine
     with _engine_lock:
         _engine = None
+        _warming.clear()
+
+
+#: Preloaded models whose warm-up has not finished: id -> why not (None while it runs).
+_warming: dict[str, str | None] = {}
+
+
+def warming(model_id: str) -> tuple[bool, str | None]:
+    """Whether ``model_id`` is still being warmed up at start, and the last failure if any."""
+    if model_id not in _warming:
+        return False, None
+    return True, _warming.get(model_id)
 
 
 def preload(*, retry_seconds: float | None = None) -> None:
-    """Load the models named in TTS_PRELOAD. Failures are logged, not fatal; with
+    """Load the models named in TTS_PRELOAD and, with TTS_WARMUP, warm each one with a short
+    generation (readiness waits for it). Failures are logged, not fatal; with
     ``retry_seconds`` the failed ones are tried again (weights may arrive late, a network may
-    come up) until all are loaded, so readiness can recover without traffic."""
+    come up) until all are ready, so readiness can recover without traffic."""
+    from .hardware import log_device_report
+    from .warmup import warm_model
+
     engine = get_engine()
+    log_device_report(logger)
     pending = list(settings.TTS_PRELOAD)
+    if settings.TTS_WARMUP:
+        _warming.update(dict.fromkeys(pending))
     while pending:
         for model_id in list(pending):
             try:
                 engine.load_model(model_id)
+                if settings.TTS_WARMUP:
+                    warm_model(engine, model_id)
+                    _warming.pop(model_id, None)
                 pending.remove(model_id)
             except EngineError as exc:
                 logger.warning("preload of %s failed: %s", model_id, exc.message)
+                if settings.TTS_WARMUP:
+                    _warming[model_id] = exc.message
+            except Exception as exc:  # a bug: keep the traceback, keep readiness honest
+                logger.exception("preload of %s failed", model_id)
+                if settings.TTS_WARMUP:
+                    _warming[model_id] = f"{type(exc).__name__}: {exc}"
         if not pending or retry_seconds is None:
             return
         time.sleep(retry_seconds)

@@ -13,6 +13,7 @@ import base64
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from tts.engine.stream import AudioChunk
 from tts.engine.streaming_audio import stream_encoder
 
 from .errors import InvalidInput
+from .events import announce_streamed
 from .generation import CONTENT_TYPES, StartedGeneration, start_generation
 from .scripts import is_script
 
@@ -59,6 +61,8 @@ class SpeechStreamSession:
         self._context = contextvars.copy_context()  # log lines keep the request id
         self._worker: threading.Thread | None = None
         self._finished = False
+        #: Seconds from the request's start to its first audio, once there is some.
+        self.first_audio_seconds: float | None = None
 
     @property
     def stream(self):
@@ -114,12 +118,14 @@ class SpeechStreamSession:
             hand_over(self._error_event(exc) if self.events else StreamFailed(str(exc)))
         finally:
             self.stream.close()
+            announce_streamed(self.summary)
             hand_over(_END)
 
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
         encoder = stream_encoder(self.format, self.sample_rate, hand_over)
         try:
             for chunk in self.stream:
+                self._note_first_audio(chunk)
                 encoder.write(chunk.samples)
         except BaseException:
             encoder.abort()
@@ -128,8 +134,13 @@ class SpeechStreamSession:
 
     def _produce_events(self, hand_over: Callable[[Any], None]) -> None:
         for chunk in self.stream:
+            self._note_first_audio(chunk)
             hand_over(StreamEvent("chunk", chunk_event(chunk)))
         hand_over(StreamEvent("done", self.summary()))
+
+    def _note_first_audio(self, chunk: AudioChunk) -> None:
+        if self.first_audio_seconds is None and len(chunk.samples):
+            self.first_audio_seconds = round(time.perf_counter() - self.generation.started, 4)
 
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
@@ -140,7 +151,9 @@ class SpeechStreamSession:
             "model": generation.model, "seed": stream.seed, "sample_rate": self.sample_rate,
             "duration": duration, "chunks": stream.total_chunks,
             "ref_text": generation.ref.ref_text.strip(),
-            "parameters": generation.parameters(), "timing": generation.timing(duration),
+            "parameters": generation.parameters(),
+            "timing": {**generation.timing(duration),
+                       "first_audio_seconds": self.first_audio_seconds},
         }
 
     @staticmethod

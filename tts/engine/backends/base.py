@@ -40,6 +40,15 @@ class ChunkAudio:
     mel: np.ndarray | None = None  # (mels, frames), for the spectrogram
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What a loaded model actually occupies: where, in which dtype, how much."""
+
+    device: str
+    precision: str | None  # "float16", "float32", ...
+    weights_mb: float
+
+
 class ModelBackend(Protocol):
     """One model on one device: load it, prepare references for it, speak one chunk, unload.
 
@@ -64,6 +73,9 @@ class ModelBackend(Protocol):
 
     def unload(self) -> None:
         """Drop every tensor this backend holds, so the allocator can give the memory back."""
+
+    def footprint(self) -> Footprint | None:
+        """Device, dtype and size of the loaded weights; None when not loaded."""
 
     @property
     def is_loaded(self) -> bool: ...

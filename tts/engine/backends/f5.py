@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..devices import is_out_of_memory
+from ..devices import is_out_of_memory, module_megabytes, module_precision
 from ..errors import (
     GenerationCancelled,
     GenerationFailed,
@@ -23,7 +23,7 @@ from ..errors import (
 from ..precision import Precision, autocast_forward, weight_dtype
 from ..reference import PreparedReference
 from ..registry import SAMPLE_RATE, ModelSpec, backbone_class
-from .base import ChunkAudio, ChunkParams, ModelFiles
+from .base import ChunkAudio, ChunkParams, Footprint, ModelFiles
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,14 @@ class FlowMatchingBackend:
         if wave is None:
             raise GenerationFailed("The model produced no audio for this text.", attr="gen_text")
         return ChunkAudio(np.asarray(wave, dtype=np.float32), sample_rate, mel)
+
+    def footprint(self) -> Footprint | None:
+        model = self._model
+        if model is None:
+            return None
+        # Autocast computes in a lower precision over float32 weights: report the arithmetic.
+        return Footprint(self.device, self.precision.name or module_precision(model),
+                         module_megabytes(model))
 
     def unload(self) -> None:
         self._model = None

@@ -1,0 +1,236 @@
+"""Every ``TTS_*`` setting, declared once: name, type, default and meaning.
+
+config/settings.py turns these into Django settings (``TTS_<NAME>``), tts/services/runtime.py
+builds the engine's EngineConfig from the same names, and the README's configuration table is
+generated from here (``manage.py settings_table``; a test keeps the README in step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PREFIX = "TTS_"
+
+
+class SettingsError(ImproperlyConfigured):
+    """An environment variable has a value the server cannot use. manage.py prints it
+    without a traceback."""
+
+
+def _doc(text: str, shown: str | None = None, *, section: str = "engine"):
+    """Field metadata: the README text, the default as shown there, and its table section."""
+    extra = {"section": section}
+    if shown is not None:
+        extra["shown_default"] = shown
+    return {"description": text, "json_schema_extra": extra}
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class TTSSettings(BaseSettings):
+    """Read from the environment (and the project's ``.env``, loaded by config/settings.py)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="ignore",
+                                      validate_default=True)
+
+    # --- Where things live and what to serve ---------------------------------------------
+    var_dir: Path = Field(BASE_DIR / "var", **_doc(
+        "Folder for the database, the generated secret key and demo models; created by "
+        "`manage.py migrate`, never at import.", "`var/`", section="server"))
+    demo: bool = Field(False, **_doc(
+        "`1`: build and serve the tiny noise models; also allows a non-loopback HOST without "
+        "DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.", "`0`", section="server"))
+    demo_dir: Path | None = Field(None, **_doc(
+        "Where demo mode writes the tiny models.", "`var/tiny-models`", section="server"))
+    default_model: str = Field("", **_doc(
+        "Model used when a request names none; readiness waits for it.",
+        "`F5-TTS` (`tiny-f5` in demo)"))
+    preload: CommaList | None = Field(None, **_doc(
+        "Comma-separated ids to load when the server starts (in the background: health "
+        "answers meanwhile).", "the default model"))
+    warmup: bool = Field(True, **_doc(
+        "Each preloaded model makes one short generation before readiness turns green (CUDA "
+        "context, kernels, vocoder), so the first real request costs what later ones do.",
+        "on"))
+    device: str = Field("auto", **_doc(
+        "`auto` (the first GPU, else mps, else cpu, with a warning when a CUDA build finds no "
+        "GPU), `cpu`, `cuda`, `cuda:N`, `mps` (an explicit device that is not usable stops the "
+        "start).", "`auto`"))
+    precision: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", **_doc(
+        "Numeric precision of the transformer: `auto` = float16 on CUDA GPUs of compute "
+        "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
+        "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
+        "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
+    threads: int = Field(0, ge=0, **_doc(
+        "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
+        "quota such as `docker --cpus`).", "0"))
+    interop_threads: int = Field(0, ge=0, **_doc(
+        "torch inter-op threads; 0 = 1 on up to 2 CPUs, else 2.", "0"))
+    # --- Weights --------------------------------------------------------------------------
+    f5_ckpt: str = Field("", **_doc("Local F5-TTS checkpoint (`.safetensors` or `.pt`).", "hub"))
+    f5_vocab: str = Field("", **_doc("Local F5-TTS vocab.txt.", "bundled"))
+    e2_ckpt: str = Field("", **_doc("Local E2-TTS checkpoint.", "hub"))
+    e2_vocab: str = Field("", **_doc("Local E2-TTS vocab.txt.", "bundled"))
+    custom_ckpt: str = Field("", **_doc("Checkpoint of the `Custom` model (unset: no Custom "
+                                        "model).", "unset"))
+    custom_vocab: str = Field("", **_doc("Vocab of the `Custom` model.", "bundled"))
+    custom_arch: Literal["DiT", "UNetT"] = Field("DiT", **_doc(
+        "Architecture of the `Custom` model.", "`DiT`"))
+    custom_config: str = Field("", **_doc(
+        "JSON object of the `Custom` model's architecture (as upstream's model configs).",
+        "upstream's for the architecture"))
+    vocoder_path: str = Field("", **_doc("Local Vocos folder (config.yaml + "
+                                         "pytorch_model.bin).", "hub"))
+    models_file: str = Field("", **_doc(
+        "TOML or JSON file with more models (validated at start; see above).",
+        "unset (the demo's in demo mode)"))
+    allow_downloads: bool | None = Field(None, **_doc(
+        "May hub files be downloaded.", "on unless `HF_HUB_OFFLINE=1`"))
+    hf_cache_dir: str | None = Field(None, **_doc("Hub cache folder.", "the hub's default"))
+    asr_model: str = Field("", **_doc(
+        "faster-whisper model name or folder, to transcribe references sent without "
+        "`ref_text`.", "unset"))
+    asr_language: str | None = Field(None, **_doc("Language of the references for speech "
+                                                  "recognition.", "detected"))
+    storage_backend: str = Field("django.core.files.storage.FileSystemStorage", **_doc(
+        "Django storage class for saved voices' files (e.g. storages.backends.s3.S3Storage).",
+        "local files in `MEDIA_ROOT`", section="server"))
+    storage_options: dict = Field(default_factory=dict, **_doc(
+        "Options of that storage class, as a JSON object.", "`{}`", section="server"))
+    # --- Request limits -------------------------------------------------------------------
+    max_text_chars: int = Field(5000, ge=1, **_doc("Longest `gen_text`.", "5000",
+                                                   section="limits"))
+    max_upload_mb: float = Field(20.0, gt=0, **_doc("Largest request body, in MB.", "20",
+                                                    section="limits"))
+    min_ref_seconds: float = Field(1.0, ge=0, **_doc("Shortest accepted reference.", "1",
+                                                     section="limits"))
+    max_ref_upload_seconds: float = Field(60.0, gt=0, **_doc(
+        "Longest accepted reference upload.", "60", section="limits"))
+    max_queue: int = Field(8, ge=0, **_doc(
+        "Requests that may wait while another generates (one device); more get 503.", "8",
+        section="limits"))
+    queue_timeout: float = Field(300.0, gt=0, **_doc(
+        "Seconds a request waits for a turn on the device, for a preparation slot, or for its "
+        "model to load.", "300",
+        section="limits"))
+    max_loaded_models: int = Field(2, ge=1, **_doc(
+        "Models kept loaded on the device; the least recently used idle one is unloaded (its "
+        "memory freed) to load another.", "2", section="limits"))
+    max_preparations: int = Field(2, ge=1, **_doc(
+        "Reference clips decoded, clipped and transcribed at once.",
+        "2", section="limits"))
+    header_timeout: float = Field(10.0, gt=0, **_doc(
+        "Seconds a connection may take to send its request headers before it is closed.",
+        "10", section="limits"))
+    body_timeout: float = Field(30.0, gt=0, **_doc(
+        "Seconds a request body may stall before the request gets 408 and is closed.", "30",
+        section="limits"))
+    ref_cache_entries: int = Field(64, ge=0, **_doc("Prepared-reference cache entries.", "64",
+                                                    section="limits"))
+    ref_cache_mb: int = Field(256, ge=0, **_doc("Prepared-reference cache size in MB.", "256",
+                                                section="limits"))
+    # --- Access, quotas, audit, metrics ---------------------------------------------------
+    require_api_key: bool = Field(False, **_doc(
+        "Every endpoint but health and the docs needs `Authorization: Bearer <key>` or "
+        "`X-API-Key: <key>` (keys: `manage.py apikeys`).", "`0`", section="access"))
+    rate_limit_per_minute: int = Field(0, ge=0, **_doc(
+        "Generation requests per minute per key (per client IP without keys); a key's own "
+        "limit wins. 0: unlimited.", "0", section="access"))
+    audio_seconds_per_day: float = Field(0.0, ge=0, **_doc(
+        "Seconds of audio generated per key (or client IP) in any 24 h; a key's own limit "
+        "wins. 0: unlimited.", "0", section="access"))
+    num_proxies: int = Field(0, ge=0, **_doc(
+        "Reverse proxies in front of the server, so the client IP is read from "
+        "X-Forwarded-For.", "0", section="access"))
+    audit_store_text: bool = Field(False, **_doc(
+        "Also keep the generated text in the audit log (normally only its length).", "`0`",
+        section="access"))
+    metrics_token: str = Field("", **_doc(
+        "When set, `/metrics` needs `Authorization: Bearer <token>`.", "unset (open)",
+        section="access"))
+
+    @field_validator("preload", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("custom_config")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        if value:
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
+            if not isinstance(parsed, dict):
+                raise ValueError("must be a JSON object such as {\"dim\": 1024, \"depth\": 22}")
+        return value
+
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> TTSSettings:
+        """Defaults that depend on other values (demo mode, HF_HUB_OFFLINE)."""
+        if self.demo_dir is None:
+            self.demo_dir = self.var_dir / "tiny-models"
+        if not self.models_file and self.demo:
+            self.models_file = str(self.demo_dir / "models.toml")
+        if not self.default_model:
+            self.default_model = "tiny-f5" if self.demo else "F5-TTS"
+        if self.preload is None:
+            self.preload = [self.default_model]
+        if self.allow_downloads is None:
+            self.allow_downloads = os.environ.get("HF_HUB_OFFLINE") != "1"
+        return self
+
+    def django_settings(self) -> dict[str, object]:
+        """``{"TTS_DEVICE": "auto", ...}`` for config/settings.py."""
+        return {env_name(name): value for name, value in self}
+
+
+def env_name(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def load() -> TTSSettings:
+    """The settings from the environment, or one SettingsError listing every bad variable."""
+    try:
+        return TTSSettings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            name = env_name(field) if field else "TTS_*"
+            lines.append(f"  {name}={os.environ.get(name, '')!r}: {error['msg']}")
+        raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+SECTIONS = {
+    "server": "Server",
+    "engine": "Models and engine",
+    "limits": "Request limits",
+    "access": "Access, quotas, audit and metrics",
+}
+
+
+def settings_table() -> str:
+    """The README's configuration table, one row per declared setting."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for section, title in SECTIONS.items():
+        rows.append(f"| **{title}** | | |")
+        for name, info in TTSSettings.model_fields.items():
+            extra = info.json_schema_extra or {}
+            if extra.get("section") != section:
+                continue
+            shown = extra.get("shown_default", repr(info.default))
+            rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
+    return "\n".join(rows)

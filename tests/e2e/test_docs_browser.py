@@ -1,0 +1,299 @@
+"""The docs pages used the way a newcomer uses them, in a real headless Chromium.
+
+Debian's chromium and chromium-driver (scripts/install.sh installs them) are driven by
+Selenium with the driver path given, so nothing is ever downloaded. Every host other than
+127.0.0.1 resolves to nothing, and the tests check from Chromium's network log that no
+request tried to leave the machine. A failing test saves a screenshot and names it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+import soundfile as sf
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.support.audio import REF_TEXT
+from tests.support.server import ROOT
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(os.environ.get("TTS_TEST_SCREENSHOTS", ROOT / "var" / "test-screenshots"))
+GENERATE = "#operations-speech-generateSpeech"
+PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"
+WAIT_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Chromium is not installed: scripts/install.sh installs Debian's chromium "
+                    "and chromium-driver for these tests")
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_script_timeout(WAIT_SECONDS)
+    yield driver
+    driver.quit()
+
+
+class Page:
+    """The browser on one docs page, with what it logged since the page was opened."""
+
+    def __init__(self, driver, name: str):
+        self.driver = driver
+        self.name = name
+
+    def open(self, url: str) -> Page:
+        self.driver.get("about:blank")
+        self.driver.get_log("browser"), self.driver.get_log("performance")  # forget earlier pages
+        self.driver.get(url)
+        return self
+
+    def find(self, css: str, within=None):
+        """The first element matching ``css``, once there is one."""
+        return self.wait_for(lambda: (within or self.driver).find_element(By.CSS_SELECTOR, css),
+                             css)
+
+    def find_all(self, css: str, within=None) -> list:
+        return (within or self.driver).find_elements(By.CSS_SELECTOR, css)
+
+    def wait_for(self, condition, message: str = ""):
+        try:
+            return WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(
+                NoSuchElementException,)).until(lambda _: condition())
+        except TimeoutException:
+            raise AssertionError(f"timed out waiting: {message or condition}") from None
+
+    def console_problems(self) -> list[str]:
+        return [f"{entry['level']}: {entry['message']}" for entry in self.driver.get_log("browser")
+                if entry["level"] in ("SEVERE", "WARNING")]
+
+    def requested_urls(self) -> list[str]:
+        urls = []
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Network.requestWillBeSent":
+                urls.append(message["params"]["request"]["url"])
+            elif message["method"] == "Network.webSocketCreated":
+                urls.append(message["params"]["url"])
+        return urls
+
+    def screenshot(self) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self.name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+@pytest.fixture
+def page(browser, request) -> Page:
+    return Page(browser, request.node.name)
+
+
+def screenshot_on_failure(test):
+    """A failing browser test saves what the page looked like and says where."""
+
+    @functools.wraps(test)
+    def run(**fixtures):
+        try:
+            return test(**fixtures)
+        except Exception as exc:
+            path = fixtures["page"].screenshot()
+            raise AssertionError(f"{exc}\nScreenshot of the page: {path}") from exc
+
+    return run
+
+
+def off_machine(urls: list[str]) -> list[str]:
+    """Requests to any host but this one (blob: and data: URLs never leave the browser)."""
+    return [url for url in urls if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(url).hostname != "127.0.0.1"]
+
+
+def open_generate(page: Page, server) -> object:
+    page.open(f"{server.url}/api/docs/#/speech/generateSpeech")
+    operation = page.find(GENERATE)
+    page.wait_for(lambda: "is-open" in operation.get_attribute("class"),
+                  "the deep link to generateSpeech opens it")
+    page.find(".execute", operation)  # "Try it out" is on from the start
+    return operation
+
+
+def form_field(page: Page, operation, name: str):
+    return page.find(f".opblock-section-request-body input[placeholder={name}]", operation)
+
+
+def fill(field, value: str) -> None:
+    field.clear()
+    field.send_keys(value)
+
+
+def execute(page: Page, operation) -> tuple[str, str]:
+    """Press Execute; the status code and the text of the reply the page shows."""
+    page.find(".execute", operation).click()
+    status = page.find(".live-responses-table .response .response-col_status", operation)
+    body = page.find(".live-responses-table .response .response-col_description", operation)
+    return status.text.strip(), body.text
+
+
+def choose(select_element, value: str) -> None:
+    Select(select_element).select_by_value(value)
+
+
+@screenshot_on_failure
+def test_swagger_renders_every_operation_without_console_errors(page, tts_server):
+    schema = requests.get(f"{tts_server.url}/api/schema/", timeout=30, headers={
+        "Accept": "application/vnd.oai.openapi+json"}).json()
+    expected = {operation["operationId"] for methods in schema["paths"].values()
+                for operation in methods.values()}
+    page.open(f"{tts_server.url}/api/docs/#/speech/generateSpeech")
+    page.wait_for(lambda: len(page.find_all(".opblock")) == len(expected),
+                  f"{len(expected)} operations on the page")
+    shown = {block.get_attribute("id").rsplit("-", 1)[1] for block in page.find_all(".opblock")}
+    assert shown == expected
+    generate = page.find(GENERATE)
+    page.wait_for(lambda: "is-open" in generate.get_attribute("class"), "deep link opens")
+    time.sleep(0.5)  # let late console messages (deprecation warnings) arrive
+    assert page.console_problems() == []
+    assert off_machine(page.requested_urls()) == []
+    icon = page.driver.execute_script(
+        "return document.querySelector('link[rel=icon]').href")
+    assert requests.get(icon, timeout=10).status_code == 200
+
+
+@screenshot_on_failure
+def test_try_it_out_generate_shows_the_metadata(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    assert form_field(page, operation, "seed").get_attribute("value") == "", "no seed pre-filled"
+    assert form_field(page, operation, "gen_text").get_attribute("value") != "string"
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    fill(form_field(page, operation, "ref_text"), REF_TEXT)
+    fill(form_field(page, operation, "gen_text"), "Made from the docs page.")
+    fill(form_field(page, operation, "nfe_step"), "8")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    reply = json.loads(page.find(".live-responses-table .response .microlight", operation).text)
+    assert reply["model"] == "tiny-f5" and reply["format"] == "wav"
+    assert reply["parameters"]["nfe_step"] == 8 and reply["duration"] > 0
+    assert isinstance(reply["seed"], int)
+
+
+@screenshot_on_failure
+def test_try_it_out_audio_plays_and_downloads(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    fill(form_field(page, operation, "ref_text"), REF_TEXT)
+    fill(form_field(page, operation, "nfe_step"), "8")
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/*")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    player = page.find(".tts-audio audio", operation)
+    download = page.find(".tts-audio a[download]", operation)
+    assert download.get_attribute("download") == "speech.wav"
+    assert player.get_attribute("src") == download.get_attribute("href")
+    assert player.get_attribute("src").startswith(f"blob:{tts_server.url}/")
+    # The browser loads it as audio: it knows the duration, with no error.
+    page.wait_for(lambda: page.driver.execute_script(
+        "return arguments[0].readyState >= 1 && !arguments[0].error", player), "audio loads")
+    duration = page.driver.execute_script("return arguments[0].duration", player)
+    encoded = page.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then((r) => r.blob()).then((blob) => {
+          const reader = new FileReader();
+          reader.onload = () => done(reader.result.split(",")[1]);
+          reader.readAsDataURL(blob);
+        }).catch((error) => done("error: " + error));
+    """, download.get_attribute("href"))
+    samples, rate = sf.read(io.BytesIO(base64.b64decode(encoded)))
+    assert rate == 24000 and len(samples) > 0
+    assert abs(len(samples) / rate - duration) < 0.05
+
+
+@screenshot_on_failure
+def test_json_example_as_shipped_returns_200(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    choose(page.find(".opblock-section-request-body select", operation),
+           "application/json")
+    editor = page.find(".opblock-section-request-body textarea", operation)
+    shipped = editor.get_attribute("value")
+    example = json.loads(shipped)
+    assert example["ref_audio"] == PLACEHOLDER
+    assert example["model"] == "tiny-f5", "the example names the server's default model"
+    clip = base64.b64encode(ref_wav.read_bytes()).decode("ascii")
+    page.driver.execute_script("""
+        const [editor, text] = arguments;
+        const value = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value");
+        value.set.call(editor, text);  // as typing does, so that React sees the change
+        editor.dispatchEvent(new Event("input", {bubbles: true}));
+    """, editor, shipped.replace(PLACEHOLDER, clip))
+    page.wait_for(lambda: clip in (page.driver.execute_script(
+        "return JSON.stringify(ui.getState().getIn(['oas3', 'requestData', "
+        "'/api/tts/generate/', 'post', 'bodyValue']))") or ""), "the page took the new body")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    reply = json.loads(page.find(".live-responses-table .response .microlight", operation).text)
+    assert reply["format"] == example["output_format"] and reply["seed"] == example["seed"]
+
+
+@screenshot_on_failure
+def test_a_request_the_page_will_not_send_says_why(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    gen_text = form_field(page, operation, "gen_text")  # required
+    gen_text.send_keys(Keys.CONTROL, "a")
+    gen_text.send_keys(Keys.DELETE)  # typed, so that the page sees it (clear() is silent)
+    page.wait_for(lambda: page.driver.execute_script(
+        "return ui.getState().getIn(['oas3', 'requestData', '/api/tts/generate/', 'post', "
+        "'bodyValue', 'gen_text', 'value'])") == "", "the page took the empty gen_text")
+    page.find(".execute", operation).click()
+    note = page.find(".tts-not-sent", operation)
+    assert note.text.startswith("Not sent: gen_text: Required field is not provided"), note.text
+    assert page.find_all(".live-responses-table", operation) == []
+
+
+@screenshot_on_failure
+def test_speed_out_of_range_shows_the_400_naming_the_field(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    fill(form_field(page, operation, "speed"), "9")
+    status, body = execute(page, operation)
+    assert status == "400", body
+    reply = json.loads(page.find(".live-responses-table .response .microlight", operation).text)
+    assert reply["errors"][0]["attr"] == "speed"
+    assert "between 0.3 and 2.0" in reply["errors"][0]["detail"]
+
+
+@screenshot_on_failure
+def test_redoc_renders_with_nothing_from_other_hosts(page, tts_server):
+    page.open(f"{tts_server.url}/api/redoc/")
+    page.wait_for(lambda: "Generate speech in a cloned voice" in page.driver.find_element(
+        By.TAG_NAME, "body").text, "ReDoc shows the operations")
+    time.sleep(1)  # images and fonts are requested after the first render
+    assert off_machine(page.requested_urls()) == []
+    assert page.console_problems() == []
+

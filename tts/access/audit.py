@@ -1,0 +1,136 @@
+"""The audit log: one row per audited request (generation, saved voice), written when the view
+returns or fails. Views opt in with ``@audited("generate")``; services fill in what they know
+through the ``speech_generated`` event (tts/access/receivers.py) or ``note()``."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework.exceptions import APIException
+from rest_framework.throttling import BaseThrottle
+
+from .models import ApiKey, AuditEntry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditRecord:
+    action: str
+    model: str = ""
+    voice: str = ""
+    ref_sha256: str = ""
+    text: str | None = None
+    audio_seconds: float = 0.0
+    #: The row, once written (a stream completes it later, from its worker thread).
+    entry_id: int | None = None
+
+
+_current: contextvars.ContextVar[AuditRecord | None] = contextvars.ContextVar(
+    "audit_record", default=None)
+
+
+def note(*, reference: bytes | None = None, **fields) -> None:
+    """Add facts to the audit record of the request being served (no-op outside one)."""
+    record = _current.get()
+    if record is None:
+        return
+    if reference and not record.ref_sha256:
+        record.ref_sha256 = hashlib.sha256(reference).hexdigest()
+    for name, value in fields.items():
+        setattr(record, name, value)
+
+
+def update_written(**fields) -> None:
+    """Complete the already written row of the current record (the worker thread of a stream
+    runs in a copy of the request's context, so it sees the same record)."""
+    from django.db import connection
+
+    record = _current.get()
+    if record is None or record.entry_id is None:
+        return
+    try:
+        AuditEntry.objects.filter(pk=record.entry_id).update(**fields)
+    except Exception:  # the audio went out; a missing log line is logged, not raised
+        logger.exception("could not complete the audit entry %s", record.entry_id)
+    finally:
+        connection.close()  # this thread is not a request: nobody else closes it
+
+
+def client_ip(request) -> str | None:
+    """The client address as the throttles see it (X-Forwarded-For with TTS_NUM_PROXIES)."""
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident.strip()))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _outcome(exc: Exception) -> tuple[int, str]:
+    from tts.api.exceptions import to_api_exception
+    from tts.engine.errors import EngineError
+
+    if isinstance(exc, EngineError):
+        exc = to_api_exception(exc)
+    if isinstance(exc, APIException):
+        codes = exc.get_codes()
+        while isinstance(codes, (dict, list)) and codes:
+            codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
+        return exc.status_code, str(codes) if isinstance(codes, str) else exc.default_code
+    return 500, "server_error"
+
+
+def _request_text(request, field: str) -> str:
+    try:
+        data = request.data
+    except Exception:  # noqa: BLE001 - an unparsable body has no text to measure
+        return ""
+    value = data.get(field) if isinstance(data, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def write(request, record: AuditRecord, *, status: int, outcome: str, text_field: str) -> None:
+    key = request.auth if isinstance(getattr(request, "auth", None), ApiKey) else None
+    text = record.text if record.text is not None else _request_text(request, text_field)
+    try:
+        record.entry_id = AuditEntry.objects.create(
+            action=record.action, api_key=key, key_prefix=key.prefix if key else "",
+            client_ip=client_ip(request), request_id=getattr(request, "request_id", ""),
+            model=record.model[:100], voice=record.voice[:100], ref_sha256=record.ref_sha256,
+            text_chars=len(text), text=text if settings.TTS_AUDIT_STORE_TEXT else "",
+            audio_seconds=record.audio_seconds, status=status, outcome=outcome[:64]).pk
+    except Exception:  # the reply matters more than its log line; the failure is logged
+        logger.exception("could not write the audit entry for %s", record.action)
+
+
+def audited(action: str, *, text_field: str = "gen_text"):
+    """Decorates a view method so that each call leaves one AuditEntry."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(view, request, *args, **kwargs):
+            record = AuditRecord(action)
+            token = _current.set(record)
+            status, outcome = 500, "server_error"
+            try:
+                response = method(view, request, *args, **kwargs)
+                status = response.status_code
+                outcome = "ok" if status < 400 else f"http_{status}"
+                return response
+            except Exception as exc:
+                status, outcome = _outcome(exc)
+                raise
+            finally:
+                write(request, record, status=status, outcome=outcome, text_field=text_field)
+                _current.reset(token)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,85 @@
+"""API-key authentication for DRF views (native API and the OpenAI-compatible /v1 alike).
+
+A key arrives as ``Authorization: Bearer <key>`` (what the OpenAI SDK sends), ``X-API-Key:
+<key>`` or ``Authorization: Api-Key <key>``. A key that is sent is always checked, even when keys
+are optional, so a typo never passes silently. With TTS_REQUIRE_API_KEY every view that keeps
+the default permission needs one; health, readiness and the docs opt out.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from tts.api.middleware import bind_key_id
+
+from .models import ApiKey
+
+SCHEMES = ("bearer", "api-key")
+HOW = "send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+
+
+class KeyHolder:
+    """``request.user`` for a request made with a key (``request.auth`` is the ApiKey)."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, key: ApiKey):
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"api-key:{self.key.prefix}"
+
+
+def key_from_request(request) -> str | None:
+    """The key the client sent, or None."""
+    header = get_authorization_header(request).decode("latin-1").strip()
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() in SCHEMES and value.strip():
+            return value.strip()
+    value = request.META.get("HTTP_X_API_KEY", "").strip()
+    return value or None
+
+
+def check_key(raw: str) -> ApiKey:
+    """The ApiKey for ``raw``, or AuthenticationFailed saying why (unknown, revoked, expired)."""
+    prefix, dot, _ = raw.partition(".")
+    key = ApiKey.objects.filter(prefix=prefix).first() if dot else None
+    if key is None or not key.is_valid(raw):
+        raise exceptions.AuthenticationFailed(f"This API key is not valid; {HOW}, exactly as "
+                                              "it was issued.", code="invalid_api_key")
+    if key.revoked:
+        raise exceptions.AuthenticationFailed("This API key was revoked; ask the operator for "
+                                              "a new one.", code="api_key_revoked")
+    if key.has_expired:
+        raise exceptions.AuthenticationFailed("This API key has expired; ask the operator for "
+                                              "a new one.", code="api_key_expired")
+    return key
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw = key_from_request(request)
+        if raw is None:
+            return None
+        key = check_key(raw)
+        bind_key_id(key.prefix)  # log lines of this request name the key (never the secret)
+        return KeyHolder(key), key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) with a WWW-Authenticate challenge.
+        return 'Bearer realm="api"'
+
+
+class ApiKeyRequired(BasePermission):
+    """Everything but health and docs, when TTS_REQUIRE_API_KEY is on."""
+
+    def has_permission(self, request, view) -> bool:
+        if not settings.TTS_REQUIRE_API_KEY or isinstance(request.auth, ApiKey):
+            return True
+        raise exceptions.NotAuthenticated(f"This server requires an API key; {HOW}.",
+                                          code="api_key_required")

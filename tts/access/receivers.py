@@ -1,0 +1,21 @@
+"""Fill the current audit record from what the services announce."""
+
+from django.dispatch import receiver
+
+from tts.services.events import speech_generated, speech_streamed
+
+from .audit import note, update_written
+
+
+@receiver(speech_generated, dispatch_uid="access.audit.speech_generated")
+def _speech_generated(sender, *, result, ref_audio: bytes, gen_text: str, voice: str = "",
+                      **kwargs) -> None:
+    note(reference=ref_audio, model=result.model, text=gen_text, voice=voice or "",
+         audio_seconds=float(result.duration))
+
+
+@receiver(speech_streamed, dispatch_uid="access.audit.speech_streamed")
+def _speech_streamed(sender, *, summary: dict, **kwargs) -> None:
+    # The stream runs after the view returned (its audit row is written): complete the row, so
+    # streamed audio counts against the quota like any other.
+    update_written(model=summary["model"], audio_seconds=float(summary["duration"]))

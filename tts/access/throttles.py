@@ -1,0 +1,85 @@
+"""Per-key (per client IP without keys) limits on generation: requests per minute, and seconds
+of generated audio in any 24 h. Both answer 429 with Retry-After. A key's own limit wins over
+the setting; 0 means unlimited."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+from rest_framework.exceptions import Throttled
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+from .models import ApiKey, AuditEntry
+
+DAY = timedelta(hours=24)
+
+
+def _key(request) -> ApiKey | None:
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+def _limit(own, default):
+    return default if own is None else own
+
+
+class RequestRateThrottle(SimpleRateThrottle):
+    """A sliding minute in the cache (set CACHE_URL to a shared cache for several workers)."""
+
+    scope = "generation"
+
+    def __init__(self):  # the rate is decided per request, not from DEFAULT_THROTTLE_RATES
+        pass
+
+    def get_cache_key(self, request, view) -> str:
+        key = _key(request)
+        who = f"key:{key.pk}" if key else f"ip:{self.get_ident(request)}"
+        return f"throttle:{self.scope}:{who}"
+
+    def allow_request(self, request, view) -> bool:
+        key = _key(request)
+        limit = _limit(key.requests_per_minute if key else None,
+                       settings.TTS_RATE_LIMIT_PER_MINUTE)
+        if not limit:
+            return True
+        self.rate, self.num_requests, self.duration = f"{limit}/min", limit, 60
+        if super().allow_request(request, view):
+            return True
+        wait = max(1, math.ceil(self.wait() or 1))
+        raise Throttled(wait=wait, detail=(
+            f"Rate limit of {limit} generation requests per minute reached; retry in {wait} s."),
+            code="rate_limited")
+
+
+class AudioQuotaThrottle(BaseThrottle):
+    """Sums the audit log: exact across workers and restarts. A request that starts under the
+    quota may end over it by its own length."""
+
+    def allow_request(self, request, view) -> bool:
+        key = _key(request)
+        limit = _limit(key.audio_seconds_per_day if key else None,
+                       settings.TTS_AUDIO_SECONDS_PER_DAY)
+        if not limit:
+            return True
+        since = timezone.now() - DAY
+        entries = AuditEntry.objects.filter(created__gte=since, audio_seconds__gt=0)
+        entries = (entries.filter(api_key=key) if key
+                   else entries.filter(api_key__isnull=True, client_ip=self.get_ident(request)))
+        used = entries.aggregate(total=Sum("audio_seconds"))["total"] or 0.0
+        if used < limit:
+            return True
+        # The quota frees up as the oldest entries leave the 24 h window.
+        freed, wait = 0.0, DAY.total_seconds()
+        for created, seconds in entries.order_by("created").values_list("created",
+                                                                        "audio_seconds"):
+            freed += seconds
+            if used - freed < limit:
+                wait = (created + DAY - timezone.now()).total_seconds()
+                break
+        wait = max(1, math.ceil(wait))
+        raise Throttled(wait=wait, detail=(
+            f"Quota of {limit:g} s of generated audio per 24 h used up ({used:.1f} s); retry "
+            f"in {wait} s."), code="audio_quota_exceeded")

@@ -1,0 +1,116 @@
+"""Prometheus metrics of the speech service (HTTP metrics come from django-prometheus).
+
+Recorded from what the services already measure (the generation result's timings, the
+``speech_generated`` event), never from inside the engine; gauges read the same facts as the
+health endpoint at scrape time. With several server processes each has its own values
+(see prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import receiver
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from .events import speech_generated, speech_streamed
+
+logger = logging.getLogger(__name__)
+
+SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+RATIOS = (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 5, 10)
+
+GENERATIONS = Counter("tts_generations", "Successful generations.", ["model"])
+GENERATION_SECONDS = Histogram("tts_generation_seconds", "Inference seconds per generation.",
+                               ["model"], buckets=SECONDS)
+REAL_TIME_FACTOR = Histogram("tts_real_time_factor",
+                             "Inference seconds / generated audio seconds (below 1 is faster "
+                             "than real time).", ["model"], buckets=RATIOS)
+AUDIO_SECONDS = Counter("tts_generated_audio_seconds", "Seconds of audio generated.", ["model"])
+QUEUE_WAIT = Histogram("tts_queue_wait_seconds", "Seconds a generation waited for its device.",
+                       ["model"], buckets=SECONDS)
+LOAD_SECONDS = Histogram("tts_model_load_seconds", "Seconds spent loading a model.", ["model"],
+                         buckets=SECONDS)
+REFERENCE_CACHE = Counter("tts_reference_cache", "Prepared-reference cache lookups.",
+                          ["result"])
+REFERENCE_SECONDS = Histogram("tts_reference_prepare_seconds",
+                              "Seconds to decode, clip and (if needed) transcribe a reference "
+                              "that was not cached.", buckets=SECONDS)
+ASR_SECONDS = Histogram("tts_asr_seconds", "Seconds of speech recognition per reference.",
+                        buckets=SECONDS)
+ERRORS = Counter("tts_errors", "API error responses by code.", ["code", "status"])
+FIRST_AUDIO_SECONDS = Histogram("tts_stream_first_audio_seconds",
+                                "Seconds from request to the first streamed audio bytes.",
+                                ["model"], buckets=SECONDS)
+
+for _result in ("hit", "miss"):
+    REFERENCE_CACHE.labels(_result)  # both series exist from the start
+
+
+@receiver(speech_generated, dispatch_uid="metrics.speech_generated")
+def observe_generation(sender, *, result, **kwargs) -> None:
+    timing, model = result.timing, result.model
+    GENERATIONS.labels(model).inc()
+    GENERATION_SECONDS.labels(model).observe(timing["inference_seconds"])
+    if timing.get("real_time_factor") is not None:
+        REAL_TIME_FACTOR.labels(model).observe(timing["real_time_factor"])
+    AUDIO_SECONDS.labels(model).inc(max(result.duration, 0.0))
+    QUEUE_WAIT.labels(model).observe(timing.get("queue_seconds", 0.0))
+    if timing.get("load_seconds"):
+        LOAD_SECONDS.labels(model).observe(timing["load_seconds"])
+    cached = bool(timing.get("reference_cached"))
+    REFERENCE_CACHE.labels("hit" if cached else "miss").inc()
+    if not cached:
+        REFERENCE_SECONDS.observe(timing.get("preprocess_seconds", 0.0))
+
+
+@receiver(speech_streamed, dispatch_uid="metrics.speech_streamed")
+def observe_stream(sender, *, summary: dict, **kwargs) -> None:
+    timing, model = summary["timing"], summary["model"]
+    GENERATIONS.labels(model).inc()
+    GENERATION_SECONDS.labels(model).observe(timing["inference_seconds"])
+    if timing.get("real_time_factor") is not None:
+        REAL_TIME_FACTOR.labels(model).observe(timing["real_time_factor"])
+    AUDIO_SECONDS.labels(model).inc(max(summary["duration"], 0.0))
+    QUEUE_WAIT.labels(model).observe(timing.get("queue_seconds", 0.0))
+    if timing.get("load_seconds"):
+        LOAD_SECONDS.labels(model).observe(timing["load_seconds"])
+    if timing.get("first_audio_seconds") is not None:
+        FIRST_AUDIO_SECONDS.labels(model).observe(timing["first_audio_seconds"])
+
+
+def observe_error(code: str, status: int) -> None:
+    ERRORS.labels(code, str(status)).inc()
+
+
+class EngineStateCollector:
+    """Queue depth and loaded models, read at scrape time from the health facts."""
+
+    def collect(self):
+        from .health import health_status
+
+        try:
+            facts = health_status()
+        except Exception as exc:  # noqa: BLE001 - a broken config must not break /metrics
+            logger.warning("engine state not collected: %s", exc)
+            return
+        depth = GaugeMetricFamily("tts_queue_depth", "Requests waiting for a device now.")
+        depth.add_metric([], facts["queue_depth"])
+        loaded = GaugeMetricFamily("tts_loaded_models", "Models loaded in this process.",
+                                   labels=["model"])
+        for model in facts["loaded_models"]:
+            loaded.add_metric([model], 1)
+        count = GaugeMetricFamily("tts_loaded_models_count", "Number of loaded models.")
+        count.add_metric([], len(facts["loaded_models"]))
+        yield from (depth, loaded, count)
+
+
+_collector_registered = False
+
+
+def register_collectors() -> None:
+    global _collector_registered
+    if not _collector_registered:
+        REGISTRY.register(EngineStateCollector())
+        _collector_registered = True
