@@ -74,7 +74,8 @@ def test_swagger_assets_are_served(client):
     assert response.status_code == 200
 
 
-def test_examples_name_this_servers_address_and_models(client):
+def test_examples_name_this_servers_address_and_models(client, settings):
+    settings.ALLOWED_HOSTS = ["tts.example.org", "testserver"]
     schema = openapi(client, host="tts.example.org:8443")
     operation = generate_operation(schema)
     assert "curl -X POST http://tts.example.org:8443/api/tts/generate/" in (

@@ -1,9 +1,11 @@
 """API-key authentication for DRF views (native API and the OpenAI-compatible /v1 alike).
 
 A key arrives as ``Authorization: Bearer <key>`` (what the OpenAI SDK sends), ``X-API-Key:
-<key>`` or ``Authorization: Api-Key <key>``. A key that is sent is always checked, even when keys
-are optional, so a typo never passes silently. With TTS_REQUIRE_API_KEY every view that keeps
-the default permission needs one; health, readiness and the docs opt out.
+<key>`` or ``Authorization: Api-Key <key>``. A key of ours that is sent is always checked, even
+when keys are optional, so a typo in its secret never passes silently; while keys are optional,
+a token that is no key of ours (the placeholder an OpenAI SDK user passes) is ignored. With
+TTS_REQUIRE_API_KEY every view that keeps the default permission needs one; health, readiness
+and the docs opt out.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def key_from_request(request) -> str | None:
     return value or None
 
 
+def issued_prefix(raw: str) -> bool:
+    """Whether ``raw`` starts with the public prefix of a key issued here."""
+    prefix, dot, _ = raw.partition(".")
+    return bool(dot) and ApiKey.objects.filter(prefix=prefix).exists()
+
+
 def check_key(raw: str) -> ApiKey:
     """The ApiKey for ``raw``, or AuthenticationFailed saying why (unknown, revoked, expired)."""
     prefix, dot, _ = raw.partition(".")
@@ -65,6 +73,10 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         raw = key_from_request(request)
         if raw is None:
+            return None
+        if not settings.TTS_REQUIRE_API_KEY and not issued_prefix(raw):
+            # Keys optional and this is not one of ours (the OpenAI SDK always sends some
+            # api_key): anonymous. A key of ours with a wrong secret is still refused.
             return None
         key = check_key(raw)
         bind_key_id(key.prefix)  # log lines of this request name the key (never the secret)
