@@ -2,6 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.support.audio import REF_TEXT
+from tests.support.helpers import device_held
 
 
 @pytest.fixture(autouse=True)
@@ -32,23 +33,11 @@ def form(ref_wav):
 @pytest.fixture
 def busy_device(settings):
     """Another generation holds the device and nobody may queue behind it."""
-    import threading
 
     from tts.services.runtime import get_engine, reset_engine
 
     settings.TTS_MAX_QUEUE = 0
     reset_engine()
     engine = get_engine()
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.admit("tiny-f5"), engine.queue.turn():
-            holding.set()
-            release.wait(60)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(60)
-    yield engine
-    release.set()
-    thread.join(60)
+    with device_held(engine):
+        yield engine

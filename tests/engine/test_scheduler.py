@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from tests.support.audio import REF_TEXT
-from tests.support.helpers import tiny_config
+from tests.support.helpers import device_held, tiny_config
 from tts.engine.backends.f5 import FlowMatchingBackend
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineBusy, OutOfMemory
@@ -38,33 +38,16 @@ def wait_until(condition, timeout: float = 30.0) -> None:
         time.sleep(0.005)
 
 
-def hold_device(engine: TTSEngine):
-    """Another request holds the device from a thread until the returned event is set."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.admit("tiny-f5"), engine.queue.turn():
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    holding.wait(30)
-    return release, thread
-
-
 def test_admission_is_bounded_and_refused_before_any_work(tiny_dir, ref):
     engine = engine_with(tiny_dir, max_queue=1, queue_timeout=30)
-    release, holder = hold_device(engine)
     served = []
-    waiter = threading.Thread(target=lambda: served.append(
-        engine.generate("tiny-e2", ref, TEXT, FAST)))  # any model: the device is shared
-    waiter.start()
-    wait_until(lambda: engine.queue_depth() == 1)
-    with pytest.raises(EngineBusy, match="retry"):
-        engine.admit("tiny-f5")
-    release.set()
-    holder.join(30)
+    with device_held(engine):
+        waiter = threading.Thread(target=lambda: served.append(
+            engine.generate("tiny-e2", ref, TEXT, FAST)))  # any model: the device is shared
+        waiter.start()
+        wait_until(lambda: engine.queue_depth() == 1)
+        with pytest.raises(EngineBusy, match="retry"):
+            engine.admit("tiny-f5")
     waiter.join(60)
     assert len(served) == 1 and engine.queue_depth() == 0
     engine.admit("tiny-f5").release()  # places come back
@@ -73,26 +56,19 @@ def test_admission_is_bounded_and_refused_before_any_work(tiny_dir, ref):
 def test_zero_queue_still_serves_an_idle_device(tiny_dir, ref):
     engine = engine_with(tiny_dir, max_queue=0)
     assert engine.generate("tiny-f5", ref, TEXT, FAST).seconds > 0
-    release, holder = hold_device(engine)
-    with pytest.raises(EngineBusy):
+    with device_held(engine), pytest.raises(EngineBusy):
         engine.admit("tiny-f5")
-    release.set()
-    holder.join(30)
 
 
 def test_waiting_longer_than_the_queue_timeout_gives_engine_busy(tiny_dir, ref):
     engine = engine_with(tiny_dir, queue_timeout=0.05)
-    release, holder = hold_device(engine)
-    with pytest.raises(EngineBusy, match="busy"):
+    with device_held(engine), pytest.raises(EngineBusy, match="busy"):
         engine.generate("tiny-f5", ref, TEXT, FAST)
-    release.set()
-    holder.join(30)
     assert engine.queue.admitted() == 0
 
 
 def test_turns_go_in_arrival_order(tiny_dir, ref):
     engine = engine_with(tiny_dir, max_queue=8)
-    release, holder = hold_device(engine)
     served: list[int] = []
 
     def request(number: int) -> None:
@@ -100,12 +76,11 @@ def test_turns_go_in_arrival_order(tiny_dir, ref):
         served.append(number)
 
     threads = []
-    for number in range(5):
-        threads.append(threading.Thread(target=request, args=(number,)))
-        threads[-1].start()
-        wait_until(lambda n=number: len(engine.queue._waiters) == n + 1)  # in line, in order
-    release.set()
-    holder.join(30)
+    with device_held(engine):
+        for number in range(5):
+            threads.append(threading.Thread(target=request, args=(number,)))
+            threads[-1].start()
+            wait_until(lambda n=number: len(engine.queue._waiters) == n + 1)  # in line, in order
     for thread in threads:
         thread.join(60)
     assert served == [0, 1, 2, 3, 4]
@@ -238,17 +213,15 @@ def test_queue_and_load_seconds_say_where_the_time_went(tiny_dir, ref):
     engine = engine_with(tiny_dir)
     cold = engine.generate("tiny-f5", ref, TEXT, FAST)
     assert cold.timings["load_seconds"] > 0
-    release, holder = hold_device(engine)
     results = []
-    waiter = threading.Thread(target=lambda: results.append(
-        engine.generate("tiny-f5", ref, TEXT, FAST)))
-    waiter.start()
-    wait_until(lambda: len(engine.queue._waiters) == 1)
-    held_from = time.perf_counter()
-    time.sleep(0.2)
-    release.set()
-    held = time.perf_counter() - held_from
-    holder.join(30)
+    with device_held(engine):
+        waiter = threading.Thread(target=lambda: results.append(
+            engine.generate("tiny-f5", ref, TEXT, FAST)))
+        waiter.start()
+        wait_until(lambda: len(engine.queue._waiters) == 1)
+        held_from = time.perf_counter()
+        time.sleep(0.2)
+        held = time.perf_counter() - held_from
     waiter.join(60)
     warm = results[0]
     assert warm.timings["load_seconds"] == 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.support.audio import REF_TEXT
-from tests.support.helpers import run_in_threads, tiny_config
+from tests.support.helpers import device_held, run_in_threads, tiny_config
 from tts.engine import audio as audio_module
 from tts.engine.backends.f5 import FlowMatchingBackend
 from tts.engine.engine import TTSEngine
@@ -124,28 +124,17 @@ def test_a_cancelled_stream_stops_at_the_next_chunk(engine, ref):
 
 
 def test_cancelling_a_request_waiting_for_its_turn_releases_it(engine, ref):
-    holder_in, release = threading.Event(), threading.Event()
-
-    def hold():
-        with engine.admit("tiny-f5"), engine.queue.turn():
-            holder_in.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holder_in.wait(30)
-    stream = open_stream(engine, ref)
-    outcome = []
-    consumer = threading.Thread(target=lambda: outcome.append(
-        pytest.raises(GenerationCancelled, stream.collect)))
-    consumer.start()
-    while not engine.queue._waiters:
-        threading.Event().wait(0.005)
-    stream.cancel()
-    consumer.join(10)
-    assert not consumer.is_alive() and outcome
-    release.set()
-    holder.join(30)
+    with device_held(engine):
+        stream = open_stream(engine, ref)
+        outcome = []
+        consumer = threading.Thread(target=lambda: outcome.append(
+            pytest.raises(GenerationCancelled, stream.collect)))
+        consumer.start()
+        while not engine.queue._waiters:
+            threading.Event().wait(0.005)
+        stream.cancel()
+        consumer.join(10)
+        assert not consumer.is_alive() and outcome
     assert engine.queue.admitted() == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 from tts.engine.config import EngineConfig
@@ -34,3 +36,24 @@ def error_of(response) -> dict:
     assert set(body) == {"type", "errors"}, body
     assert len(body["errors"]) >= 1
     return body["errors"][0]
+
+
+@contextlib.contextmanager
+def device_held(engine, model_id: str = "tiny-f5"):
+    """Another request holds ``engine``'s device (admitted, in its turn) until the block
+    ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.admit(model_id), engine.queue.turn():
+            holding.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold, name="device-holder")
+    thread.start()
+    holding.wait(60)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(60)
