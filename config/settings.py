@@ -23,7 +23,7 @@ VAR_DIR = TTS.var_dir
 SECRET_KEY_FILE = VAR_DIR / "secret_key"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-#: Where the server will listen (make serve and config/gunicorn.py read the same variable).
+#: Where the server will listen (make serve, config/serve.py, reads the same variable).
 HOST = env("HOST", default="127.0.0.1")
 bind_requirements(host=HOST, demo=TTS.demo, secret_key=env("DJANGO_SECRET_KEY", default=""),
                   allowed_hosts=env("DJANGO_ALLOWED_HOSTS", default=""))

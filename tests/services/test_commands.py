@@ -39,7 +39,7 @@ def test_speak_reports_errors_plainly(tmp_path, ref_wav):
 
 
 def test_demo_setup_runs_from_nothing(tmp_path):
-    """What `TTS_DEMO=1 make serve` runs before gunicorn, on an empty var folder."""
+    """What `TTS_DEMO=1 make serve` runs before the server starts, on an empty var folder."""
     import os
     import subprocess
     import sys
