@@ -26,6 +26,16 @@ MAX_REF_TEXT_CHARS = 1000
 ACCEPTED_AUDIO = "wav, mp3, flac, ogg/vorbis, ogg/opus, m4a/aac or webm"
 
 
+def refuse_unknown_fields(data: Mapping, fields: Mapping) -> None:
+    """One 400 naming every field the body has and the serializer does not."""
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise serializers.ValidationError({
+            name: [serializers.ErrorDetail(
+                f"Unknown field {name!r}; the fields are: {', '.join(fields)}.",
+                code="unknown_field")] for name in unknown})
+
+
 def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
     """A numeric field whose errors name the field's range and default."""
     shown = "null" if default is None else default
@@ -134,12 +144,7 @@ class _GenerateFields(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):  # DRF answers "expected a dictionary"
             return super().to_internal_value(data)
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({
-                name: [serializers.ErrorDetail(
-                    f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
-                    code="unknown_field")] for name in unknown})
+        refuse_unknown_fields(data, self.fields)
         repeated = ([name for name in data if len(data.getlist(name)) > 1]
                     if hasattr(data, "getlist") else [])
         if repeated:  # a form may repeat a name; which value wins would be a guess

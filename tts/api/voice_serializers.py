@@ -15,6 +15,7 @@ from .serializers import (
     VOICE_ID_HELP,
     Base64AudioField,
     ClipSerializer,
+    refuse_unknown_fields,
 )
 
 MAX_CONSENT_CHARS = 1000
@@ -25,12 +26,7 @@ class RejectUnknownFields:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({
-                    name: [serializers.ErrorDetail(
-                        f"Unknown field {name!r}; the fields are: {', '.join(self.fields)}.",
-                        code="unknown_field")] for name in unknown})
+            refuse_unknown_fields(data, self.fields)
         return super().to_internal_value(data)
 
 
