@@ -70,6 +70,11 @@ class TTSSettings(BaseSettings):
         "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
         "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
         "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
+    compile: bool = Field(False, **_doc(
+        "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
+        "that much longer, and needs a C++ compiler on a CPU). Same seed, same samples within "
+        "the precision's tolerance. Off by default (see Speed on a CPU for what it gains).",
+        "`0`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
         "quota such as `docker --cpus`).", "0"))

@@ -11,6 +11,8 @@ class EngineConfig:
     device: str = "auto"
     #: auto | float32 | bfloat16 | float16 (tts.engine.precision says what auto picks).
     precision: str = "auto"
+    #: torch.compile the transformer's layers when a model loads (tts.engine.compiler).
+    compile: bool = False
     #: torch intra-op threads; 0 = the cores this process may use (affinity and cgroup quota).
     threads: int = 0
     #: torch inter-op threads; 0 = a small default (tts.engine.threads).

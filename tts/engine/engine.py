@@ -79,16 +79,16 @@ class TTSEngine:
         return list(self.registry)
 
     def compute_info(self) -> dict:
-        """Device, precision (and why) and torch threads: what health and the model list
-        report. Every model of the device runs in the same precision."""
+        """Device, precision (and why), TTS_COMPILE and torch threads: what health and the
+        model list report. Every model of the device runs in the same precision."""
         try:
             numeric = describe(self.pool.device, self.pool.precision)
         except EngineError as exc:  # TTS_PRECISION not runnable here: models say so too
             numeric = {"device": self.pool.device, "precision": self.config.precision,
                        "precision_reason": exc.message, "precision_applied_as": "none"}
-        return {**numeric, "threads": {"intra_op": self.threads.intra_op,
-                            "inter_op": self.threads.inter_op,
-                            "usable_cpus": self.threads.usable_cpus}}
+        threads = {"intra_op": self.threads.intra_op, "inter_op": self.threads.inter_op,
+                   "usable_cpus": self.threads.usable_cpus}
+        return {**numeric, "compile": self.config.compile, "threads": threads}
 
     def model_spec(self, model_id: str) -> ModelSpec:
         """Raises ModelNotFound (naming the known ids) for an unknown id."""

@@ -10,9 +10,9 @@ from .f5 import E2Backend, F5Backend, load_vocoder
 BACKENDS: dict[str, type] = {"DiT": F5Backend, "UNetT": E2Backend}
 
 
-def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None
-                ) -> ModelBackend:
-    return BACKENDS[spec.architecture](spec, device, precision)
+def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None, *,
+                compile_layers: bool = False) -> ModelBackend:
+    return BACKENDS[spec.architecture](spec, device, precision, compile_layers=compile_layers)
 
 
 __all__ = ["ChunkAudio", "ChunkParams", "ModelBackend", "ModelFiles", "backend_for",
