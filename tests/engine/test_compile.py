@@ -77,6 +77,7 @@ def test_same_seed_same_samples_and_close_to_uncompiled(engines, ref_bytes, mode
 def test_a_machine_without_a_cpp_compiler_makes_the_model_unavailable(tiny_dir):
     """No fake: inductor itself looks for the compiler and fails (TTS_COMPILE is explicit,
     so the model says why rather than silently running uncompiled)."""
+    torch._dynamo.reset()  # forget graphs compiled by earlier tests in this process
     engine = TTSEngine(tiny_config(tiny_dir, compile=True))
     no_compiler = {"cpp.cxx": (None, "/nonexistent/g++"), "fx_graph_cache": False}
     with torch._inductor.config.patch(no_compiler), \

@@ -121,9 +121,15 @@ def lower_linear_layers(module: torch.nn.Module, dtype: torch.dtype) -> int:
     casts them to it on every call anyway, so the results are the same bit for bit; kept
     there, each denoising step skips re-reading and casting every weight (about 2 GB of
     memory traffic per step for F5TTS_v1_Base), and the weights take half the memory. The
-    layers must then only run under autocast, which ``autocast_forward`` ensures. Returns the
-    number of layers changed."""
-    layers = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+    layers must then only run under autocast, which ``autocast_forward`` ensures.
+
+    The layer that holds the module's first parameter stays float32: upstream's sampler takes
+    the dtype of the noise, the reference mel and the ODE time grid from the model's first
+    parameter, and a bfloat16 grid collapses (EPSS at nfe 16: "t must be strictly
+    increasing"). Returns the number of layers changed."""
+    first = next(module.parameters(), None)
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.Linear)
+              and not any(p is first for p in m.parameters(recurse=False))]
     for layer in layers:
         layer.to(dtype)
     return len(layers)
