@@ -153,6 +153,10 @@ def reset_peak_memory(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
         return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed memory back, so RSS is what is live
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
 
@@ -215,13 +219,21 @@ def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
                       f"{reply.seconds:.2f} s wall for {body['duration']:.2f} s of audio "
                       f"(RTF {reply.seconds / body['duration']:.3f}; server inference "
                       f"{body['timing']['inference_seconds']:.2f} s)", flush=True)
+        memory: dict[str, tuple[float, float]] = {}
+        for variant, (server, session) in servers.items():
+            model = session.get(f"{server.url}/api/tts/models/{model_id}/", timeout=30).json()
+            health = session.get(f"{server.url}/api/tts/health/", timeout=30).json()
+            memory[variant] = (model["weights_mb"] / 1024,
+                               health["device_info"]["memory_used_mb"] / 1024)
+            print(f"{variant} server: weights {memory[variant][0]:.2f} GB, resident memory "
+                  f"after the runs {memory[variant][1]:.2f} GB")
     rows = []
     base = common.median(walls.get("float32", []))
     for variant in args.precisions:
         wall, body = common.median(walls[variant]), served[variant]
         rows.append([name, variant, body["parameters"]["nfe_step"], len(walls[variant]),
-                     body["duration"], wall, wall / body["duration"], base / wall, "-", "-",
-                     "-"])
+                     body["duration"], wall, wall / body["duration"], base / wall,
+                     f"{memory[variant][0]:.2f}", f"RSS {memory[variant][1]:.2f}", "-"])
     return rows
 
 
@@ -262,15 +274,15 @@ def direct_rows(args: Any, name: str, vocoder: Any, ref_path: str, ref_text: str
                       f"{budget:.0f} s budget")
                 continue
             walls, output, mel = [], 0.0, None
-            before = resident_gb()
             reset_peak_memory(args.device)
+            before = resident_gb()
             for _ in range(rounds):
                 wall, output, mel = generate(models[variant], vocoder, ref_path, ref_text,
                                              nfe=nfe, device=args.device,
                                              output_seconds=args.seconds)
                 walls.append(wall)
-            working = peak_memory_gb(args.device) - (0 if args.device.startswith("cuda")
-                                                     else before)
+            working = max(peak_memory_gb(args.device) - (0 if args.device.startswith("cuda")
+                                                         else before), 0.0)
             results[variant, nfe] = (common.median(walls), output, mel, working)
             per_step[variant] = common.median(walls) / nfe  # measured: better than warm-up's
             print(f"  {variant} nfe {nfe}: {common.median(walls):.2f} s for {output:.2f} s of "
@@ -288,7 +300,7 @@ def direct_rows(args: Any, name: str, vocoder: Any, ref_path: str, ref_text: str
                      if base is not None and variant != "float32" else "-")
             speedup = base[0] / wall if base is not None else float("nan")
             rows.append([name, variant, nfe, rounds, output, wall, wall / output, speedup,
-                         f"{weights[variant]:.2f}", f"{working:.2f}", error])
+                         f"{weights[variant]:.2f}", f"{working:.3f}", error])
     del models
     gc.collect()
     if args.device.startswith("cuda"):
@@ -339,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
 
     common.print_header("bench/rtf.py: real-time factor of the real-size architectures",
                         device=args.device, models=" ".join(args.models),
-                        nfe=" ".join(map(str, nfes)), precisions=" ".join(args.precisions),
+                        nfe=f"quality {args.quality} (--server)" if args.server
+                        else " ".join(map(str, nfes)), precisions=" ".join(args.precisions),
                         rounds=rounds, budget_s=budget,
                         cpu_bf16=cpu_feature(CPU_BF16_FLAGS) or "none (no amx_bf16/avx512_bf16)")
 
@@ -377,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
           "wall includes text prep, sampling and the vocoder, not reference preprocessing "
           "(--server: the client's round trip). Weights: the model's parameters in memory. "
           "Working peak: on a CPU the process's peak RSS during the run minus its RSS before "
-          "it (activations, vocoder work); on CUDA the peak allocation.")
+          "it (activations, vocoder work); on CUDA the peak allocation; with --server, the "
+          "server's whole resident memory after the runs (RSS).")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for row in rows:
         if row[3]:

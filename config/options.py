@@ -133,6 +133,9 @@ class TTSSettings(BaseSettings):
     max_preparations: int = Field(2, ge=1, **_doc(
         "Reference clips decoded, clipped and transcribed at once.",
         "2", section="limits"))
+    preparation_nice: int = Field(10, ge=0, le=19, **_doc(
+        "Niceness added to the threads that prepare references (ffmpeg, speech recognition), "
+        "so that on a small CPU a generation gets the cores first; 0: same priority.", "10"))
     header_timeout: float = Field(10.0, gt=0, **_doc(
         "Seconds a connection may take to send its request headers before it is closed.",
         "10", section="limits"))

@@ -43,6 +43,8 @@ class EngineConfig:
     max_loaded_models: int = 2
     #: Reference preparations (decoding, clipping, speech recognition) running at once.
     max_preparations: int = 2
+    #: Niceness added to the threads that prepare references (0: same priority as generation).
+    preparation_nice: int = 10
     # Reference audio rules.
     min_ref_seconds: float = 1.0
     max_ref_upload_seconds: float = 60.0

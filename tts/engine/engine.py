@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import audio
 from .asr import Transcriber
@@ -34,7 +34,7 @@ from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
 from .synthesis import SynthesisParams, SynthesisResult, chunk_text
-from .threads import configure_threads
+from .threads import configure_threads, lower_this_thread
 
 
 class Admission:
@@ -67,6 +67,12 @@ class TTSEngine:
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
+        # Preparations (ffmpeg, clipping, Whisper) run in threads of their own at a lower CPU
+        # priority, so that on a small CPU they take the cores a generation leaves idle
+        # rather than slowing it down (TTS_PREPARATION_NICE; bench/contention.py).
+        self._preparers = ThreadPoolExecutor(
+            max_workers=max(config.max_preparations, 1), thread_name_prefix="tts-prepare",
+            initializer=lower_this_thread, initargs=(config.preparation_nice,))
         self._preparing: dict[tuple[str, str], Future] = {}
         self._preparing_lock = threading.Lock()
 
@@ -141,7 +147,7 @@ class TTSEngine:
             return future.result(), True
         try:
             with self.queue.preparing():
-                ref = self._prepare(data, key[1])
+                ref = self._preparers.submit(self._prepare, data, key[1]).result()
             self.references.put(key, ref)
             future.set_result(ref)
             return ref, False
