@@ -13,6 +13,7 @@ import numpy as np
 from pydub import AudioSegment, silence
 
 from . import audio
+from .config import EngineConfig
 from .errors import InvalidReferenceAudio
 
 #: Upstream's clipping passes: (min silence ms, threshold dBFS); 1 s kept around speech.
@@ -174,3 +175,13 @@ def normalize_ref_text(text: str) -> str:
     if text.endswith("。"):
         return text
     return text + " " if text.endswith(".") else text + ". "
+
+
+def decode_reference(data: bytes, config: EngineConfig) -> tuple[np.ndarray, ClipInfo]:
+    """Decode an uploaded reference and validate and clip it under ``config``'s limits
+    (InvalidReferenceAudio when it cannot serve). Cheap enough to check an upload at once."""
+    samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
+                           max_seconds=config.max_ref_upload_seconds)
+    return validate_and_clip(samples, audio.SAMPLE_RATE, min_seconds=config.min_ref_seconds,
+                             max_seconds=config.max_ref_upload_seconds,
+                             clip_seconds=config.max_ref_clip_seconds)
