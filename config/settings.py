@@ -4,7 +4,9 @@ var folder and the secret key file are made by `manage.py setup_server`."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -97,12 +99,14 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The job runner and the request threads write at once: wait for the lock instead of
-    # failing, let readers read while one writes (WAL), take the write lock up front. Tests
-    # use a file too (an in-memory database shared between threads locks whole tables).
+    # failing, let readers read while one writes (WAL), take the write lock up front. A test
+    # run uses a file of its own too (an in-memory database shared between threads locks
+    # whole tables).
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30, "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"tts-test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Rate-limit counters. Per process by default; with several workers point CACHE_URL at a shared
 # cache (redis://..., memcache://...) so that a key's limit holds across them.

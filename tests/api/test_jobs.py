@@ -28,6 +28,22 @@ LONG_TEXT = " ".join(f"This is sentence number {n} of a long chapter." for n in 
 pytestmark = pytest.mark.django_db(transaction=True)  # the runner thread reads committed rows
 
 
+@pytest.fixture(autouse=True)
+def patient_sqlite():
+    """No test transaction holds the lock here: the runner's threads wait for each other's
+    short writes as a server's do."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("sqlite3"):
+        yield
+        return
+    saved = database["OPTIONS"]["timeout"]
+    database["OPTIONS"]["timeout"] = 30
+    yield
+    database["OPTIONS"]["timeout"] = saved
+
+
 def submit(client, form, **fields):
     return client.post(JOBS, form(**fields), format="multipart", **fields.pop("headers", {}))
 

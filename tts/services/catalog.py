@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from tts.engine.registry import ModelSpec
+from tts.engine.catalog import ModelSpec
 
 from .runtime import get_engine, runs_models_here
 

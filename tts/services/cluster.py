@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 
-from .relay import connection
+from .relay import broker_errors, connection
 from .runtime import STARTED_AT, configured_models
 
 logger = logging.getLogger(__name__)
@@ -60,9 +60,10 @@ def start_status_publisher(models: list[str]) -> threading.Thread:
 
 # --- web side ---------------------------------------------------------------------------------
 def workers() -> list[dict]:
-    conn = connection()
-    keys = sorted(conn.scan_iter(match=KEY_PREFIX + "*", count=100))
-    documents = [conn.get(key) for key in keys]
+    with broker_errors():
+        conn = connection()
+        keys = sorted(conn.scan_iter(match=KEY_PREFIX + "*", count=100))
+        documents = [conn.get(key) for key in keys]
     return [json.loads(doc) for doc in documents if doc]
 
 
@@ -70,7 +71,9 @@ def waiting_requests() -> int:
     """Tasks in the queues of every configured model, not yet taken by a worker."""
     from .remote import COMMON_QUEUE, queue_depth, served_queues
 
-    return sum(queue_depth(name) for name in served_queues(_model_ids()) if name != COMMON_QUEUE)
+    with broker_errors():
+        return sum(queue_depth(name) for name in served_queues(_model_ids())
+                   if name != COMMON_QUEUE)
 
 
 def health_status() -> dict:

@@ -41,7 +41,7 @@ from tts.engine.errors import (
     InvalidReferenceAudio,
     InvalidReferenceText,
 )
-from tts.engine.reference import decode_reference
+from tts.engine.reference import check_upload
 from tts.engine.synthesis import MAX_SEED
 from tts.models import Job
 
@@ -91,7 +91,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
     if voice:
         voices.voice_get(voice_id=voice)
     if ref_audio is not None:
-        decode_reference(ref_audio, engine_config())  # a bad clip is refused now, not later
+        check_upload(ref_audio, engine_config())  # a bad clip is refused now, not later
     options = dict(options)
     if options.get("seed") is None:  # fixed now: a job run again gives the same samples
         options["seed"] = secrets.randbelow(MAX_SEED + 1)
@@ -108,7 +108,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
                 request_hash=request_hash, model=model_id, voice=voice, ref_audio=stored,
                 ref_text=ref_text, gen_text=gen_text, options=options,
                 callback_url=callback_url)
-            transaction.on_commit(lambda: _dispatch(job))
+            transaction.on_commit(lambda: _dispatch_or_withdraw(job))
     except IntegrityError:  # the same Idempotency-Key sent twice at the same moment
         voices.delete_files(stored)
         earlier = _replayed(owner, idempotency_key, request_hash)
@@ -329,6 +329,17 @@ def job_resume_pending() -> list[str]:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+def _dispatch_or_withdraw(job: Job) -> None:
+    """Hand the job to its executor; when that is impossible (the broker is down) the job is
+    withdrawn, so the client's retry with the same Idempotency-Key submits it afresh."""
+    try:
+        _dispatch(job)
+    except EngineError:
+        Job.objects.filter(id=job.id).delete()
+        voices.delete_files(job.ref_audio.name)
+        raise
+
+
 def _dispatch(job: Job) -> None:
     if runs_models_here():
         from .job_runner import inline_runner

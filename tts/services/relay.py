@@ -9,6 +9,7 @@ expires on its own: a vanished peer leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -27,6 +28,19 @@ from . import errors as _service_errors  # noqa: F401  (rebuild_error finds its 
 KEY_SECONDS = 600
 #: How often a worker says it is alive while it works on a request.
 BEAT_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def broker_errors() -> Iterator[None]:
+    """Redis down or unreachable: a 503 that says so, not a 500."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        yield
+    except (redis.RedisError, OperationalError) as exc:
+        raise engine_errors.EngineBusy(
+            f"The broker (CELERY_BROKER_URL) is unreachable: {exc}. Workers and web nodes "
+            "need it in celery mode.", code="broker_unreachable", retry_after=10) from None
 
 
 @cache

@@ -21,8 +21,16 @@ from tts.engine.errors import EngineBusy, EngineError
 from tts.engine.reference import ClipInfo
 
 from .events import announce_streamed, announces_speech
-from .relay import BEAT_SECONDS, Message, Relay, connection, error_fields, rebuild_error
-from .runtime import configured_models
+from .relay import (
+    BEAT_SECONDS,
+    Message,
+    Relay,
+    broker_errors,
+    connection,
+    error_fields,
+    rebuild_error,
+)
+from .runtime import configured_model
 from .streaming import StreamEvent, StreamFailed, StreamSession
 
 #: Seconds of silence from a worker that has taken a request before it counts as gone.
@@ -48,7 +56,7 @@ def known_model(model_id: str) -> str:
     """The model id a request means (the default when empty); ModelNotFound (404) for an
     unknown one, decided from the configuration alone."""
     model_id = model_id or settings.TTS_DEFAULT_MODEL
-    return configured_models().get(model_id).id
+    return configured_model(model_id).id
 
 
 def queue_depth(queue: str) -> int:
@@ -58,7 +66,8 @@ def queue_depth(queue: str) -> int:
 def send(task: str, args: list, *, queue: str, expires: float | None = None) -> None:
     from config.celery import app
 
-    app.send_task(task, args=args, queue=queue, expires=expires)
+    with broker_errors():
+        app.send_task(task, args=args, queue=queue, expires=expires)
 
 
 # --- web side -----------------------------------------------------------------------------------
@@ -66,6 +75,12 @@ def _call(task: str, request: dict, *, queue: str, model_id: str = ""
           ) -> tuple[Relay, Iterator[Message]]:
     """Send ``task`` and wait until a worker has taken it. Returns the relay and its further
     messages. A full queue is refused before sending (503, as inline)."""
+    with broker_errors():
+        return _send_and_wait(task, request, queue=queue, model_id=model_id)
+
+
+def _send_and_wait(task: str, request: dict, *, queue: str, model_id: str
+                   ) -> tuple[Relay, Iterator[Message]]:
     if queue_depth(queue) > settings.TTS_MAX_QUEUE:
         raise EngineBusy(f"{settings.TTS_MAX_QUEUE} requests are already waiting for "
                          f"{model_id or 'a worker'}; retry shortly.")
@@ -97,7 +112,11 @@ def _expect(messages: Iterator[Message], relay: Relay) -> Message:
 
 
 def _request(args: Mapping[str, Any]) -> dict:
-    return {**args, "options": dict(args.get("options") or {})}
+    """The service's arguments as plain JSON values for the task message."""
+    request = dict(args)
+    if "options" in request:
+        request["options"] = dict(request["options"])
+    return request
 
 
 @announces_speech

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from tts.engine.asr import Transcriber
+from tts.engine.catalog import ModelSpec, configured_spec, configured_specs
 from tts.engine.config import EngineConfig
 from tts.engine.errors import EngineError
-from tts.engine.registry import ModelRegistry
 
 from .metrics import ASR_SECONDS
 
@@ -33,10 +33,14 @@ def engine_config() -> EngineConfig:
     return EngineConfig(**values)
 
 
-def configured_models() -> ModelRegistry:
-    """The configured models (models file, TTS_* paths): read from the configuration alone,
-    without an engine, so a celery-mode web process can name and check them."""
-    return ModelRegistry.from_config(engine_config())
+def configured_models() -> list[ModelSpec]:
+    """The configured models (models file, TTS_* paths), read without an engine."""
+    return configured_specs(engine_config())
+
+
+def configured_model(model_id: str) -> ModelSpec:
+    """ModelNotFound (404) for an unknown id, decided without an engine."""
+    return configured_spec(engine_config(), model_id)
 
 
 _engine: TTSEngine | None = None
