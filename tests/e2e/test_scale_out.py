@@ -22,7 +22,7 @@ from tests.support.server import LiveServer
 from tests.support.services import postgres_database, redis_database
 
 JOBS = "/api/tts/jobs/"
-LONG_TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(40))
+LONG_TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(12))
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):
 
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):
-    reply = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=32, seed=11)
+    reply = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=11)
     job_id = reply.json()["id"]
     running, _ = wait_for_job(cluster, job_id,
                               until=lambda job: job["progress"]["chunks_done"] >= 1)
@@ -194,7 +194,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):
     assert row["attempts"] == 2 and int(row["worker"].rpartition(":")[2]) != victim
     assert final["progress"]["chunks_done"] == final["progress"]["chunks_total"]
 
-    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=32, seed=11).json()
+    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=11).json()
     assert wait_for_job(cluster, again["id"], timeout=300)[0]["status"] == "succeeded"
     first = requests.get(f"{cluster.url}{JOBS}{job_id}/audio/", timeout=30).content
     second = requests.get(f"{cluster.url}{JOBS}{again['id']}/audio/", timeout=30).content
