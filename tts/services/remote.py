@@ -128,6 +128,7 @@ def call_generate(**request: Any):
     relay, messages = _call("tts.generate", _request(request), queue=queue_for(model_id),
                             model_id=model_id)
     message = _expect(messages, relay)
+    relay.discard()  # the audio is in hand: free Redis of it now
     fields = message.meta
     png = fields.pop("spectrogram_png")
     return SpeechResult(**{**fields, "audio": message.data,
@@ -156,6 +157,7 @@ class RelayedStreamSession(StreamSession):
                 hand_over(StreamFailed(message.meta["message"]))
             elif message.kind == "end":
                 self._summary = message.meta
+                self.relay.discard()
                 announce_streamed(self.summary)
                 return
         hand_over(StreamFailed("The worker stopped answering (it may have died)."))
@@ -187,7 +189,9 @@ def call_voice(action: str, **request: Any) -> str:
     """``create`` or ``update`` a saved voice on a worker (it decodes and transcribes);
     returns the voice id."""
     relay, messages = _call(f"tts.voice_{action}", _request(request), queue=COMMON_QUEUE)
-    return _expect(messages, relay).meta["voice_id"]
+    voice_id = _expect(messages, relay).meta["voice_id"]
+    relay.discard()
+    return voice_id
 
 
 # --- worker side --------------------------------------------------------------------------------
