@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                         else None
                     load = burst(server, args.burst, ref=ref, model="mid-f5", nfe=args.nfe)
                 results[label] = {"burst": load, "latency": latency}
+                if load["ok"] < load["sent"]:
+                    print(f"{label}: statuses {load['statuses']}")
                 rows.append([label, f"{load['ok']}/{load['sent']}", f"{load['wall']:.1f}",
                              f"{load['throughput']:.3f}", f"{load['p50']:.2f}",
                              f"{latency['p50'] * 1000:.0f}" if latency else "-"])

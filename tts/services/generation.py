@@ -68,6 +68,14 @@ class StartedGeneration:
     def parameters(self) -> dict:
         return {name: getattr(self.stream.params, name) for name in PARAMETER_NAMES}
 
+    def summary(self, duration: float) -> dict:
+        """The reply's metadata without the audio (streams' ``done``, a job's output)."""
+        stream = self.stream
+        return {"model": self.model, "seed": stream.seed, "sample_rate": self.ref.sample_rate,
+                "duration": duration, "chunks": stream.total_chunks,
+                "ref_text": self.ref.ref_text.strip(), "parameters": self.parameters(),
+                "timing": self.timing(duration)}
+
     def timing(self, duration: float) -> dict:
         timings = self.stream.timings
         inference = timings["inference_seconds"]

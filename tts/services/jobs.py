@@ -230,12 +230,8 @@ def _generate(job: Job) -> dict:
             chunks_done=chunk.index + 1, audio_seconds=chunk.end, heartbeat_at=timezone.now()))
     finally:
         stop_watching()
-    duration = round(result.seconds, 3)
-    return {"samples": result.samples, "sample_rate": result.sample_rate, "output": {
-        "model": generation.model, "seed": result.seed, "sample_rate": result.sample_rate,
-        "duration": duration, "chunks": result.chunks,
-        "ref_text": generation.ref.ref_text.strip(), "parameters": generation.parameters(),
-        "timing": generation.timing(duration)}}
+    return {"samples": result.samples, "sample_rate": result.sample_rate,
+            "output": generation.summary(round(result.seconds, 3))}
 
 
 def _admitted(job: Job, start):

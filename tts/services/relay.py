@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from tts.engine import errors as engine_errors
 
 from . import errors as _service_errors  # noqa: F401  (rebuild_error finds its classes too)
 
+logger = logging.getLogger(__name__)
 #: Seconds every key of a channel outlives its last write.
 KEY_SECONDS = 600
 #: How often a worker says it is alive while it works on a request.
@@ -38,6 +41,7 @@ def broker_errors() -> Iterator[None]:
     try:
         yield
     except (redis.RedisError, OperationalError) as exc:
+        logger.warning("the broker failed: %s", exc, exc_info=True)
         raise engine_errors.EngineBusy(
             f"The broker (CELERY_BROKER_URL) is unreachable: {exc}. Workers and web nodes "
             "need it in celery mode.", code="broker_unreachable", retry_after=10) from None
@@ -72,11 +76,16 @@ class Relay:
             connection().set(self._upload, data, ex=KEY_SECONDS)
 
     def read(self, timeout: float) -> Message | None:
-        """The next message, or None when nothing came within ``timeout`` seconds."""
-        reply = connection().xread({self._stream: self._last}, count=1,
-                                   block=max(int(timeout * 1000), 1))
-        if not reply:
-            return None
+        """The next message, or None when nothing came within ``timeout`` seconds. Blocks a
+        second at a time, well inside the client's socket timeout."""
+        deadline = time.monotonic() + timeout
+        reply = None
+        while not reply:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            reply = connection().xread({self._stream: self._last}, count=1,
+                                       block=max(int(min(left, 1.0) * 1000), 1))
         entry_id, fields = reply[0][1][0]
         self._last = entry_id
         return Message(fields[b"kind"].decode(), json.loads(fields[b"meta"]),

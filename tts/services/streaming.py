@@ -195,17 +195,9 @@ class SpeechStreamSession(StreamSession):
 
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
-        generation = self.generation
-        stream = self.stream
-        duration = round(stream.emitted_seconds, 3)
-        return {
-            "model": generation.model, "seed": stream.seed, "sample_rate": self.sample_rate,
-            "duration": duration, "chunks": stream.total_chunks,
-            "ref_text": generation.ref.ref_text.strip(),
-            "parameters": generation.parameters(),
-            "timing": {**generation.timing(duration),
-                       "first_audio_seconds": self.first_audio_seconds},
-        }
+        summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
+        summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        return summary
 
 
 def error_event(exc: BaseException) -> StreamEvent:
