@@ -21,6 +21,25 @@ then
     echo ">> skipped the PostgreSQL pass (README \"Scale-out\" says how to install PostgreSQL)"
     exit 0
 fi
+# The tests make their own test database; tests that start `manage.py` themselves need the
+# database DATABASE_URL names to exist too.
+DATABASE="tts_$$"
+database() {  # database create|drop
+    .venv/bin/python - "$SERVER" "$1" "$DATABASE" <<'PY'
+import sys
+
+import psycopg
+
+server, action, name = sys.argv[1:]
+with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+    if action == "create":
+        admin.execute(f'CREATE DATABASE "{name}"')
+    else:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+PY
+}
+database create
+trap 'database drop' EXIT
 echo ">> the database-backed tests again, on PostgreSQL"
-DATABASE_URL="$SERVER/tts_$$" HF_HUB_OFFLINE=1 .venv/bin/pytest -q -p no:cacheprovider \
+DATABASE_URL="$SERVER/$DATABASE" HF_HUB_OFFLINE=1 .venv/bin/pytest -q -p no:cacheprovider \
     tests/api tests/access tests/services
