@@ -166,7 +166,36 @@ class TTSSettings(BaseSettings):
         "When set, `/metrics` needs `Authorization: Bearer <token>`.", "unset (open)",
         section="access"))
 
-    @field_validator("preload", mode="before")
+    # --- Jobs and scale-out ---------------------------------------------------------------
+    execution: Literal["inline", "celery"] = Field("inline", **_doc(
+        "`inline`: this process owns the models and runs jobs in a thread. `celery`: web "
+        "processes hold no model (torch is never imported); generation, streaming, voices "
+        "and jobs run on `make worker` processes through CELERY_BROKER_URL.", "`inline`",
+        section="scale"))
+    worker_models: CommaList | None = Field(None, **_doc(
+        "Models a worker serves (it consumes only their queues, so it loads only them).",
+        "every configured model", section="scale"))
+    worker_wait_seconds: float = Field(30.0, gt=0, **_doc(
+        "Celery mode: how long a request waits for a worker to start on it before a 503 "
+        "(the task then expires unrun).", "30", section="scale"))
+    job_retention_hours: float = Field(24.0, gt=0, **_doc(
+        "Finished jobs, their audio and uploads are deleted after this long "
+        "(`manage.py purge_jobs`, run hourly by the job runner or Celery beat).", "24",
+        section="scale"))
+    max_job_chars: int = Field(100_000, ge=1, **_doc(
+        "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
+        section="scale"))
+    callback_secret: str = Field("", **_doc(
+        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`); the "
+        "Django secret key when unset.", "DJANGO_SECRET_KEY", section="scale"))
+    callback_attempts: int = Field(4, ge=1, **_doc(
+        "Deliveries tried per callback (waits 1, 2, 4 ... s between them).", "4",
+        section="scale"))
+    job_heartbeat_seconds: float = Field(5.0, gt=0, **_doc(
+        "How often a running job proves its worker alive; a job silent for 6 beats is "
+        "taken over by the next delivery of its task.", "5", section="scale"))
+
+    @field_validator("preload", "worker_models", mode="before")
     @classmethod
     def _split(cls, value):
         if isinstance(value, str):
@@ -227,6 +256,7 @@ SECTIONS = {
     "engine": "Models and engine",
     "limits": "Request limits",
     "access": "Access, quotas, audit and metrics",
+    "scale": "Jobs and scale-out",
 }
 
 

@@ -28,7 +28,7 @@ from .errors import (
 )
 from .pool import ModelPool, ModelStatus
 from .precision import describe
-from .reference import PreparedReference, normalize_ref_text, validate_and_clip
+from .reference import PreparedReference, decode_reference, normalize_ref_text
 from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
@@ -159,12 +159,7 @@ class TTSEngine:
                 self._preparing.pop(key, None)
 
     def _prepare(self, data: bytes, ref_text: str) -> PreparedReference:
-        cfg = self.config
-        samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
-                               max_seconds=cfg.max_ref_upload_seconds)
-        clipped, clip = validate_and_clip(
-            samples, audio.SAMPLE_RATE, min_seconds=cfg.min_ref_seconds,
-            max_seconds=cfg.max_ref_upload_seconds, clip_seconds=cfg.max_ref_clip_seconds)
+        clipped, clip = decode_reference(data, self.config)
         text, transcribed = ref_text, False
         if not text or clip.clipped:
             text, transcribed = self._transcribe(clipped, given=ref_text), True
