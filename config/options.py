@@ -72,8 +72,9 @@ class TTSSettings(BaseSettings):
         "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
     compile: bool = Field(False, **_doc(
         "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
-        "that much longer, and needs a C++ compiler on a CPU). Same seed, same samples within "
-        "the precision's tolerance. Off by default (see Speed on a CPU for what it gains).",
+        "that much longer, and needs a C++ compiler on a CPU). A seed still gives the same "
+        "samples; they differ from uncompiled ones within the precision's rounding. Off by "
+        "default (see Speed on a CPU for what it gains).",
         "`0`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
