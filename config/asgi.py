@@ -6,13 +6,13 @@ TTS_PRELOAD in the background, so health answers while they warm up.
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
 
-from tts.api.asgi import RequestGuard  # noqa: E402  (needs Django set up)
+from tts.api.asgi import KnownLengthHandler, RequestGuard  # noqa: E402  (needs Django set up)
 from tts.services.runtime import start_preload  # noqa: E402
 
-application = RequestGuard(django_application)
+application = RequestGuard(KnownLengthHandler())
 start_preload()
