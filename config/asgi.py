@@ -12,7 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
 
 from tts.api.asgi import KnownLengthHandler, RequestGuard  # noqa: E402  (needs Django set up)
+from tts.services.metrics_workers import start_engine_state_refresh  # noqa: E402
 from tts.services.runtime import start_preload  # noqa: E402
 
 application = RequestGuard(KnownLengthHandler())
 start_preload()
+start_engine_state_refresh()  # several worker processes: their queues and models in /metrics
