@@ -12,9 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
 
 from tts.api.asgi import KnownLengthHandler, RequestGuard  # noqa: E402  (needs Django set up)
+from tts.services.health import readiness  # noqa: E402
+from tts.services.memory import freeze_when_started  # noqa: E402
 from tts.services.metrics_workers import start_engine_state_refresh  # noqa: E402
 from tts.services.runtime import start_preload  # noqa: E402
 
 application = RequestGuard(KnownLengthHandler())
-start_preload()
+preloading = start_preload()
+# Once started, the garbage collector looks only at what requests leave (tts/services/memory).
+freeze_when_started(lambda: not preloading.is_alive() or readiness().ready)
 start_engine_state_refresh()  # several worker processes: their queues and models in /metrics

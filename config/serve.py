@@ -111,8 +111,30 @@ def prepare_metrics_folder(workers: int) -> Path | None:
     return folder
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives threads that allocate at once arenas of their own (up to 8 per core) and
+    keeps their free memory; every request runs in a thread of its own here. Two arenas, as
+    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (bench/RESULTS.md,
+    soak). An operator's MALLOC_ARENA_MAX wins. Must run before any thread starts."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False  # not glibc
+    m_arena_max = -8
+    if not mallopt(m_arena_max, arenas):
+        return False
+    os.environ["MALLOC_ARENA_MAX"] = str(arenas)  # worker processes and ffmpeg inherit it
+    return True
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    limit_malloc_arenas()
     workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
     prepare_metrics_folder(workers)
     import django

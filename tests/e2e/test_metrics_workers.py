@@ -4,7 +4,6 @@ files in the server's own var folder, emptied at start)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.serve import prepare_metrics_folder
 from tests.support.audio import REF_TEXT
 from tests.support.server import LiveServer
 
@@ -101,16 +99,3 @@ def test_counts_from_both_workers_add_up(two_workers, ref_bytes, tmp_path):
         assert value(found, "tts_loaded_models_count") == 2
         assert value(found, "tts_queue_depth") == 0
         assert value(found, "django_http_responses_total_by_status_total", status="200") >= sent
-
-
-def test_the_metrics_folder_is_emptied_at_start(tmp_path, monkeypatch):
-    monkeypatch.setenv("TTS_VAR_DIR", str(tmp_path))
-    # Empty counts as unset; monkeypatch removes what prepare_metrics_folder sets.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
-    assert prepare_metrics_folder(1) is None  # one process: its own registry
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
-    (folder / "counter_4242.db").write_bytes(b"last run")
-    assert prepare_metrics_folder(2) == folder
-    assert list(folder.iterdir()) == []
-    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
