@@ -70,6 +70,11 @@ class TTSSettings(BaseSettings):
         "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
         "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
         "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
+    compile: bool = Field(False, **_doc(
+        "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
+        "that much longer, and needs a C++ compiler on a CPU). Same seed, same samples within "
+        "the precision's tolerance. Off by default (see Speed on a CPU for what it gains).",
+        "`0`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
         "quota such as `docker --cpus`).", "0"))
@@ -128,6 +133,9 @@ class TTSSettings(BaseSettings):
     max_preparations: int = Field(2, ge=1, **_doc(
         "Reference clips decoded, clipped and transcribed at once.",
         "2", section="limits"))
+    preparation_nice: int = Field(10, ge=0, le=19, **_doc(
+        "Niceness added to the threads that prepare references (ffmpeg, speech recognition), "
+        "so that on a small CPU a generation gets the cores first; 0: same priority.", "10"))
     header_timeout: float = Field(10.0, gt=0, **_doc(
         "Seconds a connection may take to send its request headers before it is closed.",
         "10", section="limits"))

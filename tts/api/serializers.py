@@ -336,7 +336,8 @@ class ModelSerializer(serializers.Serializer):
         choices=["float32", "float16", "bfloat16"], allow_null=True,
         help_text="The precision the model's transformer computes in (TTS_PRECISION): float16 "
                   "weights on CUDA GPUs of compute capability 7+; bfloat16 (or float16 on a "
-                  "CPU) is autocast over float32 weights. Health's `compute` says why.")
+                  "CPU) is autocast, the linear layers' weights held in it, the rest float32. "
+                  "Health's `compute` says why.")
     weights_mb = serializers.FloatField(allow_null=True,
                                         help_text="Memory the loaded weights take; null until "
                                                   "loaded.")
@@ -410,7 +411,8 @@ class HealthSerializer(serializers.Serializer):
     compute = serializers.DictField(
         allow_null=True,
         help_text="device, precision, precision_reason (what TTS_PRECISION=auto found), "
-                  "precision_applied_as, threads {intra_op, inter_op, usable_cpus}.")
+                  "precision_applied_as, compile (TTS_COMPILE), threads {intra_op, inter_op, "
+                  "usable_cpus}.")
     execution_mode = serializers.ChoiceField(
         choices=["inline", "celery"], help_text="TTS_EXECUTION: inline (this process runs the "
                                                 "models) or celery (workers do).")

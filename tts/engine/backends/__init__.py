@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from ..precision import Precision
 
 
-def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None
-                ) -> ModelBackend:
+def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None, *,
+                compile_layers: bool = False) -> ModelBackend:
     from .f5 import E2Backend, F5Backend
 
     backends: dict[str, type] = {"DiT": F5Backend, "UNetT": E2Backend}
-    return backends[spec.architecture](spec, device, precision)
+    return backends[spec.architecture](spec, device, precision, compile_layers=compile_layers)
 
 
 def load_vocoder(*args: Any, **kwargs: Any) -> Any:
