@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench setup tiny-models clean
+.PHONY: serve worker test lint bench setup tiny-models clean
 
 # Reinstall only when the dependency list or the install script change.
 $(STAMP): pyproject.toml scripts/install.sh
@@ -19,10 +19,18 @@ serve: $(STAMP)
 	$(MANAGE) migrate --noinput
 	$(PY) -m config.serve
 
+# TTS_EXECUTION=celery: one worker process per device (TTS_DEVICE), on CELERY_BROKER_URL and
+# the web tier's DATABASE_URL (which `make serve` migrates).
+worker: $(STAMP)
+	@if [ "$$TTS_DEMO" = "1" ]; then $(MANAGE) make_tiny_models --skip-existing; fi
+	$(VENV)/bin/celery -A config worker --concurrency 1 --without-mingle --without-gossip \
+		--loglevel INFO $(WORKER_ARGS)
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(MANAGE) migrate --noinput
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest
+	bash scripts/test_postgres.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

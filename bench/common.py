@@ -74,8 +74,16 @@ def machine_info(device: str | None = None) -> dict[str, str]:
             if line.startswith("Model name:"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    from tts.engine.errors import EngineError
+    from tts.engine.precision import resolve_precision
+
     facts = devices.collect_facts()
     info = devices.device_info(device, facts)
+    try:  # what the server's TTS_PRECISION (default auto) resolves to on this device
+        chosen = resolve_precision(os.environ.get("TTS_PRECISION", "auto"), device)
+        precision = f"{chosen.name} ({chosen.reason}; vocoder float32)"
+    except EngineError as exc:
+        precision = exc.message
     name = f"{device} ({info['name']}, {info['memory_total_mb']} MB)" if device != "cpu" \
         else device
     return {
@@ -86,7 +94,7 @@ def machine_info(device: str | None = None) -> dict[str, str]:
         "cuda": f"{facts.cuda or 'none'} (GPU usable: {'yes' if facts.gpu_usable else 'no'})",
         "torch threads": str(torch.get_num_threads()),
         "device": name,
-        "precision": f"{info['precision']} (the server's choice on {device}; vocoder float32)",
+        "precision": precision,
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -193,6 +201,34 @@ def prepare_models(folder: Path) -> Path:
     tmp.write_text("# Benchmark models, random weights.\n\n" + "\n".join(entries), encoding="utf-8")
     tmp.replace(models_file)
     return models_file
+
+
+def real_size_model(folder: Path, name: str) -> tuple[Path, str]:
+    """A models file serving upstream's ``name`` architecture (F5TTS_v1_Base, E2TTS_Base) at
+    full size with random weights, upstream's vocab and the full-size Vocos of ``folder``
+    (``vocos-full``); the checkpoint is written once. Returns the file and the model id."""
+    import torch
+
+    from tts.engine.registry import upstream_arch
+    from tts.engine.tiny import build_cfm, models_toml_entry, save_checkpoint, write_vocab
+
+    architecture, config = upstream_arch(name)
+    model_id = f"{name.lower()}-random"
+    checkpoint = folder / f"{model_id}.safetensors"
+    if not checkpoint.exists():
+        from importlib.resources import files
+
+        vocab_file = files("f5_tts").joinpath("infer/examples/vocab.txt")
+        vocab = [line[:-1] for line in vocab_file.read_text(encoding="utf-8").splitlines(True)]
+        write_vocab(folder / "vocab-full.txt", vocab)
+        torch.manual_seed(0)
+        save_checkpoint(build_cfm(architecture, config, vocab=vocab), checkpoint)
+    models_file = folder / f"{model_id}.toml"
+    toml_config = {key: value for key, value in config.items() if value is not None}  # no null
+    models_file.write_text(models_toml_entry(
+        model_id, architecture, checkpoint.name, toml_config, vocab="vocab-full.txt",
+        vocoder="vocos-full", description="Random weights (benchmark)."), encoding="utf-8")
+    return models_file, model_id
 
 
 def model_files(folder: Path, model_id: str) -> dict[str, Any]:
@@ -341,9 +377,13 @@ class DirectF5:
             self.model = load_model(backbone, files["config"], str(files["checkpoint"]),
                                     mel_spec_type="vocos", vocab_file=str(files["vocab"]),
                                     device=device)
-        from tts.engine.devices import model_dtype
+        from tts.engine.precision import autocast_forward, resolve_precision, weight_dtype
 
-        self.model = self.model.to(model_dtype(device))  # the server's precision, by one rule
+        # The server's precision (TTS_PRECISION, default auto), applied as the server does,
+        # so that both sides do the same work.
+        chosen = resolve_precision(os.environ.get("TTS_PRECISION", "auto"), device)
+        self.model = self.model.to(weight_dtype(chosen, device))
+        autocast_forward(self.model.transformer, chosen, device)
 
     def infer(self, ref_file: Path, ref_text: str, gen_text: str, *, nfe_step: int,
               seed: int) -> tuple[Any, int]:

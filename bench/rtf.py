@@ -9,19 +9,26 @@ float16 weights; bfloat16 (and float16 on a CPU) is autocast around the transfor
 Every precision other than float32 also reports the relative error of its mel-spectrogram
 against the float32 one of the same seed and nfe: ||mel - mel_fp32|| / ||mel_fp32||.
 
+A variant is a precision, optionally with ``+compile`` (TTS_COMPILE: the transformer's layers
+compiled by torch.compile when the model is built; the compile time is reported). All
+variants of a model are built first and then run in turn at each nfe, in an order that
+rotates, so that a machine whose load drifts (a shared one) hits them alike: the ratios
+between variants are the figures to trust there.
+
 On a 2-core CPU one NFE step of F5TTS_v1_Base costs seconds, so the CPU default is bounded:
-nfe 8 and 16, one round each, and a time budget after which further runs are skipped.
+nfe 7 and 16, one round each, and a time budget after which further runs are skipped.
 
     .venv/bin/python bench/rtf.py                                   # CPU, bounded
     .venv/bin/python bench/rtf.py --models F5TTS_v1_Base --nfe 8 --rounds 1
     .venv/bin/python bench/rtf.py --device cuda                     # nfe 8 16 32, 3 rounds
-    .venv/bin/python bench/rtf.py --precisions float32 bfloat16 --nfe 7 16 32
+    .venv/bin/python bench/rtf.py --precisions float32 bfloat16 bfloat16+compile --nfe 7 16 32
     .venv/bin/python bench/rtf.py --server --models F5TTS_v1_Base --quality fast
 
-``--server`` measures end to end instead: the server (`make serve`'s) with a real-size random
-checkpoint, one POST /api/tts/generate/ per precision (TTS_PRECISION) at ``--quality``: text
-prep, sampling, vocoder and WAV encoding, as a client sees it (reference preparation excluded:
-the reference is sent once first to warm the server's cache).
+``--server`` measures end to end instead: one server (`make serve`'s) per variant
+(TTS_PRECISION, TTS_COMPILE), all started first with a real-size random checkpoint, then
+``--rounds`` POST /api/tts/generate/ to each in turn at ``--quality``: text prep, sampling,
+vocoder and WAV encoding, as a client sees it (reference preparation excluded: the reference
+is sent once first to warm each server's cache).
 """
 
 from __future__ import annotations
@@ -56,9 +63,17 @@ def upstream_dtype(device: str) -> Any:
     return torch.float32
 
 
-def build_model(name: str, device: str, seed: int = 0, precision: str = "") -> tuple[Any, int]:
+def split_variant(variant: str) -> tuple[str, bool]:
+    """``bfloat16+compile`` -> (``bfloat16``, True)."""
+    precision, _, extra = variant.partition("+")
+    return precision, extra == "compile"
+
+
+def build_model(name: str, device: str, seed: int = 0, precision: str = "",
+                compile_layers: bool = False) -> tuple[Any, int]:
     """A real-size CFM as upstream's ``load_model`` builds it (upstream's config and vocab),
-    with random weights; returns the model and its parameter count."""
+    with random weights, in ``precision`` as the server applies it (and compiled as
+    TTS_COMPILE does); returns the model and its parameter count."""
     from importlib.resources import files
 
     import torch
@@ -80,7 +95,27 @@ def build_model(name: str, device: str, seed: int = 0, precision: str = "") -> t
         autocast_forward(model.transformer, chosen, device)
     else:
         model = model.to(upstream_dtype(device)).to(device).eval()
+    if compile_layers:
+        from tts.engine.compiler import compile_transformer
+
+        compile_transformer(model.transformer, model_id=name)
     return model, params
+
+
+def module_gb(module: Any) -> float:
+    from tts.engine.devices import module_megabytes
+
+    return module_megabytes(module) / 1024
+
+
+def resident_gb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
+    return float("nan")
 
 
 def generate(model: Any, vocoder: Any, ref_path: str, ref_text: str, *, nfe: int,
@@ -118,6 +153,10 @@ def reset_peak_memory(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
         return
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed memory back, so RSS is what is live
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
 
@@ -137,57 +176,135 @@ def peak_memory_gb(device: str) -> float:
 
 
 def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
-    """End to end through a live server, once per precision."""
+    """End to end through live servers, one per variant, all up at once and asked in turn."""
     import requests
-    import torch
 
-    from tts.engine.registry import upstream_arch
-    from tts.engine.tiny import build_cfm, models_toml_entry, save_checkpoint, write_vocab
-
-    architecture, config = upstream_arch(name)
-    model_id = f"{name.lower()}-random"
-    checkpoint = folder / f"{model_id}.safetensors"
-    if not checkpoint.exists():
-        from importlib.resources import files
-
-        vocab_file = files("f5_tts").joinpath("infer/examples/vocab.txt")
-        vocab = [line[:-1] for line in vocab_file.read_text(encoding="utf-8").splitlines(True)]
-        write_vocab(folder / "vocab-full.txt", vocab)
-        torch.manual_seed(0)
-        save_checkpoint(build_cfm(architecture, config, vocab=vocab), checkpoint)
-    models_file = folder / f"{model_id}.toml"
-    toml_config = {key: value for key, value in config.items() if value is not None}  # no null
-    models_file.write_text(models_toml_entry(
-        model_id, architecture, checkpoint.name, toml_config, vocab="vocab-full.txt",
-        vocoder="vocos-full", description="Random weights (benchmark)."), encoding="utf-8")
+    models_file, model_id = common.real_size_model(folder, name)
     clip = (folder / "rtf-ref.wav").read_bytes()
-    rows = []
-    for precision in args.precisions:
-        env = {"TTS_PRECISION": "auto" if precision == "upstream" else precision}
-        with common.Server(models_file, preload=[model_id], default_model=model_id,
-                           extra_env=env, start_timeout=900) as server, \
-                requests.Session() as session:
+    walls: dict[str, list[float]] = {variant: [] for variant in args.precisions}
+    served: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for variant in args.precisions:
+            precision, compiled = split_variant(variant)
+            env = {"TTS_PRECISION": "auto" if precision == "upstream" else precision,
+                   "TTS_COMPILE": "1" if compiled else "0"}
+            started = time.perf_counter()
+            server = stack.enter_context(common.Server(
+                models_file, preload=[model_id], default_model=model_id, extra_env=env,
+                start_timeout=1800))
+            session = stack.enter_context(requests.Session())
             compute = session.get(f"{server.url}/api/tts/health/", timeout=30).json()["compute"]
             # Warm the reference cache (and the first-call paths) with a short request.
             common.post_generate(session, server.url, ref_audio=clip, ref_text=common.REF_TEXT,
                                  gen_text="Hi.", model=model_id, nfe_step=4, timeout=3600)
-            reply = common.post_generate(session, server.url, ref_audio=clip,
-                                         ref_text=common.REF_TEXT, gen_text=common.GEN_TEXT,
-                                         model=model_id, nfe_step=None, quality=args.quality,
-                                         timeout=3600)
-            if reply.status != 200:
-                raise RuntimeError(f"generate answered {reply.status}: {reply.body}")
-            body = reply.body or {}
-            rows.append([name, compute["precision"], body["parameters"]["nfe_step"], 1,
-                         body["duration"], reply.seconds, reply.seconds / body["duration"],
-                         float("nan"), "-", "-"])
-            print(f"{name} server {compute['precision']} ({compute['precision_reason']}), "
-                  f"quality {args.quality}: {reply.seconds:.2f} s wall for "
-                  f"{body['duration']:.2f} s of audio (RTF {reply.seconds / body['duration']:.3f};"
-                  f" server inference {body['timing']['inference_seconds']:.2f} s)")
-    walls = {row[1]: row[5] for row in rows}
-    for row in rows:
-        row[7] = walls.get("float32", float("nan")) / row[5]
+            servers[variant] = (server, session)
+            print(f"{name} server {variant}: {compute['precision']} "
+                  f"({compute['precision_reason']}), compile {compute.get('compile')}, up and "
+                  f"warm in {time.perf_counter() - started:.1f} s")
+        for round_index in range(args.rounds):
+            order = args.precisions if round_index % 2 == 0 else args.precisions[::-1]
+            for variant in order:
+                server, session = servers[variant]
+                reply = common.post_generate(session, server.url, ref_audio=clip,
+                                             ref_text=common.REF_TEXT, gen_text=common.GEN_TEXT,
+                                             model=model_id, nfe_step=None,
+                                             quality=args.quality, timeout=3600)
+                if reply.status != 200:
+                    raise RuntimeError(f"generate answered {reply.status}: {reply.body}")
+                body = reply.body or {}
+                walls[variant].append(reply.seconds)
+                served[variant] = body
+                print(f"  round {round_index + 1} {variant}, quality {args.quality}: "
+                      f"{reply.seconds:.2f} s wall for {body['duration']:.2f} s of audio "
+                      f"(RTF {reply.seconds / body['duration']:.3f}; server inference "
+                      f"{body['timing']['inference_seconds']:.2f} s)", flush=True)
+        memory: dict[str, tuple[float, float]] = {}
+        for variant, (server, session) in servers.items():
+            model = session.get(f"{server.url}/api/tts/models/{model_id}/", timeout=30).json()
+            health = session.get(f"{server.url}/api/tts/health/", timeout=30).json()
+            memory[variant] = (model["weights_mb"] / 1024,
+                               health["device_info"]["memory_used_mb"] / 1024)
+            print(f"{variant} server: weights {memory[variant][0]:.2f} GB, resident memory "
+                  f"after the runs {memory[variant][1]:.2f} GB")
+    rows = []
+    base = common.median(walls.get("float32", []))
+    for variant in args.precisions:
+        wall, body = common.median(walls[variant]), served[variant]
+        rows.append([name, variant, body["parameters"]["nfe_step"], len(walls[variant]),
+                     body["duration"], wall, wall / body["duration"], base / wall,
+                     f"{memory[variant][0]:.2f}", f"RSS {memory[variant][1]:.2f}", "-"])
+    return rows
+
+
+def direct_rows(args: Any, name: str, vocoder: Any, ref_path: str, ref_text: str,
+                ref_seconds: float, nfes: list[int], rounds: int, budget: float,
+                started: float) -> list[list[Any]]:
+    """Every variant of one architecture built, then run in turn at each nfe."""
+    import torch
+
+    models: dict[str, Any] = {}
+    per_step: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for variant in args.precisions:
+        precision, compiled = split_variant(variant)
+        build_started = time.perf_counter()
+        model, params = build_model(name, args.device, compile_layers=compiled,
+                                    precision="" if precision == "upstream" else precision)
+        build = time.perf_counter() - build_started
+        # Warm-up: 2 steps for 1 s of output; scaled to the full sequence, it also gives the
+        # per-step estimate the budget check uses (an overestimate: fixed costs scale).
+        warm, _, _ = generate(model, vocoder, ref_path, ref_text, nfe=2, device=args.device,
+                              output_seconds=WARMUP_SECONDS)
+        per_step[variant] = warm / 2 * (ref_seconds + args.seconds) / (ref_seconds +
+                                                                      WARMUP_SECONDS)
+        models[variant], weights[variant] = model, module_gb(model)
+        print(f"{name} {variant}: {params / 1e6:.1f} M parameters ({weights[variant]:.2f} GB), "
+              f"built{' and compiled' if compiled else ''} in {build:.1f} s; warm-up (nfe 2, "
+              f"{WARMUP_SECONDS:g} s) {warm:.2f} s: about {per_step[variant]:.2f} s per step",
+              flush=True)
+    results: dict[tuple[str, int], tuple[float, float, Any, float]] = {}
+    for index, nfe in enumerate(nfes):
+        shift = index % len(args.precisions)
+        order = args.precisions[shift:] + args.precisions[:shift]
+        for variant in order:
+            estimate = per_step[variant] * nfe * rounds * BUDGET_MARGIN
+            if time.monotonic() - started + estimate > budget:
+                print(f"  {variant} nfe {nfe}: skipped, about {estimate:.0f} s would pass the "
+                      f"{budget:.0f} s budget")
+                continue
+            walls, output, mel = [], 0.0, None
+            reset_peak_memory(args.device)
+            before = resident_gb()
+            for _ in range(rounds):
+                wall, output, mel = generate(models[variant], vocoder, ref_path, ref_text,
+                                             nfe=nfe, device=args.device,
+                                             output_seconds=args.seconds)
+                walls.append(wall)
+            working = max(peak_memory_gb(args.device) - (0 if args.device.startswith("cuda")
+                                                         else before), 0.0)
+            results[variant, nfe] = (common.median(walls), output, mel, working)
+            per_step[variant] = common.median(walls) / nfe  # measured: better than warm-up's
+            print(f"  {variant} nfe {nfe}: {common.median(walls):.2f} s for {output:.2f} s of "
+                  f"audio (load {os.getloadavg()[0]:.2f})", flush=True)
+    rows = []
+    for variant in args.precisions:
+        for nfe in nfes:
+            if (variant, nfe) not in results:
+                rows.append([name, variant, nfe, 0, float("nan"), float("nan"), float("nan"),
+                             float("nan"), f"{weights[variant]:.2f}", "skipped", "-"])
+                continue
+            wall, output, mel, working = results[variant, nfe]
+            base = results.get(("float32", nfe))
+            error = (f"{relative_error(mel, base[2]):.4f}"
+                     if base is not None and variant != "float32" else "-")
+            speedup = base[0] / wall if base is not None else float("nan")
+            rows.append([name, variant, nfe, rounds, output, wall, wall / output, speedup,
+                         f"{weights[variant]:.2f}", f"{working:.3f}", error])
+    del models
+    gc.collect()
+    if args.device.startswith("cuda"):
+        torch.cuda.empty_cache()
     return rows
 
 
@@ -199,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nfe", nargs="+", type=int, default=None,
                         help="default: 7 16 on cpu, 7 16 32 on cuda")
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
-                        choices=["float32", "bfloat16", "float16", "upstream"],
-                        help="upstream: upstream's own choice (fp16 on CUDA, else fp32)")
+                        choices=[f"{name}{extra}" for name in ("float32", "bfloat16", "float16",
+                                                               "upstream")
+                                 for extra in ("", "+compile")],
+                        help="variants; upstream: upstream's own choice (fp16 on CUDA, else "
+                             "fp32); +compile: also TTS_COMPILE")
     parser.add_argument("--rounds", type=int, default=None, help="default: 1 on cpu, 3 on cuda")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds; runs that would end later are skipped "
@@ -214,7 +334,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     common.stop_on_sigterm()
 
-    import torch
 
     from tts.engine.devices import resolve_device
     from tts.engine.errors import ModelUnavailable
@@ -224,14 +343,16 @@ def main(argv: list[str] | None = None) -> int:
     except ModelUnavailable as exc:
         parser.error(f"--device: {exc.message}")
     on_cuda = args.device.startswith("cuda")
+    args.rounds = args.rounds or (3 if on_cuda else 1)
     nfes = args.nfe or ([7, 16, 32] if on_cuda else [7, 16])
-    rounds = args.rounds or (3 if on_cuda else 1)
+    rounds = args.rounds
     budget = args.budget if args.budget is not None else (float("inf") if on_cuda else 900.0)
     from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
 
     common.print_header("bench/rtf.py: real-time factor of the real-size architectures",
                         device=args.device, models=" ".join(args.models),
-                        nfe=" ".join(map(str, nfes)), precisions=" ".join(args.precisions),
+                        nfe=f"quality {args.quality} (--server)" if args.server
+                        else " ".join(map(str, nfes)), precisions=" ".join(args.precisions),
                         rounds=rounds, budget_s=budget,
                         cpu_bf16=cpu_feature(CPU_BF16_FLAGS) or "none (no amx_bf16/avx512_bf16)")
 
@@ -254,59 +375,23 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     rows: list[list[Any]] = []
-    for name in args.models if args.server else ():
-        rows += server_rows(args, folder, name)
-    for name in () if args.server else args.models:
-        mels: dict[int, Any] = {}  # nfe -> float32 mel, for the error of the others
-        walls32: dict[int, float] = {}
-        for precision in args.precisions:
-            build_started = time.perf_counter()
-            model, params = build_model(name, args.device,
-                                        precision="" if precision == "upstream" else precision)
-            build = time.perf_counter() - build_started
-            # Warm-up: 2 steps for 1 s of output; scaled to the full sequence, it also gives
-            # the per-step estimate the budget check uses (an overestimate: fixed costs scale).
-            warm, _, _ = generate(model, vocoder, ref_path, ref_text, nfe=2, device=args.device,
-                                  output_seconds=WARMUP_SECONDS)
-            per_step = warm / 2 * (ref_seconds + args.seconds) / (ref_seconds + WARMUP_SECONDS)
-            print(f"{name} {precision}: {params / 1e6:.1f} M parameters, built in {build:.1f} s;"
-                  f" warm-up (nfe 2, {WARMUP_SECONDS:g} s) {warm:.2f} s: about "
-                  f"{per_step:.2f} s per step")
-            for nfe in nfes:
-                estimate = per_step * nfe * rounds * BUDGET_MARGIN
-                if time.monotonic() - started + estimate > budget:
-                    print(f"  nfe {nfe}: skipped, about {estimate:.0f} s would pass the "
-                          f"{budget:.0f} s budget")
-                    rows.append([name, precision, nfe, 0, float("nan"), float("nan"),
-                                 float("nan"), float("nan"), "skipped", "-"])
-                    continue
-                walls, output, mel = [], 0.0, None
-                reset_peak_memory(args.device)
-                for _ in range(rounds):
-                    wall, output, mel = generate(model, vocoder, ref_path, ref_text, nfe=nfe,
-                                                 device=args.device, output_seconds=args.seconds)
-                    walls.append(wall)
-                wall = common.median(walls)
-                if precision == "float32":
-                    mels[nfe], walls32[nfe] = mel, wall
-                error = (f"{relative_error(mel, mels[nfe]):.4f}"
-                         if precision != "float32" and nfe in mels else "-")
-                speedup = walls32[nfe] / wall if nfe in walls32 else float("nan")
-                rows.append([name, precision, nfe, rounds, output, wall, wall / output, speedup,
-                             f"{peak_memory_gb(args.device):.2f}", error])
-                print(f"  nfe {nfe}: {wall:.2f} s for {output:.2f} s of audio "
-                      f"(RTF {wall / output:.3f}, mel rel. error vs float32 {error})")
-            del model
-            gc.collect()
-            if on_cuda:
-                torch.cuda.empty_cache()
+    for name in args.models:
+        if args.server:
+            rows += server_rows(args, folder, name)
+        else:
+            rows += direct_rows(args, name, vocoder, ref_path, ref_text, ref_seconds, nfes,
+                                rounds, budget, started)
     common.upstream_ref_cache_clear()
     print()
-    common.print_table(["model", "precision", "nfe", "rounds", "audio s", "wall s (median)",
-                        "RTF", "speed-up vs fp32", "peak mem GB", "mel rel. err vs fp32"], rows)
+    common.print_table(["model", "variant", "nfe", "rounds", "audio s", "wall s (median)",
+                        "RTF", "speed-up vs fp32", "weights GB", "working peak GB",
+                        "mel rel. err vs fp32"], rows)
     print("RTF = wall seconds / seconds of audio generated (below 1: faster than real time); "
-          "wall includes text prep, sampling and the vocoder, not reference preprocessing. "
-          "Peak memory: the process's peak RSS during that run (CPU) or CUDA's peak allocation.")
+          "wall includes text prep, sampling and the vocoder, not reference preprocessing "
+          "(--server: the client's round trip). Weights: the model's parameters in memory. "
+          "Working peak: on a CPU the process's peak RSS during the run minus its RSS before "
+          "it (activations, vocoder work); on CUDA the peak allocation; with --server, the "
+          "server's whole resident memory after the runs (RSS).")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for row in rows:
         if row[3]:

@@ -70,6 +70,11 @@ class TTSSettings(BaseSettings):
         "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
         "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
         "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
+    compile: bool = Field(False, **_doc(
+        "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
+        "that much longer, and needs a C++ compiler on a CPU). Same seed, same samples within "
+        "the precision's tolerance. Off by default (see Speed on a CPU for what it gains).",
+        "`0`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
         "quota such as `docker --cpus`).", "0"))
@@ -128,6 +133,9 @@ class TTSSettings(BaseSettings):
     max_preparations: int = Field(2, ge=1, **_doc(
         "Reference clips decoded, clipped and transcribed at once.",
         "2", section="limits"))
+    preparation_nice: int = Field(10, ge=0, le=19, **_doc(
+        "Niceness added to the threads that prepare references (ffmpeg, speech recognition), "
+        "so that on a small CPU a generation gets the cores first; 0: same priority.", "10"))
     header_timeout: float = Field(10.0, gt=0, **_doc(
         "Seconds a connection may take to send its request headers before it is closed.",
         "10", section="limits"))
@@ -158,7 +166,36 @@ class TTSSettings(BaseSettings):
         "When set, `/metrics` needs `Authorization: Bearer <token>`.", "unset (open)",
         section="access"))
 
-    @field_validator("preload", mode="before")
+    # --- Jobs and scale-out ---------------------------------------------------------------
+    execution: Literal["inline", "celery"] = Field("inline", **_doc(
+        "`inline`: this process owns the models and runs jobs in a thread. `celery`: web "
+        "processes hold no model (torch is never imported); generation, streaming, voices "
+        "and jobs run on `make worker` processes through CELERY_BROKER_URL.", "`inline`",
+        section="scale"))
+    worker_models: CommaList | None = Field(None, **_doc(
+        "Models a worker serves (it consumes only their queues, so it loads only them).",
+        "every configured model", section="scale"))
+    worker_wait_seconds: float = Field(30.0, gt=0, **_doc(
+        "Celery mode: how long a request waits for a worker to start on it before a 503 "
+        "(the task then expires unrun).", "30", section="scale"))
+    job_retention_hours: float = Field(24.0, gt=0, **_doc(
+        "Finished jobs, their audio and uploads are deleted after this long "
+        "(`manage.py purge_jobs`, run hourly by the job runner or Celery beat).", "24",
+        section="scale"))
+    max_job_chars: int = Field(100_000, ge=1, **_doc(
+        "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
+        section="scale"))
+    callback_secret: str = Field("", **_doc(
+        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`); the "
+        "Django secret key when unset.", "DJANGO_SECRET_KEY", section="scale"))
+    callback_attempts: int = Field(4, ge=1, **_doc(
+        "Deliveries tried per callback (waits 1, 2, 4 ... s between them).", "4",
+        section="scale"))
+    job_heartbeat_seconds: float = Field(5.0, gt=0, **_doc(
+        "How often a running job proves its worker alive; a job silent for 6 beats is "
+        "taken over by the next delivery of its task.", "5", section="scale"))
+
+    @field_validator("preload", "worker_models", mode="before")
     @classmethod
     def _split(cls, value):
         if isinstance(value, str):
@@ -219,6 +256,7 @@ SECTIONS = {
     "engine": "Models and engine",
     "limits": "Request limits",
     "access": "Access, quotas, audit and metrics",
+    "scale": "Jobs and scale-out",
 }
 
 

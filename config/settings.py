@@ -4,7 +4,9 @@ var folder and the secret key file are made by `manage.py setup_server`."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import environ
@@ -95,6 +97,16 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The job runner and the request threads write at once: wait for the lock instead of
+    # failing, let readers read while one writes (WAL), take the write lock up front. A test
+    # run uses a file of its own too (an in-memory database shared between threads locks
+    # whole tables).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30, "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"tts-test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Rate-limit counters. Per process by default; with several workers point CACHE_URL at a shared
 # cache (redis://..., memcache://...) so that a key's limit holds across them.
@@ -180,6 +192,26 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
                              "tts.api.schema_hooks.configured_schema",
                              "tts.api.schema.postprocess_schema"],
+}
+
+# --- Celery (TTS_EXECUTION=celery; README "Scale-out") -------------------------------------
+# Redis carries the tasks and relays the chunks of each generation back to the web process.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_TASK_ACKS_LATE = True  # a task is acknowledged when done, so a dead worker's is redone
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy worker holds no second task back from others
+CELERY_TASK_DEFAULT_QUEUE = "tts"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True  # results go through the database or the relay
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long a task taken by a worker that vanished (machine lost) waits before Redis hands it
+# to another; a worker process killed under a live worker is redone at once.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-jobs": {"task": "tts.tasks.purge_jobs", "schedule": 3600.0},
 }
 
 LOGGING = {

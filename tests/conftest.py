@@ -22,6 +22,16 @@ from tests.support.helpers import tiny_config  # noqa: E402
 from tts.engine.engine import TTSEngine  # noqa: E402
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        # A test's own transaction holds SQLite's write lock until it ends: a background
+        # thread's write (a stream's audit update) gives up at once instead of waiting 30 s.
+        database["OPTIONS"]["timeout"] = 0.2
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_VAR, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""Persistence: saved voices."""
+"""Persistence: saved voices and jobs."""
 
 from __future__ import annotations
 
@@ -36,3 +36,66 @@ class Voice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.name})"
+
+
+class Job(models.Model):
+    """A generation run in the background: submitted, watched, cancelled, fetched later.
+
+    The request is kept whole (the upload in storage, the seed fixed at submission), so a job
+    whose worker died is run again from the start with the same samples as a result."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED,
+                              db_index=True)
+    #: The API key's prefix that submitted it ("" without keys): only it sees the job.
+    owner = models.CharField(max_length=16, blank=True, default="", db_index=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    #: Hash of the request, so a reused Idempotency-Key with another request is refused.
+    request_hash = models.CharField(max_length=64)
+    model = models.CharField(max_length=100)
+    voice = models.CharField(max_length=64, blank=True, default="")
+    ref_audio = models.FileField(max_length=255, blank=True, default="")
+    ref_text = models.TextField(blank=True, default="")
+    gen_text = models.TextField()
+    #: Generation options (speed, nfe_step, ..., the seed chosen at submission).
+    options = models.JSONField(default=dict)
+    callback_url = models.URLField(max_length=2000, blank=True, default="")
+    chunks_done = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(null=True)
+    audio_seconds = models.FloatField(default=0.0)
+    result = models.FileField(max_length=255, blank=True, default="")
+    sample_rate = models.PositiveIntegerField(null=True)
+    #: The finished reply's metadata (model, seed, ref_text, parameters, timing ...).
+    output = models.JSONField(null=True)
+    #: When failed: the error in the API's one shape.
+    error = models.JSONField(null=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True)
+    callback_status = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(
+            fields=["owner", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+            name="job_idempotency_key_per_owner")]
+
+    def __str__(self) -> str:
+        return f"job {self.id} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

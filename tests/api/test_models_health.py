@@ -1,5 +1,7 @@
 """Models, health and readiness: cheap, never load, never download."""
 
+import logging
+
 import pytest
 
 from tests.support.helpers import error_of
@@ -61,16 +63,28 @@ def test_health_is_cheap_and_complete(client):
     assert compute["threads"]["intra_op"] >= 1 and compute["threads"]["usable_cpus"] >= 1
 
 
-def test_health_says_what_auto_precision_found(client, settings):
-    from tts.services.runtime import reset_engine
+def test_health_says_what_auto_precision_found(client, settings, caplog):
+    """On this machine's CPU: bfloat16 where /proc/cpuinfo lists native bfloat16, else
+    float32; health, the model list and the start-up log line all say the same."""
+    from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
+    from tts.services.runtime import preload, reset_engine
 
     settings.TTS_PRECISION = "auto"
+    settings.TTS_PRELOAD = []
     reset_engine()
     compute = client.get("/api/tts/health/").json()["compute"]
-    assert compute["precision"] in ("float32", "bfloat16")
-    assert compute["precision_reason"].startswith("auto: the CPU has")
+    flag = cpu_feature(CPU_BF16_FLAGS)
+    assert compute["precision"] == ("bfloat16" if flag else "float32")
+    assert compute["precision_reason"] == (f"auto: the CPU has {flag}" if flag else
+                                           "auto: the CPU has no native bfloat16 "
+                                           "(amx_bf16 or avx512_bf16)")
+    assert compute["compile"] is False
     model = client.get("/api/tts/models/tiny-f5/").json()
     assert model["precision"] == compute["precision"]
+    with caplog.at_level(logging.INFO, logger="tts.services.runtime"):
+        preload()
+    assert any(r.getMessage().startswith("models run on cpu") and
+               f" in {compute['precision']}, " in r.getMessage() for r in caplog.records)
 
 
 def test_readiness_follows_the_default_model(client):

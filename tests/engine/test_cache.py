@@ -148,11 +148,11 @@ class Calls:
 @pytest.fixture
 def counted(monkeypatch):
     """Call counters around the real decoder, clipper and transcriber."""
-    import tts.engine.engine as engine_module
+    import tts.engine.reference as reference_module
 
     return {
         "decode": Calls(monkeypatch, audio, "decode"),
-        "clip": Calls(monkeypatch, engine_module, "validate_and_clip"),
+        "clip": Calls(monkeypatch, reference_module, "validate_and_clip"),
         "asr": Calls(monkeypatch, Transcriber, "transcribe"),
     }
 

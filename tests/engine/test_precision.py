@@ -1,6 +1,8 @@
 """TTS_PRECISION on the tiny models: what ``auto`` picks, that the transformer really runs in
 the chosen precision inside upstream's worker thread, and that a seed still reproduces."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -88,14 +90,64 @@ def test_lower_precision_really_runs_and_stays_close(engine_in, float32_engine, 
     assert np.corrcoef(low.samples, high.samples)[0, 1] > 0.5
 
 
-def test_float32_weights_stay_float32(engine_in):
+def test_only_the_linear_layers_hold_lower_precision_weights(engine_in):
+    """On a CPU the model stays float32 except the transformer's linear layers, which hold
+    the dtype autocast computes them in; the model's first parameter stays float32, because
+    upstream's sampler takes the dtype of its noise and time grid from it."""
     name, engine = engine_in
     lease = engine.pool.acquire("tiny-f5")
     try:
-        dtypes = {p.dtype for p in lease.backend._model.parameters()}
+        model = lease.backend._model
+        first = next(model.parameters())
+        linear = {p.dtype for m in model.transformer.modules()
+                  if isinstance(m, torch.nn.Linear) and m.weight is not first
+                  for p in m.parameters()}
+        linear_ids = {id(p) for m in model.transformer.modules()
+                      if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+        rest = {p.dtype for p in model.parameters() if id(p) not in linear_ids}
     finally:
         lease.release()
-    assert dtypes == {torch.float32}  # on a CPU only autocast lowers the precision
+    assert linear == {getattr(torch, name)}
+    assert rest == {torch.float32} and first.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+def test_lower_precision_linear_weights_change_no_result(name):
+    """Autocast casts float32 weights to its dtype at every call; holding them in that dtype
+    gives the same numbers bit for bit (and skips the cast)."""
+    dtype = getattr(torch, name)
+    if cpu_runs(dtype):
+        pytest.skip(cpu_runs(dtype))
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.LayerNorm(16), torch.nn.Linear(16, 32),
+                                torch.nn.GELU(), torch.nn.Linear(32, 8), torch.nn.Linear(8, 8))
+    lowered = copy.deepcopy(block)
+    assert precision_module.lower_linear_layers(lowered, dtype) == 3
+    x = torch.randn(5, 16)
+    with torch.autocast("cpu", dtype=dtype):
+        torch.testing.assert_close(lowered(x), block(x), rtol=0, atol=0)
+    assert lowered[0].weight.dtype == torch.float32  # only linear layers change
+    first_linear = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Linear(16, 16))
+    assert precision_module.lower_linear_layers(first_linear, dtype) == 1
+    assert first_linear[0].weight.dtype == torch.float32  # holds the first parameter
+
+
+@pytest.mark.parametrize("model", ["tiny-f5", "tiny-e2"])
+def test_lowered_linear_weights_give_the_samples_of_plain_autocast(tiny_dir, ref_bytes, model,
+                                                                  monkeypatch):
+    """The whole generation, at nfe 16 (EPSS: a time grid that a bfloat16 model would
+    collapse): the same samples with linear weights held in bfloat16 as with autocast over
+    float32 weights."""
+    if cpu_runs(torch.bfloat16):
+        pytest.skip(cpu_runs(torch.bfloat16))
+    params = SynthesisParams(nfe_step=16, seed=3)
+    lowered = TTSEngine(tiny_config(tiny_dir, precision="bfloat16"))
+    ref, _ = lowered.prepare_reference(ref_bytes, REF_TEXT)
+    first = lowered.generate(model, ref, TEXT, params)
+    monkeypatch.setattr(precision_module, "lower_linear_layers", lambda module, dtype: 0)
+    plain = TTSEngine(tiny_config(tiny_dir, precision="bfloat16"))
+    second = plain.generate(model, ref, TEXT, params)
+    np.testing.assert_array_equal(first.samples, second.samples)
 
 
 def test_auto_on_cpu_follows_the_bf16_flags(monkeypatch):

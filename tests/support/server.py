@@ -42,12 +42,18 @@ class LiveServer:
     log_path: Path | None = None
     #: Where to copy the server's log when it stops (its var folder is removed).
     keep_log: Path | None = None
+    #: Celery workers to start (TTS_EXECUTION=celery; the broker and database come in
+    #: extra_env): `make worker`'s command, each with the server's settings and var folder.
+    workers: int = 0
+    worker_processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
     def env(self) -> dict[str, str]:
+        if self.workers:
+            self.extra_env.setdefault("TTS_EXECUTION", "celery")
         models_folder = Path(self.models_file).parent
         env = dict(os.environ)
         env.update(HF_HUB_OFFLINE="1", HOST=LOOPBACK, PORT=str(self.port),
@@ -65,6 +71,8 @@ class LiveServer:
         try:
             subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
                            check=True, capture_output=True, timeout=120)
+            for _ in range(self.workers):
+                self.start_worker()
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
                     [PYTHON, "-m", "config.serve"], cwd=ROOT, env=env, stdout=log,
@@ -93,6 +101,23 @@ class LiveServer:
         raise TimeoutError(f"server not ready after {self.start_timeout:.0f} s:\n"
                            + self.log_tail())
 
+    def start_worker(self) -> subprocess.Popen:
+        """One more worker (`make worker`'s command), logging to worker-<n>.log."""
+        index = len(self.worker_processes)
+        env = {**self.env(), "TTS_EXECUTION": "celery"}
+        with (self.var_dir / f"worker-{index}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
+                 "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+                 "--hostname", f"worker{index}@%h"], cwd=ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker_processes.append(process)
+        return process
+
+    def worker_logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace")
+                         for path in sorted(self.var_dir.glob("worker-*.log")))
+
     def log_text(self) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
@@ -117,15 +142,9 @@ class LiveServer:
         return self.log_text().count("Traceback (most recent call")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)  # our own session only
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        for process in [self.process, *self.worker_processes]:
+            if process is not None and process.poll() is None:
+                _terminate(process)
         if self.var_dir is not None:
             if self.keep_log is not None and self.log_path is not None and self.log_path.exists():
                 shutil.copyfile(self.log_path, self.keep_log)
@@ -136,3 +155,15 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's own session (a worker's pool processes too), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

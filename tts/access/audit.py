@@ -110,6 +110,20 @@ def write(request, record: AuditRecord, *, status: int, outcome: str, text_field
         logger.exception("could not write the audit entry for %s", record.action)
 
 
+def record_job(job) -> None:
+    """One row for a finished job (tts.models.Job): its owner's key, model, voice, text
+    length and the audio it made, so jobs count against quotas like generate."""
+    key = ApiKey.objects.filter(prefix=job.owner).first() if job.owner else None
+    try:
+        AuditEntry.objects.create(
+            action="job", api_key=key, key_prefix=job.owner[:8], request_id=f"job {job.id}",
+            model=job.model[:100], voice=job.voice[:100], text_chars=len(job.gen_text),
+            text=job.gen_text if settings.TTS_AUDIT_STORE_TEXT else "",
+            audio_seconds=job.audio_seconds, status=200, outcome=job.status)
+    except Exception:
+        logger.exception("could not write the audit entry of job %s", job.id)
+
+
 def audited(action: str, *, text_field: str = "gen_text"):
     """Decorates a view method so that each call leaves one AuditEntry."""
 

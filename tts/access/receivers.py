@@ -2,9 +2,9 @@
 
 from django.dispatch import receiver
 
-from tts.services.events import speech_generated, speech_streamed
+from tts.services.events import job_finished, speech_generated, speech_streamed
 
-from .audit import note, update_written
+from .audit import note, record_job, update_written
 
 
 @receiver(speech_generated, dispatch_uid="access.audit.speech_generated")
@@ -19,3 +19,10 @@ def _speech_streamed(sender, *, summary: dict, **kwargs) -> None:
     # The stream runs after the view returned (its audit row is written): complete the row, so
     # streamed audio counts against the quota like any other.
     update_written(model=summary["model"], audio_seconds=float(summary["duration"]))
+
+
+@receiver(job_finished, dispatch_uid="access.audit.job_finished")
+def _job_finished(sender, *, job, **kwargs) -> None:
+    # The submission was audited when it was accepted; the audio a job made counts against its
+    # key's quota when it exists.
+    record_job(job)

@@ -35,9 +35,17 @@ class ResourceNotFound(exceptions.NotFound):
     default_code = "not_found"
 
 
+class ResourceConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource is not in a state that allows this."
+    default_code = "conflict"
+
+
 def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
     if isinstance(exc, (engine.ModelNotFound, service.NotFound)):
         return ResourceNotFound(exc.message, code=exc.code)
+    if isinstance(exc, service.Conflict):
+        return ResourceConflict(exc.message, code=exc.code)
     if isinstance(exc, (engine.InvalidReferenceAudio, engine.InvalidReferenceText,
                         engine.GenerationFailed, service.InvalidInput)):
         return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,

@@ -37,15 +37,16 @@ AUDIO_HEADERS = {
 def _request_bodies(components: dict):
     for name, schema in components.get("schemas", {}).items():
         if name.endswith("Request") and "gen_text" in schema.get("properties", {}):
-            yield schema
+            yield name, schema
 
 
 def configured_schema(result, generator, request, public):
     components = result.get("components", {})
-    for body in _request_bodies(components):
+    for name, body in _request_bodies(components):
         body["additionalProperties"] = False
         properties = body["properties"]
-        properties["gen_text"]["maxLength"] = settings.TTS_MAX_TEXT_CHARS
+        properties["gen_text"]["maxLength"] = (settings.TTS_MAX_JOB_CHARS if name.startswith("Job")
+                                               else settings.TTS_MAX_TEXT_CHARS)
         if not settings.TTS_ASR_MODEL and "ref_text" in properties:
             ref_text = properties["ref_text"]
             ref_text["minLength"] = 1

@@ -129,12 +129,16 @@ class _GenerateFields(serializers.Serializer):
         required=False, default=False,
         help_text="Also return a PNG (base64) of the generated mel spectrogram.")
 
+    #: The setting that bounds gen_text here.
+    text_limit_setting = "TTS_MAX_TEXT_CHARS"
+
     def validate_gen_text(self, value: str) -> str:
-        limit = settings.TTS_MAX_TEXT_CHARS
+        limit = getattr(settings, self.text_limit_setting)
         if len(value) > limit:
             raise serializers.ValidationError(
                 f"gen_text is {len(value)} characters; the limit is {limit} "
-                "(TTS_MAX_TEXT_CHARS). Split it into several requests.", code="max_length")
+                f"({self.text_limit_setting}). Split it into several requests.",
+                code="max_length")
         if not any(unicodedata.category(char)[0] in "LN" for char in value):
             raise serializers.ValidationError(
                 "gen_text has nothing to speak: only punctuation, symbols, emoji or invisible "
@@ -321,16 +325,19 @@ class ModelSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True,
                                    help_text="Why the model is unavailable, and what to set.")
     is_default = serializers.BooleanField()
-    device = serializers.CharField(help_text="Where the model runs (or will run once loaded): "
-                                             "cpu, cuda, cuda:N or mps.")
-    device_name = serializers.CharField(help_text="GPU or CPU model name.")
+    device = serializers.CharField(allow_null=True,
+                                   help_text="Where the model runs (or will run once loaded): "
+                                             "cpu, cuda, cuda:N or mps; null in celery mode "
+                                             "while no worker serves it.")
+    device_name = serializers.CharField(allow_null=True, help_text="GPU or CPU model name.")
     device_memory_mb = serializers.IntegerField(allow_null=True,
                                                 help_text="Total memory of that device.")
     precision = serializers.ChoiceField(
-        choices=["float32", "float16", "bfloat16"],
+        choices=["float32", "float16", "bfloat16"], allow_null=True,
         help_text="The precision the model's transformer computes in (TTS_PRECISION): float16 "
                   "weights on CUDA GPUs of compute capability 7+; bfloat16 (or float16 on a "
-                  "CPU) is autocast over float32 weights. Health's `compute` says why.")
+                  "CPU) is autocast, the linear layers' weights held in it, the rest float32. "
+                  "Health's `compute` says why.")
     weights_mb = serializers.FloatField(allow_null=True,
                                         help_text="Memory the loaded weights take; null until "
                                                   "loaded.")
@@ -379,27 +386,44 @@ class TorchBuildSerializer(serializers.Serializer):
                                         help_text="Newest CUDA that driver supports.")
 
 
+class WorkerSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="host:pid")
+    models = serializers.ListField(child=serializers.CharField(), help_text="Models it serves.")
+    ready = serializers.BooleanField(help_text="Its default model is loaded and warm.")
+    device = serializers.CharField(allow_null=True)
+    loaded_models = serializers.ListField(child=serializers.CharField())
+    queue_depth = serializers.IntegerField()
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     version = serializers.CharField()
     f5_tts_version = serializers.CharField()
-    device = serializers.CharField(help_text="Where the models run: cpu, cuda, cuda:N or mps.")
-    device_info = DeviceInfoSerializer()
-    torch = TorchBuildSerializer()
+    device = serializers.CharField(
+        allow_null=True, help_text="Where the models run: cpu, cuda, cuda:N or mps. In celery "
+                                   "mode, a worker's (null while none runs).")
+    device_info = DeviceInfoSerializer(allow_null=True)
+    torch = TorchBuildSerializer(allow_null=True)
     warnings = serializers.ListField(
         child=serializers.CharField(),
         help_text="Problems to fix or confirm, e.g. a CUDA build of PyTorch with no usable "
                   "GPU (the models then run on the CPU); each says what to do.")
     compute = serializers.DictField(
+        allow_null=True,
         help_text="device, precision, precision_reason (what TTS_PRECISION=auto found), "
-                  "precision_applied_as, threads {intra_op, inter_op, usable_cpus}.")
-    execution_mode = serializers.CharField()
+                  "precision_applied_as, compile (TTS_COMPILE), threads {intra_op, inter_op, "
+                  "usable_cpus}.")
+    execution_mode = serializers.ChoiceField(
+        choices=["inline", "celery"], help_text="TTS_EXECUTION: inline (this process runs the "
+                                                "models) or celery (workers do).")
     default_model = serializers.CharField()
     loaded_models = serializers.ListField(child=serializers.CharField())
     queue_depth = serializers.IntegerField(help_text="Requests waiting for a model now.")
     asr = serializers.DictField()
-    reference_cache = serializers.DictField()
+    reference_cache = serializers.DictField(allow_null=True)
     uptime_seconds = serializers.FloatField()
+    workers = WorkerSerializer(many=True, required=False,
+                               help_text="Celery mode: each running worker process.")
 
 
 class ReadinessSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, voice_views
+from . import job_views, views, voice_views
 
 urlpatterns = [
     path("generate/", views.GenerateView.as_view(), name="tts-generate"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("models/<str:model_id>/", views.ModelDetailView.as_view(), name="tts-model"),
     path("health/", views.HealthView.as_view(), name="tts-health"),
     path("health/ready/", views.ReadinessView.as_view(), name="tts-ready"),
+    path("jobs/", job_views.JobListView.as_view(), name="tts-jobs"),
+    path("jobs/<str:job_id>/", job_views.JobDetailView.as_view(), name="tts-job"),
+    path("jobs/<str:job_id>/audio/", job_views.JobAudioView.as_view(), name="tts-job-audio"),
     path("voices/", voice_views.VoiceListView.as_view(), name="tts-voices"),
     path("voices/<slug:voice_id>/", voice_views.VoiceDetailView.as_view(), name="tts-voice"),
     path("voices/<slug:voice_id>/clip/", voice_views.VoiceClipView.as_view(),

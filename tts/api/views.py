@@ -17,7 +17,7 @@ from tts.access.audit import audited
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, speech_generate
-from tts.services.streaming import SpeechStreamSession, speech_stream
+from tts.services.streaming import StreamSession, speech_stream
 
 from . import schema
 from .exceptions import ServiceUnavailable
@@ -101,7 +101,7 @@ class GenerateView(BoundedUploadMixin, APIView):
         events = isinstance(request.accepted_renderer, EventStreamRenderer)
         wants_audio = (isinstance(request.accepted_renderer, AudioRenderer)
                        or request.query_params.get("response") == "audio")
-        output_format = self._output_format(request, data["output_format"])
+        output_format = negotiated_format(request, data["output_format"])
         request_args = {
             "model_id": data["model"], "ref_audio": data.get("ref_audio"),
             "ref_text": data["ref_text"], "voice": data["voice"], "gen_text": data["gen_text"],
@@ -121,24 +121,25 @@ class GenerateView(BoundedUploadMixin, APIView):
             return audio_response(result)
         return Response(GenerateOutputSerializer(result).data)
 
-    @staticmethod
-    def _output_format(request, requested: str) -> str:
-        """``output_format``, else the concrete type of an ``Accept: audio/...`` header, else
-        wav. An audio type we cannot produce, or one that contradicts output_format, is 406."""
-        accepted = request.accepted_media_type
-        if not isinstance(request.accepted_renderer, AudioRenderer) or accepted == "audio/*":
-            return requested
-        implied = FORMAT_BY_MEDIA_TYPE.get(accepted)
-        if implied is None or (requested and requested != implied):
-            raise NotAcceptable(
-                f"Accept: {accepted} cannot be served"
-                + (f" with output_format={requested}" if requested else "")
-                + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg, audio/aac, "
-                "audio/pcm or audio/*.")
-        return implied
+
+def negotiated_format(request, requested: str) -> str:
+    """``output_format``, else the concrete type of an ``Accept: audio/...`` header, else ""
+    (the caller's default). An audio type we cannot produce, or one that contradicts
+    output_format, is 406."""
+    accepted = request.accepted_media_type
+    if not isinstance(request.accepted_renderer, AudioRenderer) or accepted == "audio/*":
+        return requested
+    implied = FORMAT_BY_MEDIA_TYPE.get(accepted)
+    if implied is None or (requested and requested != implied):
+        raise NotAcceptable(
+            f"Accept: {accepted} cannot be served"
+            + (f" with output_format={requested}" if requested else "")
+            + "; accept audio/wav, audio/mpeg, audio/flac, audio/ogg, audio/aac, "
+            "audio/pcm or audio/*.")
+    return implied
 
 
-def streaming_response(session: SpeechStreamSession) -> StreamingHttpResponse:
+def streaming_response(session: StreamSession) -> StreamingHttpResponse:
     """Pieces go out as they are made; proxies are asked not to buffer them."""
     if session.events:
         async def body():
@@ -148,9 +149,8 @@ def streaming_response(session: SpeechStreamSession) -> StreamingHttpResponse:
     else:
         content = session
     response = StreamingHttpResponse(content, content_type=session.content_type)
-    stream = session.stream
-    headers = {"X-Model": session.generation.model, "X-Seed": stream.seed,
-               "X-Sample-Rate": session.sample_rate, "X-Chunks": stream.total_chunks,
+    headers = {"X-Model": session.model, "X-Seed": session.seed,
+               "X-Sample-Rate": session.sample_rate, "X-Chunks": session.total_chunks,
                "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if not session.events:
         headers["Content-Disposition"] = f'inline; filename="speech.{session.format}"'

@@ -11,6 +11,8 @@ class EngineConfig:
     device: str = "auto"
     #: auto | float32 | bfloat16 | float16 (tts.engine.precision says what auto picks).
     precision: str = "auto"
+    #: torch.compile the transformer's layers when a model loads (tts.engine.compiler).
+    compile: bool = False
     #: torch intra-op threads; 0 = the cores this process may use (affinity and cgroup quota).
     threads: int = 0
     #: torch inter-op threads; 0 = a small default (tts.engine.threads).
@@ -41,6 +43,8 @@ class EngineConfig:
     max_loaded_models: int = 2
     #: Reference preparations (decoding, clipping, speech recognition) running at once.
     max_preparations: int = 2
+    #: Niceness added to the threads that prepare references (0: same priority as generation).
+    preparation_nice: int = 10
     # Reference audio rules.
     min_ref_seconds: float = 1.0
     max_ref_upload_seconds: float = 60.0

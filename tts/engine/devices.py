@@ -400,14 +400,16 @@ def build_info(facts: DeviceFacts) -> dict[str, Any]:
     }
 
 
-def summary(plan: DevicePlan, facts: DeviceFacts) -> str:
-    """One log line: where the models run, on what, in which precision."""
+def summary(plan: DevicePlan, facts: DeviceFacts, precision: str | None = None) -> str:
+    """One log line: where the models run, on what, in which precision (``precision``: what
+    TTS_PRECISION resolved to; else this module's default for the device)."""
     build = f"torch {facts.torch_version} (CUDA {facts.cuda or 'none'})"
     if plan.device is None:
         return f"models cannot run: {plan.error} [{build}]"
     info = device_info(plan.device, facts)
     memory = f", {info['memory_total_mb'] / 1024:.0f} GiB" if info["memory_total_mb"] else ""
-    return (f"models run on {plan.device} ({info['name']}{memory}) in {info['precision']}, "
+    return (f"models run on {plan.device} ({info['name']}{memory}) in "
+            f"{precision or info['precision']}, "
             f"{build}, TTS_DEVICE={plan.requested}")
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import audio
 from .asr import Transcriber
@@ -28,13 +28,13 @@ from .errors import (
 )
 from .pool import ModelPool, ModelStatus
 from .precision import describe
-from .reference import PreparedReference, normalize_ref_text, validate_and_clip
+from .reference import PreparedReference, decode_reference, normalize_ref_text
 from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
 from .synthesis import SynthesisParams, SynthesisResult, chunk_text
-from .threads import configure_threads
+from .threads import configure_threads, lower_this_thread
 
 
 class Admission:
@@ -67,6 +67,12 @@ class TTSEngine:
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
+        # Preparations (ffmpeg, clipping, Whisper) run in threads of their own at a lower CPU
+        # priority, so that on a small CPU they take the cores a generation leaves idle
+        # rather than slowing it down (TTS_PREPARATION_NICE; bench/contention.py).
+        self._preparers = ThreadPoolExecutor(
+            max_workers=max(config.max_preparations, 1), thread_name_prefix="tts-prepare",
+            initializer=lower_this_thread, initargs=(config.preparation_nice,))
         self._preparing: dict[tuple[str, str], Future] = {}
         self._preparing_lock = threading.Lock()
 
@@ -79,16 +85,16 @@ class TTSEngine:
         return list(self.registry)
 
     def compute_info(self) -> dict:
-        """Device, precision (and why) and torch threads: what health and the model list
-        report. Every model of the device runs in the same precision."""
+        """Device, precision (and why), TTS_COMPILE and torch threads: what health and the
+        model list report. Every model of the device runs in the same precision."""
         try:
             numeric = describe(self.pool.device, self.pool.precision)
         except EngineError as exc:  # TTS_PRECISION not runnable here: models say so too
             numeric = {"device": self.pool.device, "precision": self.config.precision,
                        "precision_reason": exc.message, "precision_applied_as": "none"}
-        return {**numeric, "threads": {"intra_op": self.threads.intra_op,
-                            "inter_op": self.threads.inter_op,
-                            "usable_cpus": self.threads.usable_cpus}}
+        threads = {"intra_op": self.threads.intra_op, "inter_op": self.threads.inter_op,
+                   "usable_cpus": self.threads.usable_cpus}
+        return {**numeric, "compile": self.config.compile, "threads": threads}
 
     def model_spec(self, model_id: str) -> ModelSpec:
         """Raises ModelNotFound (naming the known ids) for an unknown id."""
@@ -141,7 +147,7 @@ class TTSEngine:
             return future.result(), True
         try:
             with self.queue.preparing():
-                ref = self._prepare(data, key[1])
+                ref = self._preparers.submit(self._prepare, data, key[1]).result()
             self.references.put(key, ref)
             future.set_result(ref)
             return ref, False
@@ -153,12 +159,7 @@ class TTSEngine:
                 self._preparing.pop(key, None)
 
     def _prepare(self, data: bytes, ref_text: str) -> PreparedReference:
-        cfg = self.config
-        samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
-                               max_seconds=cfg.max_ref_upload_seconds)
-        clipped, clip = validate_and_clip(
-            samples, audio.SAMPLE_RATE, min_seconds=cfg.min_ref_seconds,
-            max_seconds=cfg.max_ref_upload_seconds, clip_seconds=cfg.max_ref_clip_seconds)
+        clipped, clip = decode_reference(data, self.config)
         text, transcribed = ref_text, False
         if not text or clip.clipped:
             text, transcribed = self._transcribe(clipped, given=ref_text), True

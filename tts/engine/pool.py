@@ -289,7 +289,7 @@ class ModelPool:
         vocoder = self._vocoder(self._vocoder_path(spec), files.vocoder, device)
         logger.info("loading model %s from %s on %s in %s (%s)", spec.id, files.checkpoint,
                     device, self.precision.name, self.precision.reason)
-        backend = backend_for(spec, device, self.precision)
+        backend = backend_for(spec, device, self.precision, compile_layers=cfg.compile)
         backend.load(files, vocoder)
         seconds = time.perf_counter() - started
         logger.info("model %s ready in %.1f s", spec.id, seconds)

@@ -8,6 +8,8 @@ backend applies it.
   vocoder stay float32: casting the model itself to bfloat16 collapses the time grid on a CPU
   ("t must be strictly increasing"), and autocast is per thread, while upstream runs the
   model in a worker thread of its own, so the context is entered inside the forward call.
+  The transformer's linear layers store their weights in the autocast dtype, which autocast
+  would cast them to at every step anyway (same results, less memory traffic).
 """
 
 from __future__ import annotations
@@ -96,9 +98,11 @@ def uses_autocast(precision: Precision, device: str) -> bool:
 
 def autocast_forward(module: torch.nn.Module, precision: Precision, device: str) -> None:
     """Run ``module``'s forward under autocast in whichever thread calls it, and hand
-    float32 back to the caller's maths. Forward hooks still run (``__call__`` wraps this)."""
+    float32 back to the caller's maths. Forward hooks still run (``__call__`` wraps this).
+    Its linear layers keep their weights in the autocast dtype (see ``lower_linear_layers``)."""
     if not uses_autocast(precision, device):
         return
+    lower_linear_layers(module, precision.dtype)
     forward: Callable[..., Any] = module.forward
     device_type = device.split(":", 1)[0]
     dtype = precision.dtype
@@ -112,10 +116,30 @@ def autocast_forward(module: torch.nn.Module, precision: Precision, device: str)
     module.forward = forward_autocast
 
 
+def lower_linear_layers(module: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Store the weights and biases of ``module``'s ``nn.Linear`` layers in ``dtype``. Autocast
+    casts them to it on every call anyway, so the results are the same bit for bit; kept
+    there, each denoising step skips re-reading and casting every weight (about 2 GB of
+    memory traffic per step for F5TTS_v1_Base), and the weights take half the memory. The
+    layers must then only run under autocast, which ``autocast_forward`` ensures.
+
+    The layer that holds the module's first parameter stays float32: upstream's sampler takes
+    the dtype of the noise, the reference mel and the ODE time grid from the model's first
+    parameter, and a bfloat16 grid collapses (EPSS at nfe 16: "t must be strictly
+    increasing"). Returns the number of layers changed."""
+    first = next(module.parameters(), None)
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.Linear)
+              and not any(p is first for p in m.parameters(recurse=False))]
+    for layer in layers:
+        layer.to(dtype)
+    return len(layers)
+
+
 def describe(device: str, precision: Precision) -> dict[str, str]:
     """What health and the model list report about the numeric setup."""
     how = ("float16 weights" if weight_dtype(precision, device) == torch.float16
-           else f"{precision.name} autocast on the transformer" if uses_autocast(precision, device)
+           else f"{precision.name} autocast on the transformer (its linear layers' weights "
+                f"stored in {precision.name})" if uses_autocast(precision, device)
            else "float32")
     return {"device": device, "precision": precision.name, "precision_reason": precision.reason,
             "precision_applied_as": how}

@@ -13,6 +13,7 @@ import numpy as np
 from pydub import AudioSegment, silence
 
 from . import audio
+from .config import EngineConfig
 from .errors import InvalidReferenceAudio
 
 #: Upstream's clipping passes: (min silence ms, threshold dBFS); 1 s kept around speech.
@@ -141,6 +142,21 @@ def _loudest_frame_dbfs(samples: np.ndarray, sample_rate: int) -> float:
 def validate_and_clip(samples: np.ndarray, sample_rate: int, *, min_seconds: float,
                       max_seconds: float, clip_seconds: float) -> tuple[np.ndarray, ClipInfo]:
     """Reject clips that are too short, too long or silent; clip and trim the rest."""
+    check_reference(samples, sample_rate, min_seconds=min_seconds, max_seconds=max_seconds)
+    clipped, info = clip_reference(samples, sample_rate, clip_seconds)
+    speech = audio.seconds(clipped, sample_rate) - TAIL_SILENCE_MS / 1000
+    if speech < min_seconds:
+        raise InvalidReferenceAudio(
+            f"The reference audio holds only {max(speech, 0):.2f} s of sound above "
+            f"{EDGE_THRESHOLD_DBFS} dBFS; send at least {min_seconds:g} s of clear speech "
+            "(a louder recording, if it is quiet).",
+            code="reference_too_short")
+    return clipped, info
+
+
+def check_reference(samples: np.ndarray, sample_rate: int, *, min_seconds: float,
+                    max_seconds: float) -> None:
+    """Reject clips that are too short, too long or silent (cheap, and free of torch)."""
     duration = audio.seconds(samples, sample_rate)
     if duration > max_seconds:
         raise InvalidReferenceAudio(
@@ -157,15 +173,6 @@ def validate_and_clip(samples: np.ndarray, sample_rate: int, *, min_seconds: flo
             "The reference audio is silent (or nearly: its loudest moment is "
             f"{loudest_dbfs:.0f} dBFS); send a recording of someone speaking.",
             code="reference_silent")
-    clipped, info = clip_reference(samples, sample_rate, clip_seconds)
-    speech = audio.seconds(clipped, sample_rate) - TAIL_SILENCE_MS / 1000
-    if speech < min_seconds:
-        raise InvalidReferenceAudio(
-            f"The reference audio holds only {max(speech, 0):.2f} s of sound above "
-            f"{EDGE_THRESHOLD_DBFS} dBFS; send at least {min_seconds:g} s of clear speech "
-            "(a louder recording, if it is quiet).",
-            code="reference_too_short")
-    return clipped, info
 
 
 def normalize_ref_text(text: str) -> str:
@@ -174,3 +181,22 @@ def normalize_ref_text(text: str) -> str:
     if text.endswith("。"):
         return text
     return text + " " if text.endswith(".") else text + ". "
+
+
+def decode_reference(data: bytes, config: EngineConfig) -> tuple[np.ndarray, ClipInfo]:
+    """Decode an uploaded reference and validate and clip it under ``config``'s limits
+    (InvalidReferenceAudio when it cannot serve)."""
+    samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
+                           max_seconds=config.max_ref_upload_seconds)
+    return validate_and_clip(samples, audio.SAMPLE_RATE, min_seconds=config.min_ref_seconds,
+                             max_seconds=config.max_ref_upload_seconds,
+                             clip_seconds=config.max_ref_clip_seconds)
+
+
+def check_upload(data: bytes, config: EngineConfig) -> None:
+    """Whether an upload can serve as a reference, decided before it is queued: it decodes,
+    and it is neither too short, too long nor silent."""
+    samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
+                           max_seconds=config.max_ref_upload_seconds)
+    check_reference(samples, audio.SAMPLE_RATE, min_seconds=config.min_ref_seconds,
+                    max_seconds=config.max_ref_upload_seconds)

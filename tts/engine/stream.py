@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,11 +163,13 @@ class SpeechStream:
                 f"Out of memory on {backend.device} during generation; send shorter text, "
                 "set TTS_MAX_LOADED_MODELS lower, or use a device with more memory.") from exc
 
-    def collect(self) -> SynthesisResult:
+    def collect(self, on_chunk: Callable[[AudioChunk], None] | None = None) -> SynthesisResult:
         """Run the whole stream; the joined samples (silences removed as upstream does, on
-        the whole file, when asked)."""
+        the whole file, when asked). ``on_chunk`` sees each chunk as it is made (progress)."""
         pieces, mels, rate = [], [], self.ref.sample_rate
         for chunk in self:
+            if on_chunk is not None:
+                on_chunk(chunk)
             pieces.append(chunk.samples)
             rate = chunk.sample_rate
             if chunk.mel is not None:

@@ -84,6 +84,23 @@ def configure_threads(intra_op: int = 0, inter_op: int = 0) -> ThreadSettings:
         return _applied
 
 
+def lower_this_thread(nice: int) -> int:
+    """Raise the calling thread's niceness by ``nice`` (on Linux each thread has its own), so
+    that when generation and this thread both want the cores, the scheduler runs generation
+    first. Threads and processes started from it afterwards (ffmpeg, Whisper's and its voice
+    detector's thread pools, OpenMP workers) inherit it. It is never lowered back: only a
+    privileged process may do that. Returns the niceness now in effect (0 where unsupported)."""
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        if nice > 0:
+            os.setpriority(os.PRIO_PROCESS, tid, min(now + nice, 19))
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except (AttributeError, OSError) as exc:  # not Linux, or not permitted
+        logger.debug("thread priority unchanged: %s", exc)
+        return 0
+
+
 def current() -> ThreadSettings:
     """What is in effect now (configured or torch's own defaults)."""
     return _applied or ThreadSettings(torch.get_num_threads(), torch.get_num_interop_threads(),

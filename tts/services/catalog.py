@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from tts.engine.engine import ModelSpec
+from tts.engine.catalog import ModelSpec
 
-from .hardware import model_runtime
-from .runtime import get_engine
+from .runtime import get_engine, runs_models_here
 
 
 @dataclass(frozen=True)
@@ -23,10 +22,11 @@ class ModelInfo:
     status: str
     reason: str | None
     is_default: bool
-    device: str
-    device_name: str
+    #: Null in celery mode while no worker serves the model.
+    device: str | None
+    device_name: str | None
     device_memory_mb: int | None
-    precision: str
+    precision: str | None
     weights_mb: float | None
     torch_cuda: str | None
     gpu_usable: bool
@@ -42,6 +42,8 @@ def public_source(location: str) -> str:
 
 
 def _info(spec: ModelSpec) -> ModelInfo:
+    from .hardware import model_runtime
+
     engine = get_engine()
     status = engine.model_status(spec.id)
     return ModelInfo(
@@ -53,8 +55,17 @@ def _info(spec: ModelSpec) -> ModelInfo:
 
 
 def model_list() -> list[ModelInfo]:
+    """Every configured model; in a celery-mode web process, as the workers report them."""
+    if not runs_models_here():
+        from .cluster import model_entries
+        return [ModelInfo(**{**entry, "source": public_source(entry["source"])})
+                for entry in model_entries()]
     return [_info(spec) for spec in get_engine().model_specs()]
 
 
 def model_get(*, model_id: str) -> ModelInfo:
+    if not runs_models_here():
+        from .remote import known_model
+        model_id = known_model(model_id)  # ModelNotFound (404) for an unknown id
+        return next(info for info in model_list() if info.id == model_id)
     return _info(get_engine().model_spec(model_id))

@@ -12,6 +12,12 @@ class NotFound(EngineError):
     code = "not_found"
 
 
+class Conflict(EngineError):
+    """The resource is not in a state that allows this (a job not finished yet)."""
+
+    code = "conflict"
+
+
 class InvalidInput(EngineError):
     """The request is well-formed but cannot be carried out as asked (names ``attr``)."""
 

@@ -16,6 +16,9 @@ speech_generated = Signal()
 #: Sent when a streamed generation ends (finished, failed or cancelled) with ``summary`` (the
 #: reply's metadata: model, duration of the audio sent, timing).
 speech_streamed = Signal()
+#: Sent when a job ends (succeeded, failed or cancelled) with ``job`` (tts.models.Job), from
+#: the process that ran it.
+job_finished = Signal()
 
 
 def announces_speech(service):

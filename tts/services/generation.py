@@ -6,21 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tts.engine import audio
-from tts.engine.engine import Admission, TTSEngine
 from tts.engine.reference import ClipInfo, PreparedReference
 from tts.engine.spectrogram import render_spectrogram
-from tts.engine.stream import SpeechStream
 from tts.engine.synthesis import DEFAULT_QUALITY as DEFAULT_QUALITY
 from tts.engine.synthesis import MAX_SEED, SynthesisParams
 from tts.engine.synthesis import QUALITY_NFE as QUALITY_NFE
 from tts.engine.synthesis import nfe_for as nfe_for
 
 from .events import announces_speech
-from .runtime import get_engine
+from .runtime import get_engine, runs_models_here
 from .scripts import is_script, join_parts, plan_speech, request_reference
+
+if TYPE_CHECKING:  # torch: only in processes that run the models
+    from tts.engine.engine import Admission, TTSEngine
+    from tts.engine.stream import SpeechStream
 
 #: For the HTTP layer's validation: what may be asked for.
 OUTPUT_FORMATS = tuple(audio.OUTPUT_FORMATS)
@@ -66,6 +68,14 @@ class StartedGeneration:
     def parameters(self) -> dict:
         return {name: getattr(self.stream.params, name) for name in PARAMETER_NAMES}
 
+    def summary(self, duration: float) -> dict:
+        """The reply's metadata without the audio (streams' ``done``, a job's output)."""
+        stream = self.stream
+        return {"model": self.model, "seed": stream.seed, "sample_rate": self.ref.sample_rate,
+                "duration": duration, "chunks": stream.total_chunks,
+                "ref_text": self.ref.ref_text.strip(), "parameters": self.parameters(),
+                "timing": self.timing(duration)}
+
     def timing(self, duration: float) -> dict:
         timings = self.stream.timings
         inference = timings["inference_seconds"]
@@ -107,13 +117,22 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
                              prepared=prepared)
 
 
+def speech_generate(**request: Any) -> SpeechResult:
+    """The whole file at once (arguments: ``generate_here``'s), made here or, in a celery-mode
+    web process, by a worker."""
+    if runs_models_here():
+        return generate_here(**request)
+    from .remote import call_generate
+    return call_generate(**request)
+
+
 @announces_speech
-def speech_generate(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
-                    voice: str = "", gen_text: str, options: Mapping[str, Any],
-                    output_format: str = "wav", include_spectrogram: bool = False,
-                    label: str = "-") -> SpeechResult:
-    """The whole file at once. ``[voice-id]`` tags in ``gen_text`` make it a multi-voice
-    script (tts.services.scripts)."""
+def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                  voice: str = "", gen_text: str, options: Mapping[str, Any],
+                  output_format: str = "wav", include_spectrogram: bool = False,
+                  label: str = "-") -> SpeechResult:
+    """The whole file at once, by this process's engine. ``[voice-id]`` tags in ``gen_text``
+    make it a multi-voice script (tts.services.scripts)."""
     if is_script(gen_text):
         return _script_generate(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                 voice=voice, gen_text=gen_text, options=options,

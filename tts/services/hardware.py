@@ -75,6 +75,7 @@ def log_device_report(logger: logging.Logger) -> None:
     if plan.device is None:
         logger.error("%s", devices.summary(plan, facts))
         return
-    logger.info("%s", devices.summary(plan, facts))
+    compute = get_engine().compute_info()
+    logger.info("%s", devices.summary(plan, facts, compute["precision"]))
     for warning in device_warnings():
         logger.warning("%s", warning)

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from .hardware import device_report, serving_device
-from .runtime import STARTED_AT, get_engine, warming
+from django.conf import settings
+
+from .runtime import STARTED_AT, get_engine, runs_models_here, warming
 
 
 def _version(package: str) -> str:
@@ -24,17 +25,26 @@ class Readiness:
     reason: str | None
 
 
+def package_versions() -> dict:
+    return {"version": _version("f5-tts-server"), "f5_tts_version": _version("f5-tts")}
+
+
 def health_status() -> dict:
-    """Raises ConfigurationError when the server cannot take work."""
+    """Raises ConfigurationError when the server cannot take work. A celery-mode web process
+    reports what its workers say (tts.services.cluster)."""
+    if not runs_models_here():
+        from . import cluster
+        return cluster.health_status()
+    from .hardware import device_report
+
     engine = get_engine()
     transcriber = engine.transcriber
     return {
         "status": "ok",
-        "version": _version("f5-tts-server"),
-        "f5_tts_version": _version("f5-tts"),
+        **package_versions(),
         **device_report(),
         "compute": engine.compute_info(),
-        "execution_mode": "inline",  # the only mode built so far
+        "execution_mode": settings.TTS_EXECUTION,
         "default_model": engine.config.default_model,
         "loaded_models": engine.loaded_models(),
         "queue_depth": engine.queue_depth(),
@@ -46,6 +56,12 @@ def health_status() -> dict:
 
 
 def readiness() -> Readiness:
+    if not runs_models_here():
+        from . import cluster
+        ready, reason = cluster.readiness()
+        return Readiness(ready, settings.TTS_DEFAULT_MODEL, reason)
+    from .hardware import serving_device
+
     engine = get_engine()
     model_id = engine.config.default_model
     serving_device()  # TTS_DEVICE names a device that is not usable: ConfigurationError (503)

@@ -6,15 +6,19 @@ import logging
 import threading
 import time
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from tts.engine.asr import Transcriber
+from tts.engine.catalog import ModelSpec, configured_spec, configured_specs
 from tts.engine.config import EngineConfig
-from tts.engine.engine import TTSEngine
 from tts.engine.errors import EngineError
 
 from .metrics import ASR_SECONDS
+
+if TYPE_CHECKING:  # torch comes with the engine: never imported by a celery-mode web process
+    from tts.engine.engine import TTSEngine
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.time()
@@ -29,13 +33,39 @@ def engine_config() -> EngineConfig:
     return EngineConfig(**values)
 
 
+def configured_models() -> list[ModelSpec]:
+    """The configured models (models file, TTS_* paths), read without an engine."""
+    return configured_specs(engine_config())
+
+
+def configured_model(model_id: str) -> ModelSpec:
+    """ModelNotFound (404) for an unknown id, decided without an engine."""
+    return configured_spec(engine_config(), model_id)
+
+
 _engine: TTSEngine | None = None
 _engine_lock = threading.Lock()
+#: Set in Celery worker processes: they run the models whatever TTS_EXECUTION says.
+_worker_process = False
+
+
+def mark_worker_process() -> None:
+    global _worker_process
+    _worker_process = True
+
+
+def runs_models_here() -> bool:
+    """Whether this process generates (inline mode, or a Celery worker) rather than handing
+    the work to the workers (a web process in celery mode, which never imports torch)."""
+    return settings.TTS_EXECUTION == "inline" or _worker_process
 
 
 def get_engine() -> TTSEngine:
     """The process's engine, built once (the preload thread and the first requests race)."""
     global _engine
+    if not runs_models_here():
+        raise RuntimeError("a celery-mode web process holds no engine; hand the work to the "
+                           "workers (tts.services.remote)")
     if _engine is None:
         with _engine_lock:
             if _engine is None:
@@ -52,6 +82,8 @@ class TimedTranscriber(Transcriber):
 
 
 def _build_engine() -> TTSEngine:
+    from tts.engine.engine import TTSEngine
+
     config = engine_config()
     transcriber = None
     if settings.TTS_ASR_MODEL:
@@ -80,9 +112,10 @@ def warming(model_id: str) -> tuple[bool, str | None]:
     return True, _warming.get(model_id)
 
 
-def preload(*, retry_seconds: float | None = None) -> None:
-    """Load the models named in TTS_PRELOAD and, with TTS_WARMUP, warm each one with a short
-    generation (readiness waits for it). Failures are logged, not fatal; with
+def preload(*, retry_seconds: float | None = None,
+            models: list[str] | None = None) -> None:
+    """Load the models named in TTS_PRELOAD (or ``models``) and, with TTS_WARMUP, warm each
+    one with a short generation (readiness waits for it). Failures are logged, not fatal; with
     ``retry_seconds`` the failed ones are tried again (weights may arrive late, a network may
     come up) until all are ready, so readiness can recover without traffic."""
     from .hardware import log_device_report
@@ -90,7 +123,7 @@ def preload(*, retry_seconds: float | None = None) -> None:
 
     engine = get_engine()
     log_device_report(logger)
-    pending = list(settings.TTS_PRELOAD)
+    pending = list(settings.TTS_PRELOAD if models is None else models)
     if settings.TTS_WARMUP:
         _warming.update(dict.fromkeys(pending))
     while pending:
@@ -114,8 +147,10 @@ def preload(*, retry_seconds: float | None = None) -> None:
         time.sleep(retry_seconds)
 
 
-def start_preload(retry_seconds: float = PRELOAD_RETRY_SECONDS) -> threading.Thread:
-    thread = threading.Thread(target=preload, kwargs={"retry_seconds": retry_seconds},
+def start_preload(retry_seconds: float = PRELOAD_RETRY_SECONDS,
+                  models: list[str] | None = None) -> threading.Thread:
+    thread = threading.Thread(target=preload, kwargs={"retry_seconds": retry_seconds,
+                                                      "models": models},
                               name="tts-preload", daemon=True)
     thread.start()
     return thread

@@ -46,7 +46,7 @@ def speech_audio(*, model_id: str = "", voice: str, gen_text: str, options: Mapp
         return SpeechAudio(_pieces(result.audio), seed=result.seed, model=result.model,
                            summary=lambda: {"duration": result.duration})
     session = speech_stream(**args)
-    return SpeechAudio(session, seed=session.stream.seed, model=session.generation.model,
+    return SpeechAudio(session, seed=session.seed, model=session.model,
                        close=session.close,
                        summary=lambda: {"duration": session.summary()["duration"]})
 

@@ -16,17 +16,20 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tts.engine.audio import to_pcm16
 from tts.engine.errors import EngineError, GenerationCancelled
-from tts.engine.stream import AudioChunk
 from tts.engine.streaming_audio import stream_encoder
 
 from .errors import InvalidInput
 from .events import announce_streamed
 from .generation import CONTENT_TYPES, StartedGeneration, start_generation
+from .runtime import runs_models_here
 from .scripts import is_script
+
+if TYPE_CHECKING:  # torch: only in processes that run the models
+    from tts.engine.stream import AudioChunk
 
 logger = logging.getLogger(__name__)
 
@@ -48,25 +51,45 @@ class StreamFailed(Exception):
     """The generation failed after the first bytes went out; the response is cut short."""
 
 
-class SpeechStreamSession:
+class StreamSession:
     """Async-iterable pieces of one streamed generation: ``bytes`` of one growing audio file,
-    or ``StreamEvent``s. ``close`` (idempotent) cancels whatever is still running."""
+    or ``StreamEvent``s. What is known before the first piece (model, seed, chunks, sample
+    rate) is set at once; ``summary()`` once the last piece is out. ``close`` (idempotent)
+    cancels whatever is still running.
 
-    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
-        self.generation = generation
+    Subclasses say where the pieces come from (``produce``): this process's engine, or a
+    worker's through the relay (tts.services.remote)."""
+
+    def __init__(self, *, fmt: str, events: bool, model: str, seed: int, total_chunks: int,
+                 sample_rate: int):
         self.format = fmt
         self.events = events
         self.content_type = "text/event-stream" if events else CONTENT_TYPES[fmt]
-        self.sample_rate = generation.ref.sample_rate
+        self.model = model
+        self.seed = seed
+        self.total_chunks = total_chunks
+        self.sample_rate = sample_rate
         self._context = contextvars.copy_context()  # log lines keep the request id
         self._worker: threading.Thread | None = None
         self._finished = False
-        #: Seconds from the request's start to its first audio, once there is some.
-        self.first_audio_seconds: float | None = None
 
-    @property
-    def stream(self):
-        return self.generation.stream
+    def produce(self, hand_over: Callable[[Any], None]) -> None:
+        """Make every piece, handing each over as soon as it exists; returns when done.
+        A failure after the first piece is handed over too (an ``error`` event, or
+        ``StreamFailed`` that cuts the file short)."""
+        raise NotImplementedError
+
+    def cancel(self, why: str) -> None:
+        raise NotImplementedError
+
+    def summary(self) -> dict:
+        raise NotImplementedError
+
+    def header(self) -> dict:
+        """What is known before the first piece (the reply's headers)."""
+        return {"format": self.format, "events": self.events, "model": self.model,
+                "seed": self.seed, "total_chunks": self.total_chunks,
+                "sample_rate": self.sample_rate}
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._pieces()
@@ -79,9 +102,15 @@ class SpeechStreamSession:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the server's loop is gone
-                self.stream.cancel("abandoned")
+                self.cancel("abandoned")
 
-        self._worker = threading.Thread(target=self._context.run, args=(self._produce, hand_over),
+        def run() -> None:
+            try:
+                self.produce(hand_over)
+            finally:
+                hand_over(_END)
+
+        self._worker = threading.Thread(target=self._context.run, args=(run,),
                                         name="tts-stream", daemon=True)
         self._worker.start()
         try:
@@ -92,16 +121,39 @@ class SpeechStreamSession:
             self._finished = True
         finally:
             if not self._finished:
-                self.stream.cancel("the client disconnected")
+                self.cancel("the client disconnected")
+
+    def close(self) -> None:
+        if not self._finished:
+            self.cancel("the response was closed")
+
+
+class SpeechStreamSession(StreamSession):
+    """A stream made by this process's engine."""
+
+    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
+        stream = generation.stream
+        super().__init__(fmt=fmt, events=events, model=generation.model, seed=stream.seed,
+                         total_chunks=stream.total_chunks,
+                         sample_rate=generation.ref.sample_rate)
+        self.generation = generation
+        #: Seconds from the request's start to its first audio, once there is some.
+        self.first_audio_seconds: float | None = None
+
+    @property
+    def stream(self):
+        return self.generation.stream
+
+    def cancel(self, why: str) -> None:
+        self.stream.cancel(why)
 
     def close(self) -> None:
         if self._worker is None:
             self.stream.close()  # never started: give the ticket and the model back
-        elif not self._finished:
-            self.stream.cancel("the response was closed")
+        else:
+            super().close()
 
-    # --- the worker thread ------------------------------------------------------------------
-    def _produce(self, hand_over: Callable[[Any], None]) -> None:
+    def produce(self, hand_over: Callable[[Any], None]) -> None:
         try:
             if self.events:
                 self._produce_events(hand_over)
@@ -112,14 +164,13 @@ class SpeechStreamSession:
         except EngineError as exc:
             logger.warning("[%s] stream failed after %d chunks: %s", self.stream.label,
                            self.stream.done_chunks, exc.message)
-            hand_over(self._error_event(exc) if self.events else StreamFailed(exc.message))
+            hand_over(error_event(exc) if self.events else StreamFailed(exc.message))
         except Exception as exc:
             logger.exception("[%s] stream failed", self.stream.label)
-            hand_over(self._error_event(exc) if self.events else StreamFailed(str(exc)))
+            hand_over(error_event(exc) if self.events else StreamFailed(str(exc)))
         finally:
             self.stream.close()
             announce_streamed(self.summary)
-            hand_over(_END)
 
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
         encoder = stream_encoder(self.format, self.sample_rate, hand_over)
@@ -144,26 +195,19 @@ class SpeechStreamSession:
 
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
-        generation = self.generation
-        stream = self.stream
-        duration = round(stream.emitted_seconds, 3)
-        return {
-            "model": generation.model, "seed": stream.seed, "sample_rate": self.sample_rate,
-            "duration": duration, "chunks": stream.total_chunks,
-            "ref_text": generation.ref.ref_text.strip(),
-            "parameters": generation.parameters(),
-            "timing": {**generation.timing(duration),
-                       "first_audio_seconds": self.first_audio_seconds},
-        }
+        summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
+        summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        return summary
 
-    @staticmethod
-    def _error_event(exc: BaseException) -> StreamEvent:
-        if isinstance(exc, EngineError):
-            code, detail = exc.code, exc.message
-        else:
-            code, detail = "error", "Internal server error; see the server log."
-        return StreamEvent("error", {"type": "server_error", "errors": [
-            {"code": code, "detail": detail, "attr": None}]})
+
+def error_event(exc: BaseException) -> StreamEvent:
+    """An ``error`` event in the API's one error shape."""
+    if isinstance(exc, EngineError):
+        code, detail = exc.code, exc.message
+    else:
+        code, detail = "error", "Internal server error; see the server log."
+    return StreamEvent("error", {"type": "server_error", "errors": [
+        {"code": code, "detail": detail, "attr": None}]})
 
 
 def chunk_event(chunk: AudioChunk) -> dict:
@@ -176,9 +220,14 @@ def chunk_event(chunk: AudioChunk) -> dict:
 def speech_stream(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                   voice: str = "", gen_text: str, options: Mapping[str, Any],
                   output_format: str = "wav", events: bool = False,
-                  label: str = "-") -> SpeechStreamSession:
+                  label: str = "-") -> StreamSession:
     """Admit, prepare and load now (errors are still ordinary replies); generate while the
     caller iterates. The reference is an upload or a saved ``voice``."""
+    if not runs_models_here():
+        from .remote import call_stream
+        return call_stream(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                           voice=voice, gen_text=gen_text, options=options,
+                           output_format=output_format, events=events, label=label)
     if is_script(gen_text):
         raise InvalidInput("Multi-voice scripts ([voice-id] tags) are not streamed yet; send "
                            "the script without stream=true.", code="script_not_streamable",

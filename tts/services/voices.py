@@ -12,6 +12,7 @@ from __future__ import annotations
 import mimetypes
 import uuid
 from pathlib import PurePath
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -24,7 +25,7 @@ from tts.engine.reference_store import dump_reference
 from tts.models import Voice
 
 from .errors import InvalidInput, NotFound
-from .runtime import get_engine
+from .runtime import get_engine, runs_models_here
 
 VOICE_FOLDER = "voices"
 #: ``[main]`` in a script means the request's own voice (upstream's CLI convention).
@@ -46,15 +47,26 @@ def voice_get(*, voice_id: str) -> Voice:
     return voice
 
 
-def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
-                 voice_id: str = "", description: str = "", filename: str = "") -> Voice:
+def voice_create(**request: Any) -> Voice:
+    """Prepare and persist a voice (``create_here``'s arguments): here, or in a celery-mode
+    web process by a worker, which decodes and transcribes."""
+    if runs_models_here():
+        return create_here(**request)
+    if request.get("voice_id"):
+        _check_free(request["voice_id"])  # refused at once; the worker checks again
+    from .remote import call_voice
+    return voice_get(voice_id=call_voice("create", **request))
+
+
+def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
+                voice_id: str = "", description: str = "", filename: str = "") -> Voice:
     """Prepare the clip exactly as generate does (errors included), then persist it."""
     if voice_id:
         _check_free(voice_id)
     engine = get_engine()
     ref, _ = engine.prepare_reference(ref_audio, ref_text)
     voice_id = voice_id or _derive_id(name)
-    extension = _clip_extension(filename)
+    extension = clip_extension(filename)
     folder = f"{VOICE_FOLDER}/{voice_id}"
     clip_name = default_storage.save(f"{folder}/clip.{extension}", ContentFile(ref_audio))
     prepared_name = default_storage.save(f"{folder}/reference.npz",
@@ -68,14 +80,23 @@ def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "
                 or "application/octet-stream",
                 reference_key=uuid.uuid4().hex, **_reference_fields(ref))
     except IntegrityError:  # the same id, created at the same moment
-        _delete_files(clip_name, prepared_name)
+        delete_files(clip_name, prepared_name)
         raise _taken(voice_id) from None
     engine.remember_reference(voice.reference_key, ref)
     return voice
 
 
-def voice_update(*, voice_id: str, name: str | None = None, description: str | None = None,
-                 ref_text: str | None = None) -> Voice:
+def voice_update(**request: Any) -> Voice:
+    """``update_here``; a new transcript needs the engine, so a celery-mode web process hands
+    that to a worker."""
+    if runs_models_here() or request.get("ref_text") is None:
+        return update_here(**request)
+    from .remote import call_voice
+    return voice_get(voice_id=call_voice("update", **request))
+
+
+def update_here(*, voice_id: str, name: str | None = None, description: str | None = None,
+                ref_text: str | None = None) -> Voice:
     """Change what is given; a new transcript (empty: recognise it) re-prepares the
     reference from the stored audio."""
     voice = voice_get(voice_id=voice_id)
@@ -96,7 +117,7 @@ def voice_update(*, voice_id: str, name: str | None = None, description: str | N
         engine.remember_reference(voice.reference_key, ref)
     voice.save()
     if old_prepared:
-        _delete_files(old_prepared)
+        delete_files(old_prepared)
     return voice
 
 
@@ -104,7 +125,7 @@ def voice_delete(*, voice_id: str) -> None:
     voice = voice_get(voice_id=voice_id)
     names = (voice.clip.name, voice.prepared.name)
     voice.delete()
-    _delete_files(*names)
+    delete_files(*names)
 
 
 def voice_clip(*, voice_id: str) -> tuple[Voice, bytes]:
@@ -165,12 +186,12 @@ def _derive_id(name: str) -> str:
     return candidate
 
 
-def _clip_extension(filename: str) -> str:
+def clip_extension(filename: str) -> str:
     suffix = PurePath(filename or "").suffix.lower().lstrip(".")
     return suffix if suffix in CLIP_EXTENSIONS else "bin"
 
 
-def _delete_files(*names: str) -> None:
+def delete_files(*names: str) -> None:
     for name in names:
         if name:
             default_storage.delete(name)

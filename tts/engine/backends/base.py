@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..precision import Precision
 from ..reference import PreparedReference
 from ..registry import ModelSpec
+
+if TYPE_CHECKING:  # torch: only where a model runs, never in a celery-mode web process
+    from ..precision import Precision
 
 
 @dataclass(frozen=True)

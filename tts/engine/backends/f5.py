@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..compiler import compile_transformer
 from ..devices import is_out_of_memory, module_megabytes, module_precision
 from ..errors import (
     GenerationCancelled,
@@ -75,10 +76,13 @@ def check_vocos_config(path: Path) -> None:
 class FlowMatchingBackend:
     """A CFM model (upstream's ``f5_tts.model.CFM``) around the spec's backbone, plus Vocos."""
 
-    def __init__(self, spec: ModelSpec, device: str, precision: Precision | None = None):
+    def __init__(self, spec: ModelSpec, device: str, precision: Precision | None = None, *,
+                 compile_layers: bool = False):
         self.spec = spec
         self.device = device
         self.precision = precision or Precision("float32", "default")
+        self.compile_layers = compile_layers  # TTS_COMPILE
+        self.compile_seconds: float | None = None
         self._model: Any = None
         self._vocoder: Any = None
 
@@ -100,7 +104,7 @@ class FlowMatchingBackend:
             model = load_model(backbone_class(spec.architecture), spec.config,
                                str(files.checkpoint), mel_spec_type="vocos",
                                vocab_file=str(files.vocab or ""), device=load_device)
-            model = model.to(device=self.device, dtype=dtype)
+            model = model.to(device=self.device, dtype=dtype).eval()  # as sample() does
         except FileNotFoundError as exc:
             raise ModelUnavailable(f"{spec.id}: {exc}; set {spec.env_hint}.") from exc
         except Exception as exc:
@@ -114,6 +118,8 @@ class FlowMatchingBackend:
                 "checkpoint file, the architecture config and the vocab it was trained with."
             ) from exc
         autocast_forward(model.transformer, self.precision, self.device)
+        if self.compile_layers:
+            self.compile_seconds = compile_transformer(model.transformer, model_id=spec.id)
         self._model = model
         self._vocoder = vocoder
 

@@ -1,0 +1,218 @@
+"""TTS_EXECUTION=celery end to end: a real web server (no model in it), two real Celery
+worker processes, a real Redis and a real PostgreSQL, driven by real HTTP clients."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+import requests
+import soundfile as sf
+
+from tests.support.audio import REF_TEXT
+from tests.support.server import LiveServer
+from tests.support.services import postgres_database, redis_database
+
+JOBS = "/api/tts/jobs/"
+LONG_TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(12))
+
+
+@pytest.fixture(scope="module")
+def cluster(tiny_dir):
+    with redis_database() as broker, postgres_database() as database:
+        server = LiveServer(tiny_dir / "models.toml", workers=2, extra_env={
+            "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
+            "TTS_PRECISION": "float32", "TTS_JOB_HEARTBEAT_SECONDS": "0.5",
+            "TTS_WORKER_WAIT_SECONDS": "60"})
+        server.database_url = database
+        try:
+            server.start()
+            wait_until_workers_ready(server, 2)
+            yield server
+        finally:
+            server.stop()
+
+
+def wait_until_workers_ready(cluster, count: int, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = requests.get(cluster.url + "/api/tts/health/", timeout=10).json()["workers"]
+        if len(workers) == count and all(worker["ready"] for worker in workers):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{count} workers not ready: {workers}\n{cluster.worker_logs()}")
+
+
+def post_form(cluster, path: str, ref_wav: Path, **fields):
+    data = {"ref_text": REF_TEXT, "gen_text": "Hello from a worker.", "nfe_step": 4,
+            "seed": 3, **fields}
+    headers = data.pop("headers", {})
+    with ref_wav.open("rb") as clip:
+        return requests.post(cluster.url + path, files={"ref_audio": clip}, data=data,
+                             headers=headers, timeout=120)
+
+
+def wait_for_job(cluster, job_id: str, states=("succeeded", "failed", "cancelled"),
+                 timeout: float = 180.0, until=None) -> tuple[dict, list[dict]]:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = requests.get(f"{cluster.url}{JOBS}{job_id}/", timeout=10).json()
+        seen.append(body)
+        if body["status"] in states or (until is not None and until(body)):
+            return body, seen
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id}: {seen[-1]}\n{cluster.worker_logs()[-3000:]}")
+
+
+def job_row(cluster, job_id: str) -> dict:
+    with psycopg.connect(cluster.database_url) as db:
+        worker, attempts = db.execute("SELECT worker, attempts FROM tts_job WHERE id = %s",
+                                      (job_id,)).fetchone()
+    return {"worker": worker, "attempts": attempts}
+
+
+def maps_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_the_web_process_holds_no_model_while_the_workers_do(cluster):
+    health = requests.get(cluster.url + "/api/tts/health/", timeout=10).json()
+    assert health["execution_mode"] == "celery"
+    assert len(health["workers"]) == 2 and all(w["ready"] for w in health["workers"])
+    assert health["loaded_models"] == ["tiny-f5"] and health["device"] == "cpu"
+    assert "libtorch" not in maps_of(cluster.process.pid)  # torch never imported
+    worker = health["workers"][0]["name"].rpartition(":")[2]
+    assert "libtorch" in maps_of(int(worker))  # the check can see torch where it is
+    models = requests.get(cluster.url + "/api/tts/models/", timeout=10).json()
+    assert {m["id"]: m["status"] for m in models}["tiny-f5"] == "loaded"
+
+
+def test_generate_on_a_worker_gives_the_samples_of_inline_mode(cluster, ref_wav, ref_bytes):
+    from tts.engine import audio
+    from tts.services.generation import generate_here
+
+    reply = post_form(cluster, "/api/tts/generate/", ref_wav, headers={"Accept": "audio/wav"})
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["X-Seed"] == "3"
+    inline = generate_here(ref_audio=ref_bytes, ref_text=REF_TEXT,
+                           gen_text="Hello from a worker.",
+                           options={"nfe_step": 4, "seed": 3}, output_format="wav")
+    assert reply.content == inline.audio
+    assert len(audio.decode(reply.content)) > 0
+
+    whole = post_form(cluster, "/api/tts/generate/", ref_wav).json()  # JSON with metadata
+    assert whole["seed"] == 3 and whole["model"] == "tiny-f5" and whole["timing"]
+    assert "libtorch" not in maps_of(cluster.process.pid)
+
+
+def test_streams_are_relayed_from_the_worker_as_they_are_made(cluster, ref_wav):
+    text = "First part of the stream. Second part comes next. And a third one."
+    with ref_wav.open("rb") as clip:
+        stream = requests.post(cluster.url + "/api/tts/generate/", files={"ref_audio": clip},
+                               data={"ref_text": REF_TEXT, "gen_text": text, "nfe_step": 4,
+                                     "seed": 3, "stream": "true", "output_format": "pcm"},
+                               stream=True, timeout=120)
+        assert stream.status_code == 200 and stream.headers["X-Seed"] == "3"
+        pieces = [piece for piece in stream.iter_content(chunk_size=None)]
+    assert len(pieces) >= 2
+
+    with ref_wav.open("rb") as clip:
+        events = requests.post(cluster.url + "/api/tts/generate/", files={"ref_audio": clip},
+                               data={"ref_text": REF_TEXT, "gen_text": text, "nfe_step": 4,
+                                     "seed": 3}, headers={"Accept": "text/event-stream"},
+                               timeout=120).text
+    names = [line.removeprefix("event: ") for line in events.splitlines()
+             if line.startswith("event: ")]
+    data = [json.loads(line.removeprefix("data: ")) for line in events.splitlines()
+            if line.startswith("data: ")]
+    assert names[-1] == "done" and names.count("chunk") >= 2
+    assert data[-1]["seed"] == 3 and data[-1]["chunks"] == names.count("chunk")
+    # the same generation, relayed as events or as a file: the same samples
+    assert b"".join(base64.b64decode(event["audio"]) for event in data[:-1]) == b"".join(pieces)
+
+
+def test_errors_on_the_worker_are_the_same_replies_as_inline(cluster, ref_wav, audio_dir):
+    silent = audio_dir / "silent-scale-out.wav"
+    sf.write(silent, np.zeros(24000 * 3, dtype=np.float32), 24000)
+    reply = post_form(cluster, "/api/tts/generate/", silent)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["errors"][0]["attr"] == "ref_audio"
+    unknown = post_form(cluster, "/api/tts/generate/", ref_wav, model="nope")
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "model_not_found"
+
+
+def test_voices_and_the_openai_api_work_through_the_workers(cluster, ref_wav):
+    with ref_wav.open("rb") as clip:
+        voice = requests.post(cluster.url + "/api/tts/voices/", files={"ref_audio": clip},
+                              data={"id": "worker-voice", "name": "Worker voice",
+                                    "ref_text": REF_TEXT, "consent": "Test recording."},
+                              timeout=120)
+    assert voice.status_code == 201, voice.text
+    speech = requests.post(cluster.url + "/v1/audio/speech", json={
+        "model": "tts-1", "voice": "worker-voice", "input": "Spoken by a worker.",
+        "response_format": "wav"}, timeout=120)
+    assert speech.status_code == 200, speech.text
+    samples, rate = sf.read(io.BytesIO(speech.content))
+    assert rate == 24000 and len(samples) > 0
+
+
+def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):
+    text = " ".join(f"This is sentence number {n} of a job on a worker." for n in range(8))
+    reply = post_form(cluster, JOBS, ref_wav, gen_text=text)
+    assert reply.status_code == 202, reply.text
+    final, seen = wait_for_job(cluster, reply.json()["id"])
+    assert final["status"] == "succeeded", final
+    done = [view["progress"]["chunks_done"] for view in seen]
+    assert done == sorted(done) and done[-1] == final["progress"]["chunks_total"] >= 2
+    audio = requests.get(f"{cluster.url}{JOBS}{final['id']}/audio/", timeout=30)
+    generated = post_form(cluster, "/api/tts/generate/", ref_wav, gen_text=text,
+                          headers={"Accept": "audio/wav"})
+    assert audio.content == generated.content  # same request, same seed, same samples
+
+
+def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):
+    reply = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=11)
+    job_id = reply.json()["id"]
+    running, _ = wait_for_job(cluster, job_id,
+                              until=lambda job: job["progress"]["chunks_done"] >= 1)
+    assert running["status"] == "running", "the job finished before it could be interrupted"
+    victim = int(job_row(cluster, job_id)["worker"].rpartition(":")[2])
+    os.kill(victim, signal.SIGKILL)
+
+    final, _ = wait_for_job(cluster, job_id, timeout=300)
+    assert final["status"] == "succeeded", final
+    row = job_row(cluster, job_id)
+    assert row["attempts"] == 2 and int(row["worker"].rpartition(":")[2]) != victim
+    assert final["progress"]["chunks_done"] == final["progress"]["chunks_total"]
+
+    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=11).json()
+    assert wait_for_job(cluster, again["id"], timeout=300)[0]["status"] == "succeeded"
+    first = requests.get(f"{cluster.url}{JOBS}{job_id}/audio/", timeout=30).content
+    second = requests.get(f"{cluster.url}{JOBS}{again['id']}/audio/", timeout=30).content
+    assert first == second  # the interrupted job's result is whole: nothing lost or doubled
+
+
+def test_cancelling_a_running_job_frees_its_worker_at_once(cluster, ref_wav):
+    job_id = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=32).json()["id"]
+    wait_for_job(cluster, job_id, until=lambda job: job["progress"]["chunks_done"] >= 1)
+    cancel = requests.delete(f"{cluster.url}{JOBS}{job_id}/", timeout=10)
+    assert cancel.status_code == 202
+    final, _ = wait_for_job(cluster, job_id, timeout=30)
+    assert final["status"] == "cancelled"
+    assert final["progress"]["chunks_done"] < final["progress"]["chunks_total"]
+
+    quick = [post_form(cluster, JOBS, ref_wav, gen_text=f"Quick job {n}.").json()["id"]
+             for n in range(2)]
+    for job in quick:
+        assert wait_for_job(cluster, job, timeout=60)[0]["status"] == "succeeded"
+    assert "libtorch" not in maps_of(cluster.process.pid)
+    assert not cluster.server_errors(), json.dumps(cluster.server_errors())
