@@ -8,16 +8,25 @@ workers do both and this process never imports torch.
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
 
-from tts.api.asgi import RequestGuard  # noqa: E402  (needs Django set up)
+from tts.api.asgi import KnownLengthHandler, RequestGuard  # noqa: E402  (needs Django set up)
+from tts.services.health import readiness  # noqa: E402
 from tts.services.job_runner import inline_runner  # noqa: E402
+from tts.services.memory import freeze_when_started  # noqa: E402
+from tts.services.metrics_workers import start_engine_state_refresh  # noqa: E402
 from tts.services.runtime import runs_models_here, start_preload  # noqa: E402
 
-application = RequestGuard(django_application)
+application = RequestGuard(KnownLengthHandler())
 if runs_models_here():
-    start_preload()
+    preloading = start_preload()
     inline_runner()
+    # Once started, the garbage collector looks only at what requests leave
+    # (tts/services/memory).
+    freeze_when_started(lambda: not preloading.is_alive() or readiness().ready)
+    start_engine_state_refresh()  # several worker processes: their queues and models in /metrics
+else:
+    freeze_when_started(lambda: True)  # a celery-mode web process loads nothing

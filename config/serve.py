@@ -83,12 +83,60 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
+#: prometheus_client's multiprocess folder (tts/services/metrics_workers.py).
+METRICS_FOLDER_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 def header_timeout() -> float:
     return float(os.environ.get("TTS_HEADER_TIMEOUT", "10"))
 
 
+def prepare_metrics_folder(workers: int) -> Path | None:
+    """With several worker processes, Prometheus metrics are shared through files: an empty
+    folder in the server's var folder (or PROMETHEUS_MULTIPROC_DIR, emptied likewise) whose
+    path the workers inherit. Must run before prometheus_client is imported."""
+    from config.options import SettingsError, load
+
+    given = os.environ.get(METRICS_FOLDER_ENV)
+    if workers <= 1 and not given:
+        return None
+    try:
+        folder = Path(given) if given else load().var_dir / "prometheus"
+    except SettingsError:
+        return None  # django.setup() reports the configuration error
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # the last run's values: counters start from zero
+        stale.unlink()
+    os.environ[METRICS_FOLDER_ENV] = str(folder)
+    return folder
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives threads that allocate at once arenas of their own (up to 8 per core) and
+    keeps their free memory; every request runs in a thread of its own here. Two arenas, as
+    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (bench/RESULTS.md,
+    soak). An operator's MALLOC_ARENA_MAX wins. Must run before any thread starts."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False  # not glibc
+    m_arena_max = -8
+    if not mallopt(m_arena_max, arenas):
+        return False
+    os.environ["MALLOC_ARENA_MAX"] = str(arenas)  # worker processes and ffmpeg inherit it
+    return True
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    limit_malloc_arenas()
+    workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+    prepare_metrics_folder(workers)
     import django
 
     django.setup()  # Django's LOGGING then formats uvicorn's lines too
@@ -96,7 +144,7 @@ def main() -> None:
         "config.asgi:application",
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),
-        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        workers=workers,
         http=GuardedH11Protocol,
         lifespan="off",  # Django has no lifespan; models load in config.asgi
         log_config=None,

@@ -7,6 +7,7 @@ import csv
 import io
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -61,3 +62,11 @@ def test_post_without_slash_and_deep_json_over_http(tts_server, ref_bytes):
                          data='{"gen_text": ' + "[" * 1000 + "]" * 1000 + "}",
                          headers={"Content-Type": "application/json"})
     assert deep.status_code == 400 and deep.json()["errors"][0]["code"] == "parse_error"
+
+
+def test_start_up_objects_are_frozen_once_the_server_is_ready(tts_server):
+    # tts/services/memory.py: request garbage is then collected soon (bench/RESULTS.md, soak).
+    deadline = time.monotonic() + 30
+    while "start-up objects frozen" not in tts_server.log_text():
+        assert time.monotonic() < deadline, tts_server.log_tail()
+        time.sleep(0.5)

@@ -1,13 +1,16 @@
 """Request bodies, guarded before Django reads them (Django's ASGI handler reads a whole body
 into a temporary file before any view runs): over the upload limit → 413 at once, without
-reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed."""
+reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed.
+A body sent with ``Transfer-Encoding: chunked`` (no Content-Length) is read like any other."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 
 from .errors import error_body, too_large_detail
 
@@ -60,3 +63,18 @@ async def _refuse(send, refused: _BodyRefused) -> None:
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class KnownLengthHandler(ASGIHandler):
+    """Django's ASGI handler, with CONTENT_LENGTH set from the body it has read when the client
+    sent none (``Transfer-Encoding: chunked``). Django's form parser and DRF take a request
+    without a length for one without a body: a chunked upload would read as empty."""
+
+    def create_request(self, scope, body_file):
+        request, response = super().create_request(scope, body_file)
+        if request is not None and not request.META.get("CONTENT_LENGTH"):
+            size = body_file.seek(0, io.SEEK_END)
+            body_file.seek(0)
+            if size:
+                request.META["CONTENT_LENGTH"] = str(size)
+        return request, response

@@ -1,4 +1,5 @@
-"""``GET /metrics``: Prometheus text format, optionally behind TTS_METRICS_TOKEN."""
+"""``GET /metrics``: Prometheus text format, optionally behind TTS_METRICS_TOKEN; with several
+server processes, the sums over all of them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tts.services.metrics import scrape_registry
 
 from .errors import error_body
 
@@ -25,4 +28,4 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 status=401)
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -137,6 +137,21 @@ GENERATE_EVENTS_EXAMPLE = OpenApiExample(
     ]),
 )
 
+def event_stream(description: str, *, events: list[str], data: str,
+                 examples: list[OpenApiExample] | None = None) -> OpenApiResponse:
+    """A text/event-stream reply. Its schema describes one event as an SSE parser reads it
+    (``event`` name, ``data`` text), as OpenAPI 3.2's ``itemSchema`` does; the example shows
+    the stream as sent."""
+    return OpenApiResponse({
+        "type": "object", "description": "One event of the stream.",
+        "properties": {
+            "event": {"type": "string", "enum": events,
+                      "description": "The event's name (`message` when the stream names none)."},
+            "data": {"type": "string", "description": data},
+            "id": {"type": "string"}, "retry": {"type": "integer"}},
+        "required": ["data"]}, description=description, examples=examples)
+
+
 GENERATE_ERRORS = {
     400: error("Invalid input: the field is named in `attr`.",
                ("Out of range", "validation_error", "max_value",

@@ -2,8 +2,9 @@
 
 - errors are JSON only (the audio renderer never renders one);
 - request bodies refuse unknown fields, and state the configured ``gen_text`` limit;
-- without speech recognition ``ref_text`` is required (the schema is built per request, so it
-  follows this server's configuration);
+- without speech recognition ``ref_text`` may not be empty, and is required with ``ref_audio``
+  (not with ``voice``; the schema is built per request, so it follows this server's
+  configuration);
 - ``Retry-After``, ``X-Request-ID`` and the ``X-`` metadata of raw-audio replies are declared;
 - keys are optional (an empty security requirement) unless TTS_REQUIRE_API_KEY is on.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 from django.conf import settings
 
 JSON = "application/json"
+#: The operation whose raw-audio replies carry AUDIO_HEADERS.
+GENERATE_PATH = "/api/tts/generate/"
 REQUEST_ID = {"description": "Identifies the request in the server log (echoed when sent).",
               "schema": {"type": "string"}}
 RETRY_AFTER = {"description": "Seconds after which a retry may succeed (only where one can).",
@@ -48,10 +51,11 @@ def configured_schema(result, generator, request, public):
             ref_text = properties["ref_text"]
             ref_text["minLength"] = 1
             ref_text.pop("default", None)
-            ref_text["description"] = ("Exact transcript of the reference clip. Required: this "
-                                       "server has no speech recognition (TTS_ASR_MODEL).")
-            body["required"] = sorted({*body.get("required", []), "ref_text"})
-    for operations in result.get("paths", {}).values():
+            ref_text["description"] = (
+                "Exact transcript of the reference clip. Required with `ref_audio`: this "
+                "server has no speech recognition (TTS_ASR_MODEL). Leave it out with `voice` "
+                "(a saved voice has its own).")
+    for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
@@ -66,7 +70,8 @@ def configured_schema(result, generator, request, public):
                     response["content"] = {JSON: content[JSON]}
                 if status in ("429", "503"):
                     headers["Retry-After"] = RETRY_AFTER
-                if status == "200" and any(kind.startswith("audio/") for kind in content):
+                if (path == GENERATE_PATH and status == "200"
+                        and any(kind.startswith("audio/") for kind in content)):
                     headers.update({name: {"description": f"{text} (raw-audio replies only)",
                                            "schema": {"type": kind}}
                                     for name, (kind, text) in AUDIO_HEADERS.items()})

@@ -78,11 +78,13 @@ class GenerateView(BoundedUploadMixin, APIView):
                 "X-Sample-Rate, X-Duration, X-Chunks, X-Ref-Text (percent-encoded), "
                 "X-Inference-Seconds, X-Real-Time-Factor. With stream=true: chunked, with "
                 "X-Model, X-Seed, X-Sample-Rate and X-Chunks only.")),
-            (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, examples=[schema.GENERATE_EVENTS_EXAMPLE],
-                description="Server-Sent Events (`Accept: text/event-stream`): a `chunk` event "
-                            "per piece of text as it is generated, then `done` with the "
-                            "metadata, or `error` in the error shape."),
+            (200, "text/event-stream"): schema.event_stream(
+                "Server-Sent Events (`Accept: text/event-stream`): a `chunk` event per piece "
+                "of text as it is generated, then `done` with the metadata, or `error` in the "
+                "error shape.", events=["chunk", "done", "error"],
+                data="One line of JSON: a chunk (base64 16-bit PCM and its place), the "
+                     "metadata of the reply, or an error.",
+                examples=[schema.GENERATE_EVENTS_EXAMPLE]),
             **schema.GENERATE_ERRORS,
         },
         examples=[schema.GENERATE_JSON_EXAMPLE],

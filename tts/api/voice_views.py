@@ -39,6 +39,14 @@ CREATE_JSON_EXAMPLE = OpenApiExample("JSON with base64 clip", request_only=True,
     "ref_text": "Some call me nature, others call me mother nature.",
     "consent": "Signed consent form #2025-118 on file.",
 })
+INVALID_PAGE = schema.error("Invalid query: `attr` names the parameter.", (
+    "No such page", "validation_error", "invalid_page",
+    "No such page: send a page number from 1 to the last page (see `count`).", "page"))
+UPDATE_INVALID = schema.error("Invalid input: the field is named in `attr`.", (
+    "Unknown field", "validation_error", "unknown_field",
+    "Unknown field 'nmae'; the fields are: name, description, ref_text.", "nmae"), (
+    "Name too long", "validation_error", "max_length",
+    "Ensure this field has no more than 100 characters.", "name"))
 NOT_FOUND = schema.error("No such voice.", (
     "Unknown voice", "client_error", "voice_not_found",
     "No saved voice 'narator'; list them with GET /api/tts/voices/.", None))
@@ -59,6 +67,18 @@ class VoicePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = "Page number, from 1 (a page past the last: 400)."
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (f"Voices per page, default {self.page_size}; more "
+                                            f"than {self.max_page_size} count as "
+                                            f"{self.max_page_size}.")
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         # DRF answers an invalid page number with a 404; it is a bad query parameter (found by
@@ -83,6 +103,7 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
                    description="Oldest first, 50 a page (`page`, `page_size` up to 200).",
                    examples=[OpenApiExample("A page of voices", response_only=True,
                                             value=VOICE_EXAMPLE.value)],
+                   responses={200: VoiceSerializer(many=True), 400: INVALID_PAGE},
                    tags=["voices"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -139,7 +160,8 @@ class VoiceDetailView(APIView):
         examples=[OpenApiExample("Correct the transcript", request_only=True, value={
             "ref_text": "Some call me nature, others call me mother nature."})],
         responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
-                   404: NOT_FOUND, 503: schema.GENERATE_ERRORS[503]}, tags=["voices"])
+                   400: UPDATE_INVALID, 404: NOT_FOUND, 503: schema.GENERATE_ERRORS[503]},
+        tags=["voices"])
     def patch(self, request, voice_id: str):
         serializer = VoiceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

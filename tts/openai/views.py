@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from django.http import StreamingHttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from tts.access.audit import audited
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
+from tts.api.schema import event_stream
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
 from tts.services.generation import nfe_for
@@ -72,6 +73,25 @@ NOT_FOUND = openai_error("Unknown voice or model.", (
 UNAVAILABLE = openai_error("Model unavailable or busy; see Retry-After.", (
     "Busy", "server_error", "engine_busy", None,
     "8 requests are already waiting for the model; retry shortly."))
+UNAUTHORIZED = openai_error("A key of ours with a wrong secret, revoked or expired; or no key "
+                            "while the server requires one (TTS_REQUIRE_API_KEY).", (
+    "Key required", "authentication_error", "api_key_required", None,
+    "This server requires an API key; send it as `Authorization: Bearer <key>` or "
+    "`X-API-Key: <key>`."))
+THROTTLED = openai_error("Over the key's (or client's) requests per minute or audio seconds "
+                         "per day; see Retry-After.", (
+    "Rate limited", "rate_limit_error", "rate_limited", None,
+    "Rate limit of 30 generation requests per minute reached; retry in 42 s."), (
+    "Quota used up", "rate_limit_error", "audio_quota_exceeded", None,
+    "Quota of 600 s of generated audio per 24 h used up (603.2 s); retry in 5400 s."))
+UNSUPPORTED = openai_error("A body in another media type than the one documented.", (
+    "Wrong media type", "invalid_request_error", "unsupported_media_type", None,
+    "Unsupported media type \"text/plain\" in request."))
+SERVER_ERROR = openai_error("An unexpected failure, logged with the X-Request-ID.", (
+    "Internal error", "server_error", "internal_error", None,
+    "Internal server error; the X-Request-ID header identifies it in the server log."))
+#: Every /v1 operation can answer these.
+COMMON = {401: UNAUTHORIZED, 500: SERVER_ERROR}
 TOO_LARGE = openai_error("Request body over TTS_MAX_UPLOAD_MB.", (
     "Too large", "invalid_request_error", "request_too_large", None,
     "The request body is 31.0 MB; the limit is 20 MB (TTS_MAX_UPLOAD_MB)."))
@@ -117,6 +137,11 @@ with client.audio.speech.with_streaming_response.create(
 """
 
 
+SPEECH_HEADERS = (("X-Model", str, "Model that speaks."),
+                  ("X-Seed", int, "Seed used; send it back (extra_body) to reproduce."),
+                  ("X-Speed", float, "The speed the model was given (clamped to 0.3-2.0)."))
+
+
 class SpeechView(OpenAIView):
     parser_classes = [JSONParser]
     throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]  # the same budget as /api/tts
@@ -128,13 +153,20 @@ class SpeechView(OpenAIView):
             "model": "tts-1", "input": "The quick brown fox jumped over the lazy dog.",
             "voice": "narrator", "response_format": "mp3", "speed": 1.0})],
         responses={
-            (200, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description=(
-                "The audio in response_format (audio/mpeg, audio/ogg, audio/aac, audio/flac, "
-                "audio/wav, audio/pcm), sent as it is generated. Headers: X-Model, X-Seed, "
-                "X-Speed.")),
-            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description=(
-                "With stream_format=sse: speech.audio.delta events, then speech.audio.done.")),
-            400: BAD_REQUEST, 404: NOT_FOUND, 503: UNAVAILABLE},
+            **{(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=(
+                "The audio in response_format (mp3: audio/mpeg, opus: audio/ogg, aac: "
+                "audio/aac, flac: audio/flac, wav: audio/wav, pcm: audio/pcm), sent as it is "
+                "generated. Headers: X-Model, X-Seed, X-Speed."))
+               for media_type in dict.fromkeys(CONTENT_TYPES.values())},
+            (200, "text/event-stream"): event_stream(
+                "With stream_format=sse: speech.audio.delta events, then speech.audio.done.",
+                events=["message"], data='One line of JSON: `{"type": "speech.audio.delta", '
+                '"audio": "<base64>"}`, last `{"type": "speech.audio.done", ...}`.'),
+            400: BAD_REQUEST, 404: NOT_FOUND, 415: UNSUPPORTED, 429: THROTTLED,
+            503: UNAVAILABLE, **COMMON},
+        parameters=[OpenApiParameter(name, kind, location=OpenApiParameter.HEADER,
+                                     response=[200], description=text)
+                    for name, kind, text in SPEECH_HEADERS],
         tags=["openai"])
     @audited("openai_speech", text_field="input")
     def post(self, request):
@@ -193,7 +225,7 @@ class ModelListView(OpenAIView):
                            {"id": "F5-TTS", "object": "model", "created": 1735689600,
                             "owned_by": OWNER},
                            {"id": "tts-1", "object": "model", "created": 1735689600,
-                            "owned_by": OWNER}]})])},
+                            "owned_by": OWNER}]})]), **COMMON},
                    tags=["openai"])
     def get(self, request):
         ids = [model.id for model in catalog.model_list()] + list(MODEL_ALIASES)
@@ -206,7 +238,7 @@ class ModelDetailView(OpenAIView):
                        OpenApiExample("An alias", value={"id": "tts-1", "object": "model",
                                                          "created": 1735689600,
                                                          "owned_by": OWNER})]),
-                              404: NOT_FOUND}, tags=["openai"])
+                              404: NOT_FOUND, **COMMON}, tags=["openai"])
     def get(self, request, model_id: str):
         if model_id not in MODEL_ALIASES:
             catalog.model_get(model_id=model_id)  # unknown: 404
@@ -228,7 +260,7 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
     @extend_schema(operation_id="openai_voices_list", summary="List voices (Open WebUI shape)",
                    responses={200: OpenApiResponse(OpenAIVoiceListSerializer, examples=[
                        OpenApiExample("Voices", value={"voices": [
-                           {"id": "narrator", "name": "Narrator"}]})])},
+                           {"id": "narrator", "name": "Narrator"}]})]), **COMMON},
                    tags=["openai"])
     def get(self, request):
         entries = [{"id": v.id, "name": v.name} for v in voices.voice_list()]
@@ -242,7 +274,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
                     "voice id (otherwise derived from the name).",
         request={"multipart/form-data": OpenAIVoiceCreateSerializer},
         responses={200: OpenApiResponse(OpenAIVoiceSerializer, examples=[VOICE_EXAMPLE]),
-                   400: BAD_REQUEST, 413: TOO_LARGE, 503: UNAVAILABLE},
+                   400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED, 503: UNAVAILABLE,
+                   **COMMON},
         tags=["openai"])
     def post(self, request):
         serializer = OpenAIVoiceCreateSerializer(data=request.data)
@@ -263,7 +296,7 @@ class VoiceDetailView(OpenAIView):
                        OpenApiExample("Deleted", value={"id": "narrator",
                                                         "object": "audio.voice.deleted",
                                                         "deleted": True})]),
-                              404: NOT_FOUND}, tags=["openai"])
+                              404: NOT_FOUND, **COMMON}, tags=["openai"])
     def delete(self, request, voice_id: str):
         voices.voice_delete(voice_id=voice_id)
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

@@ -2,8 +2,8 @@
 
 Recorded from what the services already measure (the generation result's timings, the
 ``speech_generated`` event), never from inside the engine; gauges read the same facts as the
-health endpoint at scrape time. With several server processes each has its own values
-(see prometheus_client's multiprocess mode).
+health endpoint at scrape time. With several server processes, metrics_workers adds up the
+values of all of them.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 
 from django.dispatch import receiver
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from . import metrics_workers
 from .events import speech_generated, speech_streamed
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,14 @@ _collector_registered = False
 
 
 def register_collectors() -> None:
+    """With one process, the engine's state is read at scrape time; with several, each worker
+    copies its own into gauges that a scrape adds up (metrics_workers)."""
     global _collector_registered
-    if not _collector_registered:
+    if not _collector_registered and not metrics_workers.enabled():
         REGISTRY.register(EngineStateCollector())
         _collector_registered = True
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics exposes: this process's registry, or every worker's values."""
+    return metrics_workers.scrape_registry() if metrics_workers.enabled() else REGISTRY

@@ -1,0 +1,60 @@
+"""Inline mode loses no job: a server killed in the middle of one runs it again, from the
+start and with the same seed, when it comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.support.audio import REF_TEXT
+from tests.support.server import LiveServer
+
+pytestmark = pytest.mark.e2e
+TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(8))
+
+
+def test_a_job_cut_off_by_a_crash_is_finished_after_the_restart(tiny_dir, tmp_path, ref_wav):
+    server = LiveServer(tiny_dir / "models.toml", extra_env={
+        "MEDIA_ROOT": str(tmp_path / "media"), "TTS_JOB_HEARTBEAT_SECONDS": "0.5",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}).start()
+    try:
+        with ref_wav.open("rb") as clip:
+            job = requests.post(f"{server.url}/api/tts/jobs/", files={"ref_audio": clip},
+                                data={"ref_text": REF_TEXT, "gen_text": TEXT, "nfe_step": 8,
+                                      "seed": 5}, timeout=60).json()
+        seen = poll(server, job["id"], until=lambda j: j["progress"]["chunks_done"] >= 1)
+        assert seen["status"] == "running", "the job finished before the crash"
+        os.killpg(server.process.pid, signal.SIGKILL)  # no shutdown, no cleanup
+        server.process.wait(timeout=30)
+    finally:
+        server.stop()
+
+    server.start()  # the same database and media folder, a new process
+    try:
+        final = poll(server, job["id"], until=lambda j: j["status"] in ("succeeded", "failed"))
+        assert final["status"] == "succeeded", final
+        assert final["attempts"] == 2 and final["seed"] == 5
+        assert final["progress"]["chunks_done"] == final["progress"]["chunks_total"]
+        audio = requests.get(f"{server.url}/api/tts/jobs/{job['id']}/audio/", timeout=30)
+        with ref_wav.open("rb") as clip:
+            generated = requests.post(
+                f"{server.url}/api/tts/generate/", files={"ref_audio": clip},
+                data={"ref_text": REF_TEXT, "gen_text": TEXT, "nfe_step": 8, "seed": 5},
+                headers={"Accept": "audio/wav"}, timeout=300)
+        assert audio.content == generated.content  # whole, nothing lost or doubled
+    finally:
+        server.stop()
+
+
+def poll(server: LiveServer, job_id: str, *, until, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = requests.get(f"{server.url}/api/tts/jobs/{job_id}/", timeout=10).json()
+        if until(body):
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id}: {body}\n{server.log_tail()}")
