@@ -47,6 +47,7 @@ run ttfa 300 bench/ttfa.py
 run cancel 300 bench/cancel.py
 run soak 420 bench/soak.py
 run warmup 300 bench/warmup.py --starts 1
+run contention 420 bench/contention.py --rounds 1
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags
