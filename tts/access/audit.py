@@ -16,6 +16,7 @@ from django.conf import settings
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
+from .authentication import request_key
 from .models import ApiKey, AuditEntry
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def _request_text(request, field: str) -> str:
 
 
 def write(request, record: AuditRecord, *, status: int, outcome: str, text_field: str) -> None:
-    key = request.auth if isinstance(getattr(request, "auth", None), ApiKey) else None
+    key = request_key(request)
     text = record.text if record.text is not None else _request_text(request, text_field)
     try:
         record.entry_id = AuditEntry.objects.create(

@@ -36,6 +36,12 @@ class KeyHolder:
         return f"api-key:{self.key.prefix}"
 
 
+def request_key(request) -> ApiKey | None:
+    """The API key this request was authenticated with, if any."""
+    key = getattr(request, "auth", None)
+    return key if isinstance(key, ApiKey) else None
+
+
 def key_from_request(request) -> str | None:
     """The key the client sent, or None."""
     header = get_authorization_header(request).decode("latin-1").strip()

@@ -13,13 +13,10 @@ from django.utils import timezone
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from .models import ApiKey, AuditEntry
+from .authentication import request_key
+from .models import AuditEntry
 
 DAY = timedelta(hours=24)
-
-
-def _key(request) -> ApiKey | None:
-    return request.auth if isinstance(request.auth, ApiKey) else None
 
 
 def _limit(own, default):
@@ -35,12 +32,12 @@ class RequestRateThrottle(SimpleRateThrottle):
         pass
 
     def get_cache_key(self, request, view) -> str:
-        key = _key(request)
+        key = request_key(request)
         who = f"key:{key.pk}" if key else f"ip:{self.get_ident(request)}"
         return f"throttle:{self.scope}:{who}"
 
     def allow_request(self, request, view) -> bool:
-        key = _key(request)
+        key = request_key(request)
         limit = _limit(key.requests_per_minute if key else None,
                        settings.TTS_RATE_LIMIT_PER_MINUTE)
         if not limit:
@@ -59,7 +56,7 @@ class AudioQuotaThrottle(BaseThrottle):
     quota may end over it by its own length."""
 
     def allow_request(self, request, view) -> bool:
-        key = _key(request)
+        key = request_key(request)
         limit = _limit(key.audio_seconds_per_day if key else None,
                        settings.TTS_AUDIO_SECONDS_PER_DAY)
         if not limit:

@@ -10,9 +10,9 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_api_key.models import AbstractAPIKey
 
 from tts.access.audit import audited
+from tts.access.authentication import request_key
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import jobs
 from tts.services.generation import OUTPUT_FORMATS
@@ -63,12 +63,18 @@ curl -X POST {server}/api/tts/jobs/ -H "Idempotency-Key: chapter-1" \\
 
 def owner_of(request) -> str:
     """Jobs belong to the key that submitted them ("" when keys are not used)."""
-    key = getattr(request, "auth", None)
-    return key.prefix if isinstance(key, AbstractAPIKey) else ""
+    key = request_key(request)
+    return key.prefix if key is not None else ""
 
 
-def job_reply(job, *, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(JobSerializer(jobs.job_document(job)).data, status=status_code)
+def job_reply(job, *, status_code: int = status.HTTP_200_OK, located: bool = False
+              ) -> Response:
+    """The job as JSON; ``located`` adds its ``Location`` (a new submission)."""
+    document = jobs.job_document(job)
+    response = Response(JobSerializer(document).data, status=status_code)
+    if located:
+        response["Location"] = document["links"]["self"]
+    return response
 
 
 class JobListView(BoundedUploadMixin, APIView):
@@ -131,8 +137,7 @@ class JobListView(BoundedUploadMixin, APIView):
         job, created = jobs.job_submit(
             owner=owner_of(request), idempotency_key=key,
             filename=getattr(upload, "name", "") or "", **serializer.job_request())
-        response = job_reply(job, status_code=status.HTTP_202_ACCEPTED)
-        response["Location"] = jobs.job_document(job)["links"]["self"]
+        response = job_reply(job, status_code=status.HTTP_202_ACCEPTED, located=True)
         if not created:
             response["Idempotent-Replayed"] = "true"
         return response

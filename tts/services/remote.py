@@ -27,7 +27,6 @@ from .relay import (
     Relay,
     broker_errors,
     connection,
-    error_fields,
     rebuild_error,
 )
 from .runtime import configured_model
@@ -208,7 +207,7 @@ def _serve(relay_id: str, request: dict, work: Callable[[Relay, dict], None],
     except EngineError as exc:
         relay.publish_error(exc)
     except Exception as exc:
-        relay.publish("error", error_fields(exc))
+        relay.publish_error(exc)  # as a generic failure; the worker logs the traceback
         raise
     finally:
         stop_watching()
