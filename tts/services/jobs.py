@@ -225,9 +225,17 @@ def _generate(job: Job) -> dict:
     stream = generation.stream
     Job.objects.filter(id=job.id).update(chunks_total=stream.total_chunks)
     stop_watching = _watch(job, stream.cancel)
+
+    def progressed(chunk) -> None:
+        """Record the chunk; a cancel that the watcher has not seen yet still stops the job
+        before its next chunk."""
+        Job.objects.filter(id=job.id).update(
+            chunks_done=chunk.index + 1, audio_seconds=chunk.end, heartbeat_at=timezone.now())
+        if Job.objects.filter(id=job.id, cancel_requested=True).exists():
+            stream.cancel("the job was cancelled")
+
     try:
-        result = stream.collect(on_chunk=lambda chunk: Job.objects.filter(id=job.id).update(
-            chunks_done=chunk.index + 1, audio_seconds=chunk.end, heartbeat_at=timezone.now()))
+        result = stream.collect(on_chunk=progressed)
     finally:
         stop_watching()
     return {"samples": result.samples, "sample_rate": result.sample_rate,
