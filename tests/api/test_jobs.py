@@ -142,7 +142,8 @@ def test_cancelling_a_running_job_stops_it_and_the_runner_takes_the_next_at_once
 @pytest.mark.parametrize(("fields", "status", "attr", "code"), [
     ({"model": "no-such-model"}, 404, None, "model_not_found"),
     ({"voice": "nobody", "ref_audio": None, "ref_text": None}, 404, None, "voice_not_found"),
-    ({"gen_text": "[narrator] A script."}, 400, "gen_text", "script_not_supported"),
+    ({"gen_text": "[narrator] A script."}, 400, "gen_text", "unknown_voice"),
+    ({"gen_text": "[main speed=9] A script."}, 400, "gen_text", "invalid_script_speed"),
     ({"callback_url": "ftp://example.org/x"}, 400, "callback_url", "invalid"),
     ({"stream": "true"}, 400, "stream", "unknown_field"),
 ])
@@ -194,6 +195,43 @@ def test_a_saved_voice_can_run_a_job(client, ref_wav):
                       format="json").json()
     final, _ = wait_for(client, job["id"])
     assert final["status"] == "succeeded" and final["voice"] == "reader"
+
+
+def test_a_multi_voice_script_runs_as_a_job_with_the_samples_of_generate(client, form,
+                                                                          ref_wav):
+    voice = client.post("/api/tts/voices/", {
+        "id": "narrator", "name": "Narrator", "ref_audio": ref_wav.open("rb"),
+        "ref_text": REF_TEXT, "consent": "Recorded for the tests."}, format="multipart")
+    assert voice.status_code == 201, voice.content
+    script = ("[narrator speed=1.2] Chapter one. It was a cold morning in the valley. "
+              "[main] Who is there, she asked. [narrator] Nobody answered her.")
+    job = client.post(JOBS, form(gen_text=script, seed=5), format="multipart").json()
+    final, seen = wait_for(client, job["id"])
+    assert final["status"] == "succeeded", final
+    done = [view["progress"]["chunks_done"] for view in seen]
+    assert done == sorted(done), "progress went backwards"
+    total = final["progress"]["chunks_total"]
+    assert total >= 3 and final["progress"]["chunks_done"] == total == final["output"]["chunks"]
+    segments = final["output"]["segments"]
+    assert [segment["voice"] for segment in segments] == ["narrator", None, "narrator"]
+    assert segments[-1]["end"] == final["output"]["duration"]
+
+    audio = client.get(f"{JOBS}{job['id']}/audio/", {"output_format": "wav"})
+    generated = client.post(GENERATE, form(gen_text=script, seed=5), format="multipart")
+    assert generated.status_code == 200, generated.content
+    assert generated.json()["segments"] == segments
+    assert audio.content == client.post(GENERATE, form(gen_text=script, seed=5),
+                                        format="multipart", HTTP_ACCEPT="audio/wav").content
+
+
+def test_a_script_with_words_for_the_own_voice_needs_a_reference(client, ref_wav):
+    client.post("/api/tts/voices/", {
+        "id": "narrator", "name": "Narrator", "ref_audio": ref_wav.open("rb"),
+        "ref_text": REF_TEXT, "consent": "Recorded for the tests."}, format="multipart")
+    reply = client.post(JOBS, {"gen_text": "[narrator] Hello. [main] Hi.", "nfe_step": 4},
+                        format="json")
+    assert reply.status_code == 400 and error_of(reply)["attr"] == "ref_audio"
+    assert Job.objects.count() == 0
 
 
 def test_expired_jobs_are_deleted_with_their_files(client, form):

@@ -11,6 +11,7 @@ from .serializers import (
     GenerateJsonSerializer,
     GenerateMultipartSerializer,
     ParametersSerializer,
+    SegmentSerializer,
     TimingSerializer,
 )
 
@@ -63,6 +64,9 @@ class JobOutputSerializer(serializers.Serializer):
     ref_text = serializers.CharField(allow_blank=True)
     parameters = ParametersSerializer()
     timing = TimingSerializer()
+    segments = SegmentSerializer(
+        many=True, help_text="Where each voice speaks: one entry, or one per stretch of a "
+                             "multi-voice script.")
 
 
 class JobLinksSerializer(serializers.Serializer):

@@ -235,6 +235,10 @@ class TTSEngine:
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
                             texts=texts, params=params, streaming=streaming, label=label)
 
+    def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams) -> int:
+        """How many chunks ``open_stream`` (not streaming) will cut ``gen_text`` into."""
+        return len(chunk_text(ref, gen_text, params.speed, short_first=False))
+
     def generate(self, model_id: str, ref: PreparedReference, gen_text: str,
                  params: SynthesisParams) -> SynthesisResult:
         """Admit, generate the whole file, release: for callers that hold no admission."""

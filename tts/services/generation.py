@@ -4,7 +4,7 @@ and its metadata out. Every path takes its place in the queue before touching th
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +12,13 @@ from tts.engine import audio
 from tts.engine.reference import ClipInfo, PreparedReference
 from tts.engine.spectrogram import render_spectrogram
 from tts.engine.synthesis import DEFAULT_QUALITY as DEFAULT_QUALITY
-from tts.engine.synthesis import MAX_SEED, SynthesisParams
+from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
 from tts.engine.synthesis import QUALITY_NFE as QUALITY_NFE
 from tts.engine.synthesis import nfe_for as nfe_for
 
 from .events import announces_speech
 from .runtime import get_engine, runs_models_here
-from .scripts import is_script, join_parts, plan_speech, request_reference
+from .scripts import SpeechPart, is_script, join_parts, plan_speech, request_reference
 
 if TYPE_CHECKING:  # torch: only in processes that run the models
     from tts.engine.engine import Admission, TTSEngine
@@ -137,7 +137,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
         return _script_generate(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                 voice=voice, gen_text=gen_text, options=options,
                                 output_format=output_format,
-                                include_spectrogram=include_spectrogram)
+                                include_spectrogram=include_spectrogram, label=label)
     generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                   voice=voice, gen_text=gen_text, options=options, label=label)
     result = generation.stream.collect()
@@ -158,36 +158,81 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
 
 def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, voice: str,
                      gen_text: str, options: Mapping[str, Any], output_format: str,
-                     include_spectrogram: bool) -> SpeechResult:
+                     include_spectrogram: bool, label: str) -> SpeechResult:
     """Each voice's part in turn (each takes its own place in the queue), joined end to end."""
-    started = time.perf_counter()
-    engine: TTSEngine = get_engine()
-    model_id = model_id or engine.config.default_model
-    engine.model_spec(model_id)  # an unknown model is refused before any decoding
-    params = synthesis_params(options)
-    parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
-                        ref_text=ref_text, voice=voice)
-    prepared = time.perf_counter()
-    results = [engine.generate(model_id, part.ref, part.text, part.params) for part in parts]
-    result, segments = join_parts(parts, results)
+    script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                          voice=voice, gen_text=gen_text, options=options, label=label)
+    result, summary = script.finish([stream.collect() for stream in script.streams()])
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
-    duration = round(result.seconds, 3)
-    inference = result.timings.get("inference_seconds", 0.0)
-    return SpeechResult(
-        audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
-        sample_rate=result.sample_rate, duration=duration, model=model_id, seed=result.seed,
-        ref_text=parts[0].ref.ref_text.strip(), ref_clip=parts[0].ref.clip,
-        chunks=result.chunks,
-        parameters={name: getattr(params, name) for name in PARAMETER_NAMES},
-        timing={
-            "total_seconds": round(time.perf_counter() - started, 4),
-            "preprocess_seconds": round(prepared - started, 4),
-            "reference_cached": all(part.reference_cached for part in parts),
-            "queue_seconds": round(result.timings.get("queue_seconds", 0.0), 4),
-            "load_seconds": round(result.timings.get("load_seconds", 0.0), 4),
-            "inference_seconds": round(inference, 4),
-            "real_time_factor": round(inference / duration, 4) if duration else None,
-        },
-        spectrogram_png=spectrogram, segments=segments)
+    return SpeechResult(audio=encoded, format=output_format,
+                        content_type=CONTENT_TYPES[output_format],
+                        ref_clip=script.parts[0].ref.clip, spectrogram_png=spectrogram,
+                        **summary)
+
+
+@dataclass
+class StartedScript:
+    """A multi-voice script planned (every reference prepared): its parts are generated one
+    after the other, each with its own admission."""
+
+    model: str
+    params: SynthesisParams
+    parts: list[SpeechPart]
+    started: float
+    prepared: float
+    label: str
+
+    def total_chunks(self) -> int:
+        engine: TTSEngine = get_engine()
+        return sum(engine.chunk_count(part.ref, part.text, part.params) for part in self.parts)
+
+    def streams(self, admitted: Callable[[Callable[[], SpeechStream]], SpeechStream]
+                = lambda open_stream: open_stream()) -> Iterator[SpeechStream]:
+        """Each part's stream in turn, opened when the previous one is done; ``admitted``
+        wraps each opening (a job waits there while the queue is full)."""
+        engine: TTSEngine = get_engine()
+        for part in self.parts:
+            yield admitted(lambda part=part: engine.open_stream(
+                engine.admit(self.model), part.ref, part.text, part.params, label=self.label))
+
+    def finish(self, results: list[SynthesisResult]) -> tuple[SynthesisResult, dict]:
+        """The parts joined, and the reply's metadata (``SpeechResult``'s fields but the
+        audio, the clip and the picture)."""
+        result, segments = join_parts(self.parts, results)
+        duration = round(result.seconds, 3)
+        timings = result.timings
+        inference = timings.get("inference_seconds", 0.0)
+        return result, {
+            "model": self.model, "seed": result.seed, "sample_rate": result.sample_rate,
+            "duration": duration, "chunks": result.chunks,
+            "ref_text": self.parts[0].ref.ref_text.strip(),
+            "parameters": {name: getattr(self.params, name) for name in PARAMETER_NAMES},
+            "timing": {
+                "total_seconds": round(time.perf_counter() - self.started, 4),
+                "preprocess_seconds": round(self.prepared - self.started, 4),
+                "reference_cached": all(part.reference_cached for part in self.parts),
+                "queue_seconds": round(timings.get("queue_seconds", 0.0), 4),
+                "load_seconds": round(timings.get("load_seconds", 0.0), 4),
+                "inference_seconds": round(inference, 4),
+                "real_time_factor": round(inference / duration, 4) if duration else None,
+            },
+            "segments": segments,
+        }
+
+
+def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                 voice: str = "", gen_text: str, options: Mapping[str, Any],
+                 label: str = "-") -> StartedScript:
+    """Plan a ``[voice-id]`` script: an unknown model or voice is refused before any
+    decoding, then every reference it needs is prepared."""
+    started = time.perf_counter()
+    engine: TTSEngine = get_engine()
+    model_id = model_id or engine.config.default_model
+    engine.model_spec(model_id)
+    params = synthesis_params(options)
+    parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
+                        ref_text=ref_text, voice=voice)
+    return StartedScript(model=model_id, params=params, parts=parts, started=started,
+                         prepared=time.perf_counter(), label=label)

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
@@ -42,7 +42,7 @@ from tts.engine.errors import (
     InvalidReferenceText,
 )
 from tts.engine.reference import check_upload
-from tts.engine.synthesis import MAX_SEED
+from tts.engine.synthesis import MAX_SEED, SynthesisResult
 from tts.models import Job
 
 from . import voices
@@ -50,7 +50,10 @@ from .callbacks import deliver_callback
 from .errors import Conflict, InvalidInput, NotFound
 from .events import job_finished
 from .runtime import engine_config, runs_models_here
-from .scripts import is_script
+from .scripts import MAIN, check_script, is_script
+
+if TYPE_CHECKING:  # torch: only in processes that run the models
+    from tts.engine.stream import SpeechStream
 
 logger = logging.getLogger(__name__)
 JOB_FOLDER = "jobs"
@@ -82,9 +85,11 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         if earlier is not None:
             return earlier, False
     if is_script(gen_text):
-        raise InvalidInput("Multi-voice scripts ([voice-id] tags) are not run as jobs yet; "
-                           "send them to POST /api/tts/generate/.",
-                           code="script_not_supported", attr="gen_text")
+        segments, _ = check_script(gen_text)
+        if not (voice or ref_audio is not None) and any(s.voice == MAIN for s in segments):
+            raise InvalidInput("gen_text has words for the request's own voice ([main], or "
+                               "before the first tag): send ref_audio or voice with them.",
+                               code="required", attr="ref_audio")
     from .remote import known_model  # the configuration alone: no model is loaded
 
     model_id = known_model(model_id)
@@ -213,33 +218,58 @@ def job_run(*, job_id: str) -> None:
 
 
 def _generate(job: Job) -> dict:
-    from .generation import start_generation
+    """The job's samples, sample rate and output (generate's metadata but the audio)."""
+    from .generation import start_generation, start_script
 
     ref_audio = None
     if job.ref_audio:
         with default_storage.open(job.ref_audio.name, "rb") as handle:
             ref_audio = handle.read()
-    generation = _admitted(job, lambda: start_generation(
-        model_id=job.model, ref_audio=ref_audio, ref_text=job.ref_text, voice=job.voice,
-        gen_text=job.gen_text, options=job.options, label=f"job {job.id}"))
-    stream = generation.stream
-    Job.objects.filter(id=job.id).update(chunks_total=stream.total_chunks)
+    request = {"model_id": job.model, "ref_audio": ref_audio, "ref_text": job.ref_text,
+               "voice": job.voice, "gen_text": job.gen_text, "options": job.options,
+               "label": f"job {job.id}"}
+    if is_script(job.gen_text):
+        script = start_script(**request)
+        _set_total(job, script.total_chunks())
+        results = []
+        for stream in script.streams(admitted=lambda open_stream: _admitted(job, open_stream)):
+            results.append(_collect(job, stream, after=results))
+        result, output = script.finish(results)
+    else:
+        generation = _admitted(job, lambda: start_generation(**request))
+        _set_total(job, generation.stream.total_chunks)
+        result = _collect(job, generation.stream)
+        output = generation.summary(round(result.seconds, 3))
+        output["segments"] = [{"voice": job.voice or None, "text": job.gen_text.strip(),
+                               "start": 0.0, "end": output["duration"]}]
+    return {"samples": result.samples, "sample_rate": result.sample_rate, "output": output}
+
+
+def _set_total(job: Job, chunks: int) -> None:
+    Job.objects.filter(id=job.id).update(chunks_total=chunks)
+
+
+def _collect(job: Job, stream: SpeechStream, after: list[SynthesisResult] = ()
+             ) -> SynthesisResult:
+    """Run ``stream`` to its end, recording progress after the chunks and seconds of the
+    results ``after`` (a script's earlier parts); stops at a cancel."""
+    chunks_before = sum(result.chunks for result in after)
+    seconds_before = sum(result.seconds for result in after)
     stop_watching = _watch(job, stream.cancel)
 
     def progressed(chunk) -> None:
         """Record the chunk; a cancel that the watcher has not seen yet still stops the job
         before its next chunk."""
         Job.objects.filter(id=job.id).update(
-            chunks_done=chunk.index + 1, audio_seconds=chunk.end, heartbeat_at=timezone.now())
+            chunks_done=chunks_before + chunk.index + 1,
+            audio_seconds=seconds_before + chunk.end, heartbeat_at=timezone.now())
         if Job.objects.filter(id=job.id, cancel_requested=True).exists():
             stream.cancel("the job was cancelled")
 
     try:
-        result = stream.collect(on_chunk=progressed)
+        return stream.collect(on_chunk=progressed)
     finally:
         stop_watching()
-    return {"samples": result.samples, "sample_rate": result.sample_rate,
-            "output": generation.summary(round(result.seconds, 3))}
 
 
 def _admitted(job: Job, start):

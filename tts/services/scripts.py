@@ -68,11 +68,9 @@ def starts_with_tag(text: str) -> bool:
     return match is not None and not text[:match.start()].strip() and match[1] != MAIN
 
 
-def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | None = None,
-                ref_text: str = "", voice: str = "") -> list[SpeechPart]:
-    """Resolve every reference a request needs: its own (an upload or a saved voice) and the
-    saved voices its tags name. Unknown tags are one error listing them all. Several parts
-    share one seed, chosen here when the request gave none, so the seed reproduces them."""
+def check_script(gen_text: str) -> tuple[list[ScriptSegment], dict[str, Voice]]:
+    """The script's segments and the saved voices its tags name, without preparing any
+    reference. Unknown tags are one error listing them all."""
     segments = parse_script(gen_text)
     if not segments:
         raise InvalidInput("gen_text holds voice tags but no words to speak.",
@@ -86,6 +84,15 @@ def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | No
             f"{', '.join(f'[{v}]' for v in unknown)}. Tags must name saved voices (GET "
             "/api/tts/voices/), or [main] for the request's own voice.",
             code="unknown_voice", attr="gen_text")
+    return segments, found
+
+
+def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | None = None,
+                ref_text: str = "", voice: str = "") -> list[SpeechPart]:
+    """Resolve every reference a request needs: its own (an upload or a saved voice) and the
+    saved voices its tags name. Unknown tags are one error listing them all. Several parts
+    share one seed, chosen here when the request gave none, so the seed reproduces them."""
+    segments, found = check_script(gen_text)
     # The request's own voice, when a part needs it or it was sent (a bad upload is an error
     # even when every word is tagged).
     needs_own = any(segment.voice == MAIN for segment in segments)
