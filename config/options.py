@@ -176,6 +176,10 @@ class TTSSettings(BaseSettings):
     worker_models: CommaList | None = Field(None, **_doc(
         "Models a worker serves (it consumes only their queues, so it loads only them).",
         "every configured model", section="scale"))
+    worker_metrics_port: int = Field(0, ge=0, le=65535, **_doc(
+        "Celery mode: a worker process serves its own Prometheus metrics (generations, jobs, "
+        "queue, loaded models) on this port; 0 turns that off. Give each worker on a machine "
+        "its own port.", "0 (off)", section="scale"))
     worker_wait_seconds: float = Field(30.0, gt=0, **_doc(
         "Celery mode: how long a request waits for a worker to start on it before a 503 "
         "(the task then expires unrun).", "30", section="scale"))

@@ -2,7 +2,8 @@
 
 The main process stays free of torch (it only forks); each pool process marks itself a
 worker, loads its models in the background (TTS_PRELOAD, among those it serves) and
-publishes its status for the web tier's health and model list. The worker consumes the
+publishes its status for the web tier's health and model list (and, with
+TTS_WORKER_METRICS_PORT, serves its own Prometheus metrics). The worker consumes the
 common queue and the queues of the models it serves (TTS_WORKER_MODELS, default all).
 """
 
@@ -13,7 +14,7 @@ import logging
 from celery.signals import celeryd_after_setup, worker_process_init
 from django.conf import settings
 
-from tts.services import cluster, remote, runtime
+from tts.services import cluster, metrics, remote, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +39,5 @@ def start_worker_process(**kwargs) -> None:
     models = served_models()
     runtime.start_preload(models=[m for m in settings.TTS_PRELOAD if m in models])
     cluster.start_status_publisher(models)
+    if settings.TTS_WORKER_METRICS_PORT:
+        metrics.serve_worker_metrics(settings.TTS_WORKER_METRICS_PORT)

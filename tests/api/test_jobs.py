@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -309,3 +310,32 @@ def test_a_job_counts_against_its_keys_audio_quota(client, form):
     assert entry.outcome == "succeeded"
     assert entry.audio_seconds == pytest.approx(final["output"]["duration"], abs=0.01)
     assert AuditEntry.objects.filter(action="job_submit", status=202).exists()
+
+
+def test_jobs_show_in_the_metrics(client, form):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict:
+        text = client.get("/metrics").content.decode()
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    before = scrape()
+    job = client.post(JOBS, form(), format="multipart").json()
+    assert wait_for(client, job["id"])[0]["status"] == "succeeded"
+    waiting = Job.objects.create(id=uuid.uuid4(), model="tiny-f5", gen_text="Waiting.",
+                                 request_hash="x")  # queued, never dispatched
+    Job.objects.filter(id=waiting.id).update(created_at=timezone.now() - timedelta(minutes=5))
+    after = scrape()
+
+    def moved(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert after[("tts_jobs", (("status", "succeeded"),))] == 1
+    assert after[("tts_jobs", (("status", "queued"),))] == 1
+    assert after[("tts_jobs", (("status", "failed"),))] == 0
+    assert 290 < after[("tts_job_oldest_queued_seconds", ())] < 600
+    assert moved("tts_jobs_finished_total", model="tiny-f5", status="succeeded") == 1
+    assert moved("tts_job_run_seconds_count", model="tiny-f5", status="succeeded") == 1
+    assert moved("tts_job_wait_seconds_count", model="tiny-f5") == 1

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 import requests
 import soundfile as sf
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.audio import REF_TEXT
 from tests.support.server import LiveServer
@@ -177,6 +178,27 @@ def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):
     generated = post_form(cluster, "/api/tts/generate/", ref_wav, gen_text=text,
                           headers={"Accept": "audio/wav"})
     assert audio.content == generated.content  # same request, same seed, same samples
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    text = requests.get(url, timeout=10).text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_workers_serve_their_own_metrics_and_the_web_tier_counts_jobs(cluster, ref_wav):
+    finished = ("tts_jobs_finished_total", (("model", "tiny-f5"), ("status", "succeeded")))
+    urls = [f"http://127.0.0.1:{port}/metrics" for port in cluster.worker_metrics_ports]
+    before = sum(scrape(url).get(finished, 0.0) for url in urls)
+    job_id = post_form(cluster, JOBS, ref_wav, gen_text="Counted by a worker.").json()["id"]
+    assert wait_for_job(cluster, job_id)[0]["status"] == "succeeded"
+    workers = [scrape(url) for url in urls]
+    assert sum(worker.get(finished, 0.0) for worker in workers) == before + 1
+    assert all(worker[("tts_loaded_models", (("model", "tiny-f5"),))] == 1
+               for worker in workers)
+    web = scrape(cluster.url + "/metrics")
+    assert web[("tts_jobs", (("status", "succeeded"),))] >= 1
+    assert ("tts_jobs_finished_total", finished[1]) not in web  # counted where it ran
 
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):

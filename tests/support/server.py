@@ -46,6 +46,8 @@ class LiveServer:
     #: extra_env): `make worker`'s command, each with the server's settings and var folder.
     workers: int = 0
     worker_processes: list[subprocess.Popen] = field(default_factory=list)
+    #: Each worker's metrics port (TTS_WORKER_METRICS_PORT), in start order.
+    worker_metrics_ports: list[int] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -104,7 +106,9 @@ class LiveServer:
     def start_worker(self) -> subprocess.Popen:
         """One more worker (`make worker`'s command), logging to worker-<n>.log."""
         index = len(self.worker_processes)
-        env = {**self.env(), "TTS_EXECUTION": "celery"}
+        self.worker_metrics_ports.append(free_port())
+        env = {**self.env(), "TTS_EXECUTION": "celery",
+               "TTS_WORKER_METRICS_PORT": str(self.worker_metrics_ports[-1])}
         with (self.var_dir / f"worker-{index}.log").open("wb") as log:
             process = subprocess.Popen(
                 [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",

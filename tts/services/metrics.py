@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from . import metrics_workers
-from .events import speech_generated, speech_streamed
+from .events import job_finished, speech_generated, speech_streamed
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ ERRORS = Counter("tts_errors", "API error responses by code.", ["code", "status"
 FIRST_AUDIO_SECONDS = Histogram("tts_stream_first_audio_seconds",
                                 "Seconds from request to the first streamed audio bytes.",
                                 ["model"], buckets=SECONDS)
+
+LONG_SECONDS = (*SECONDS, 600, 1800, 3600)
+JOBS_FINISHED = Counter("tts_jobs_finished", "Jobs finished, by model and outcome.",
+                        ["model", "status"])
+JOB_RUN_SECONDS = Histogram("tts_job_run_seconds",
+                            "Seconds from a job's start to its end, by model and outcome.",
+                            ["model", "status"], buckets=LONG_SECONDS)
+JOB_WAIT_SECONDS = Histogram("tts_job_wait_seconds",
+                             "Seconds from a job's submission to its start.", ["model"],
+                             buckets=LONG_SECONDS)
 
 for _result in ("hit", "miss"):
     REFERENCE_CACHE.labels(_result)  # both series exist from the start
@@ -81,6 +91,18 @@ def observe_stream(sender, *, summary: dict, **kwargs) -> None:
         FIRST_AUDIO_SECONDS.labels(model).observe(timing["first_audio_seconds"])
 
 
+@receiver(job_finished, dispatch_uid="metrics.job_finished")
+def observe_job(sender, *, job, **kwargs) -> None:
+    """Where the job finished: the server (inline) or the worker (celery mode, whose own
+    metrics port shows it: TTS_WORKER_METRICS_PORT)."""
+    JOBS_FINISHED.labels(job.model, job.status).inc()
+    if job.started_at and job.finished_at:
+        JOB_WAIT_SECONDS.labels(job.model).observe(
+            max((job.started_at - job.created_at).total_seconds(), 0.0))
+        JOB_RUN_SECONDS.labels(job.model, job.status).observe(
+            max((job.finished_at - job.started_at).total_seconds(), 0.0))
+
+
 def observe_error(code: str, status: int) -> None:
     ERRORS.labels(code, str(status)).inc()
 
@@ -107,18 +129,72 @@ class EngineStateCollector:
         yield from (depth, loaded, count)
 
 
-_collector_registered = False
+class JobsCollector:
+    """Jobs by status and the age of the oldest waiting one, read from the database at
+    scrape time: the same numbers whichever process (or machine) answers the scrape."""
+
+    def describe(self):
+        """The names alone: registering reads no database (the app is not ready then)."""
+        yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("tts_jobs", "Jobs held by the server (finished ones until "
+                                  "TTS_JOB_RETENTION_HOURS), by status.", labels=["status"]),
+                GaugeMetricFamily("tts_job_oldest_queued_seconds",
+                                  "Seconds the oldest queued job has waited (0: none)."))
+
+    def collect(self):
+        from django.db.models import Count, Min
+        from django.utils import timezone
+
+        from tts.models import Job
+
+        try:
+            counts = dict(Job.objects.order_by().values_list("status")
+                          .annotate(count=Count("id")))
+            oldest = Job.objects.filter(status=Job.Status.QUEUED).aggregate(
+                oldest=Min("created_at"))["oldest"]
+        except Exception as exc:  # noqa: BLE001 - a database down must not break /metrics
+            logger.warning("jobs not collected: %s", exc)
+            return
+        jobs, waiting = self._families()
+        for status in Job.Status.values:
+            jobs.add_metric([status], counts.get(status, 0))
+        waiting.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0.0)
+        yield from (jobs, waiting)
+
+
+_collectors_registered = False
 
 
 def register_collectors() -> None:
     """With one process, the engine's state is read at scrape time; with several, each worker
     copies its own into gauges that a scrape adds up (metrics_workers)."""
-    global _collector_registered
-    if not _collector_registered and not metrics_workers.enabled():
+    global _collectors_registered
+    if not _collectors_registered and not metrics_workers.enabled():
         REGISTRY.register(EngineStateCollector())
-        _collector_registered = True
+        REGISTRY.register(JobsCollector())
+        _collectors_registered = True
 
 
 def scrape_registry() -> CollectorRegistry:
     """What /metrics exposes: this process's registry, or every worker's values."""
-    return metrics_workers.scrape_registry() if metrics_workers.enabled() else REGISTRY
+    if not metrics_workers.enabled():
+        return REGISTRY
+    registry = metrics_workers.scrape_registry()
+    registry.register(JobsCollector())
+    return registry
+
+
+def serve_worker_metrics(port: int) -> None:
+    """A Celery worker process's own metrics, at http://<host>:<port>/metrics."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        logger.error("worker metrics not served on port %d: %s (TTS_WORKER_METRICS_PORT)",
+                     port, exc)
+        return
+    logger.info("worker metrics on port %d", port)
