@@ -193,6 +193,11 @@ class TTSSettings(BaseSettings):
     callback_secret: str = Field("", **_doc(
         "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`); the "
         "Django secret key when unset.", "DJANGO_SECRET_KEY", section="scale"))
+    callback_allow_private: bool = Field(False, **_doc(
+        "`1`: job callbacks may go to loopback, private and link-local addresses (a receiver "
+        "inside your network). Off, such a `callback_url` is a 400 and a name that resolves "
+        "to one is not posted to, so clients cannot reach internal services through it.",
+        "`0`", section="scale"))
     callback_attempts: int = Field(4, ge=1, **_doc(
         "Deliveries tried per callback (waits 1, 2, 4 ... s between them).", "4",
         section="scale"))

@@ -271,6 +271,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 def test_the_finished_job_is_posted_signed_to_its_callback_and_retried(client, form, settings):
     settings.TTS_CALLBACK_SECRET = "s3cret"
+    settings.TTS_CALLBACK_ALLOW_PRIVATE = True  # the receiver is on the loopback
     Receiver.deliveries = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -299,6 +300,59 @@ def test_the_finished_job_is_posted_signed_to_its_callback_and_retried(client, f
             break
         time.sleep(0.05)
     assert status.startswith("delivered")
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://[::1]/hook",
+    "http://169.254.169.254/latest/meta-data", "http://localhost:8000/",
+    "https://[::ffff:192.168.0.1]/hook"])
+def test_callbacks_to_internal_addresses_are_refused_at_submission(client, form, settings, url):
+    reply = client.post(JOBS, form(callback_url=url), format="multipart")
+    assert reply.status_code == 400
+    error = error_of(reply)
+    assert (error["attr"], error["code"]) == ("callback_url", "callback_not_allowed")
+    assert "TTS_CALLBACK_ALLOW_PRIVATE" in error["detail"] and Job.objects.count() == 0
+
+
+def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are_not_followed(
+        settings):
+    from tts.services.callbacks import deliver_callback
+
+    Receiver.deliveries = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.TTS_CALLBACK_ATTEMPTS = 1
+    results = []
+    try:
+        for host in ("localhost", "127.0.0.1"):  # a name, and an address, checked at delivery
+            url = f"http://{host}:{server.server_port}/hook"
+            assert deliver_callback(url, {"id": "job"}, on_result=results.append) is False
+        assert Receiver.deliveries == [] and all(r.startswith("refused:") for r in results)
+
+        settings.TTS_CALLBACK_ALLOW_PRIVATE = True
+        Receiver.deliveries = [({}, b"")]  # the next answer is a 200
+        assert deliver_callback(f"http://localhost:{server.server_port}/hook", {"id": "job"},
+                                on_result=results.append) is True
+        assert Receiver.deliveries[-1][0]["host"] == f"localhost:{server.server_port}"
+    finally:
+        server.shutdown()
+
+    class Redirector(Receiver):
+        def do_POST(self):  # noqa: N802
+            type(self).deliveries.append(({}, b""))
+            self.send_response(307)
+            self.send_header("Location", "http://169.254.169.254/")
+            self.end_headers()
+
+    Redirector.deliveries = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert deliver_callback(f"http://127.0.0.1:{server.server_port}/", {"id": "job"},
+                                on_result=results.append) is False
+    finally:
+        server.shutdown()
+    assert len(Redirector.deliveries) == 1 and results[-1].endswith("HTTP 307")
 
 
 def test_a_job_counts_against_its_keys_audio_quota(client, form):

@@ -22,7 +22,9 @@ class _JobFields(serializers.Serializer):
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Where to POST the finished job (JSON, signed: `X-TTS-Signature: "
                   "t=<unix time>,v1=<HMAC-SHA256 of \"<t>.<body>\">`; README \"Jobs\"). "
-                  "Retried with growing waits until a 2xx.",
+                  "Retried with growing waits until a 2xx. An address on the internet: "
+                  "loopback, private and link-local ones are refused unless the server "
+                  "allows them (TTS_CALLBACK_ALLOW_PRIVATE).",
         error_messages={"invalid": "callback_url must be an http(s) URL the server can reach."})
 
     text_limit_setting = "TTS_MAX_JOB_CHARS"

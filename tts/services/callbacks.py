@@ -5,24 +5,38 @@ HMAC-SHA256, keyed with TTS_CALLBACK_SECRET (else the Django secret key), of
 ``"<t>." + body``: a receiver recomputes it and compares in constant time, and refuses old
 ``t`` to stop replays (README "Jobs"). Any 2xx is delivered; anything else is retried
 TTS_CALLBACK_ATTEMPTS times in all, waiting 1, 2, 4 ... seconds.
+
+Clients choose the URL, so the server posts only to addresses on the internet unless
+TTS_CALLBACK_ALLOW_PRIVATE: a name is resolved once per attempt, every address it gives is
+checked, and the connection goes to the checked address (a second lookup could answer
+otherwise); redirects are not followed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import logging
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from .errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
 SIGNATURE_HEADER = "X-TTS-Signature"
+
+
+class CallbackRefused(Exception):
+    """The callback's host is an address the server does not post to."""
 
 
 def signature(body: bytes, timestamp: int, secret: str | None = None) -> str:
@@ -31,32 +45,105 @@ def signature(body: bytes, timestamp: int, secret: str | None = None) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def check_callback_url(url: str) -> None:
+    """At submission: a loopback, private or link-local address (or ``localhost``) is a 400
+    unless TTS_CALLBACK_ALLOW_PRIVATE. Other names are resolved, and checked, at delivery."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    try:
+        refused = not _allowed(ipaddress.ip_address(host))
+    except ValueError:  # a name
+        refused = (host == "localhost" or host.endswith(".localhost")) and not _allow_private()
+    if refused:
+        raise InvalidInput(
+            f"callback_url points at {host}, a loopback, private or link-local address; use "
+            "an address on the internet, or set TTS_CALLBACK_ALLOW_PRIVATE=1 on the server to "
+            "post inside its network.", code="callback_not_allowed", attr="callback_url")
+
+
 def deliver_callback(url: str, document: dict,
                      on_result: Callable[[str], None] = lambda text: None) -> bool:
     """POST ``document`` to ``url`` until a 2xx or the attempts run out; ``on_result`` gets a
-    line saying how it went (kept on the job)."""
+    line saying how it went (kept on the job). Redirects are not followed."""
     body = json.dumps(document).encode()
     attempts = settings.TTS_CALLBACK_ATTEMPTS
     outcome = ""
     for attempt in range(1, attempts + 1):
         timestamp = int(time.time())
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "f5-tts-server",
-            SIGNATURE_HEADER: signature(body, timestamp), "X-TTS-Job": document["id"],
-            "X-TTS-Attempt": str(attempt)})
+        headers = {"Content-Type": "application/json", "User-Agent": "f5-tts-server",
+                   SIGNATURE_HEADER: signature(body, timestamp), "X-TTS-Job": document["id"],
+                   "X-TTS-Attempt": str(attempt)}
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                outcome = f"HTTP {response.status}"
-                if 200 <= response.status < 300:
-                    on_result(f"delivered: {outcome} (attempt {attempt})")
-                    return True
-        except urllib.error.HTTPError as exc:
-            outcome = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            outcome = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+            status = _post(url, body, headers)
+            outcome = f"HTTP {status}"
+            if 200 <= status < 300:
+                on_result(f"delivered: {outcome} (attempt {attempt})")
+                return True
+        except CallbackRefused as exc:
+            logger.warning("callback of job %s to %s refused: %s", document["id"], url, exc)
+            on_result(f"refused: {exc}")
+            return False
+        except (OSError, http.client.HTTPException) as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
         logger.warning("callback of job %s to %s failed (attempt %d of %d): %s",
                        document["id"], url, attempt, attempts, outcome)
         if attempt < attempts:
             time.sleep(2 ** (attempt - 1))
     on_result(f"failed after {attempts} attempts: {outcome}")
     return False
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the address the host resolved to and was checked at (no second lookup that
+    could answer differently), and return the status."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    address = _checked_address(parts.hostname or "", port)
+    connection = (_PinnedHTTPSConnection if secure else _PinnedHTTPConnection)(
+        parts.hostname, port, address=address, timeout=TIMEOUT_SECONDS)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _checked_address(host: str, port: int) -> str:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [ipaddress.ip_address(info[4][0].partition("%")[0]) for info in infos]
+    refused = [address for address in addresses if not _allowed(address)]
+    if refused:
+        raise CallbackRefused(f"{host} resolves to {refused[0]}, a loopback, private or "
+                              "link-local address (TTS_CALLBACK_ALLOW_PRIVATE)")
+    return str(addresses[0])
+
+
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return _allow_private() or address.is_global
+
+
+def _allow_private() -> bool:
+    return settings.TTS_CALLBACK_ALLOW_PRIVATE
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to ``address`` while naming ``host`` (the Host header, TLS's server name)."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(_PinnedHTTPConnection):
+    default_port = http.client.HTTPS_PORT
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = ssl.create_default_context().wrap_socket(self.sock,
+                                                             server_hostname=self.host)

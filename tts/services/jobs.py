@@ -46,7 +46,7 @@ from tts.engine.synthesis import MAX_SEED, SynthesisResult
 from tts.models import Job
 
 from . import voices
-from .callbacks import deliver_callback
+from .callbacks import check_callback_url, deliver_callback
 from .errors import Conflict, InvalidInput, NotFound
 from .events import job_finished
 from .runtime import engine_config, runs_models_here
@@ -90,6 +90,8 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
             raise InvalidInput("gen_text has words for the request's own voice ([main], or "
                                "before the first tag): send ref_audio or voice with them.",
                                code="required", attr="ref_audio")
+    if callback_url:
+        check_callback_url(callback_url)
     from .remote import known_model  # the configuration alone: no model is loaded
 
     model_id = known_model(model_id)
