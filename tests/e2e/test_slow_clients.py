@@ -4,6 +4,7 @@ cost no threads and are closed at their deadlines; slow readers of streams hold 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 
@@ -123,6 +124,16 @@ def test_an_oversized_body_is_refused_before_it_is_read(guarded_server):
     reply = reply_to(guarded_server, b"POST /api/tts/generate/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 413") and b"TTS_MAX_UPLOAD_MB" in reply
+
+
+def test_under_v1_the_guards_answer_in_openais_error_shape(guarded_server):
+    reply = reply_to(guarded_server, b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "request_too_large"
+    assert "TTS_MAX_UPLOAD_MB" in error["message"]
 
 
 def test_malformed_requests_get_json_errors(guarded_server):

@@ -1,6 +1,7 @@
 """Request bodies, guarded before Django reads them (Django's ASGI handler reads a whole body
 into a temporary file before any view runs): over the upload limit → 413 at once, without
-reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed.
+reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed, in
+the error shape of the API asked (OpenAI's under /v1/).
 A body sent with ``Transfer-Encoding: chunked`` (no Content-Length) is read like any other."""
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import json
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from tts.openai.errors import error_body as openai_error_body
+
 from .errors import error_body, too_large_detail
+
+OPENAI_PREFIX = "/v1/"
 
 
 class _BodyRefused(Exception):
@@ -31,7 +36,8 @@ class RequestGuard:
         length = dict(scope.get("headers") or ()).get(b"content-length", b"").strip()
         if length.isdigit() and int(length) > limit:
             return await _refuse(send, _BodyRefused(413, "request_too_large",
-                                                    too_large_detail(int(length))))
+                                                    too_large_detail(int(length))),
+                                 scope["path"])
         received, body_done = 0, False
 
         async def guarded_receive():
@@ -54,11 +60,17 @@ class RequestGuard:
         try:
             await self.app(scope, guarded_receive, send)
         except _BodyRefused as refused:
-            await _refuse(send, refused)
+            await _refuse(send, refused, scope["path"])
 
 
-async def _refuse(send, refused: _BodyRefused) -> None:
-    body = json.dumps(error_body("client_error", refused.code, refused.detail)).encode()
+async def _refuse(send, refused: _BodyRefused, path: str) -> None:
+    """The error in the shape of the API asked: OpenAI's under /v1/, ours elsewhere."""
+    if path.startswith(OPENAI_PREFIX):
+        shaped = openai_error_body(refused.detail, kind="invalid_request_error",
+                                   code=refused.code)
+    else:
+        shaped = error_body("client_error", refused.code, refused.detail)
+    body = json.dumps(shaped).encode()
     await send({"type": "http.response.start", "status": refused.status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]})
