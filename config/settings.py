@@ -108,9 +108,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"tts-test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Rate-limit counters. Per process by default; with several workers point CACHE_URL at a shared
-# cache (redis://..., memcache://...) so that a key's limit holds across them.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -197,6 +194,12 @@ SPECTACULAR_SETTINGS = {
 # --- Celery (TTS_EXECUTION=celery; README "Scale-out") -------------------------------------
 # Redis carries the tasks and relays the chunks of each generation back to the web process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+# Rate-limit counters: per process inline; in celery mode the broker's Redis, so that a key's
+# limit holds across every web process and node. CACHE_URL (redis://..., memcache://...)
+# decides otherwise.
+_SHARED_CACHE = TTS.execution == "celery" and CELERY_BROKER_URL.startswith(("redis:", "rediss:"))
+CACHES = {"default": env.cache(
+    "CACHE_URL", default=CELERY_BROKER_URL if _SHARED_CACHE else "locmemcache://")}
 CELERY_TASK_ACKS_LATE = True  # a task is acknowledged when done, so a dead worker's is redone
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy worker holds no second task back from others

@@ -105,6 +105,27 @@ def test_importing_settings_writes_nothing_and_migrate_prepares_var(tmp_path):
     assert done.returncode == 0 and "tts.W002" not in done.stderr, done.stderr
 
 
+def test_in_celery_mode_the_rate_limit_cache_is_the_brokers_redis(tmp_path):
+    probe = ("import django; django.setup(); from django.conf import settings; "
+             "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default']['LOCATION'])")
+    base = {**os.environ, "TTS_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings",
+            "CELERY_BROKER_URL": "redis://10.0.0.5:6379/2"}
+    base.pop("CACHE_URL", None)
+
+    def cache_of(**env: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env={**base, **env})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert cache_of(TTS_EXECUTION="celery") == (
+        "django.core.cache.backends.redis.RedisCache redis://10.0.0.5:6379/2")
+    assert cache_of(TTS_EXECUTION="inline").startswith(
+        "django.core.cache.backends.locmem.LocMemCache")
+    assert cache_of(TTS_EXECUTION="celery", CACHE_URL="locmemcache://").startswith(
+        "django.core.cache.backends.locmem.LocMemCache")
+
+
 @pytest.mark.parametrize("env, ok", [
     ({"HOST": "0.0.0.0"}, False),
     ({"HOST": "0.0.0.0", "DJANGO_SECRET_KEY": "k" * 50}, False),

@@ -124,3 +124,21 @@ def test_streamed_audio_is_audited_and_counts_against_the_quota(client, form, ma
     assert entry.model == "tiny-f5" and entry.audio_seconds > 0.2
     assert_throttled(client.post(GENERATE, form(stream="true"), HTTP_X_API_KEY=raw),
                      "audio_quota_exceeded", at_most=86400)
+
+
+def test_the_per_minute_limit_can_live_in_a_shared_redis_and_fails_open_without_it(
+        client, settings):
+    import redis
+
+    from tests.support.services import redis_database
+
+    redis_cache = "django.core.cache.backends.redis.RedisCache"
+    settings.TTS_RATE_LIMIT_PER_MINUTE = 2
+    with redis_database() as url:
+        settings.CACHES = {"default": {"BACKEND": redis_cache, "LOCATION": url}}
+        for _ in range(2):
+            assert client.post(GENERATE, {}).status_code == 400
+        assert_throttled(client.post(GENERATE, {}), "rate_limited", at_most=60)
+        assert redis.Redis.from_url(url).keys("*throttle:generation:ip:127.0.0.1")
+    settings.CACHES = {"default": {"BACKEND": redis_cache, "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert client.post(GENERATE, {}).status_code == 400  # no cache: not limited, no 500

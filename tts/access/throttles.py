@@ -4,6 +4,7 @@ the setting; 0 means unlimited."""
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 from .authentication import request_key
 from .models import AuditEntry
 
+logger = logging.getLogger(__name__)
 DAY = timedelta(hours=24)
 
 
@@ -24,7 +26,8 @@ def _limit(own, default):
 
 
 class RequestRateThrottle(SimpleRateThrottle):
-    """A sliding minute in the cache (set CACHE_URL to a shared cache for several workers)."""
+    """A sliding minute in the cache (shared: CACHE_URL, or the broker's Redis in celery
+    mode)."""
 
     scope = "generation"
 
@@ -43,8 +46,13 @@ class RequestRateThrottle(SimpleRateThrottle):
         if not limit:
             return True
         self.rate, self.num_requests, self.duration = f"{limit}/min", limit, 60
-        if super().allow_request(request, view):
-            return True
+        try:
+            if super().allow_request(request, view):
+                return True
+        except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises
+            logger.warning("rate limit not checked, the cache is unreachable (CACHE_URL): %s",
+                           exc)
+            return True  # the limit fails open: a cache outage refuses nobody
         wait = max(1, math.ceil(self.wait() or 1))
         raise Throttled(wait=wait, detail=(
             f"Rate limit of {limit} generation requests per minute reached; retry in {wait} s."),
