@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -386,13 +387,32 @@ def test_the_storage_backend_is_chosen_by_environment():
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-def test_streaming_with_a_voice_and_not_with_a_script(client, two_voices):
+def test_streaming_with_a_voice_and_with_a_script(client, two_voices):
     streamed = client.post(GENERATE, {"voice": "anna", "gen_text": "Streamed from a voice.",
                                       "stream": True, "nfe_step": 4, "seed": 5},
                            format="json", HTTP_ACCEPT="audio/wav")
     assert streamed.status_code == 200 and streamed.streaming
     samples, rate = sf.read(io.BytesIO(b"".join(streamed)))
     assert rate == 24000 and len(samples) > rate // 2
-    error = error_of(client.post(GENERATE, {"voice": "anna", "stream": True,
-                                            "gen_text": "Hi. [ben] Hello."}, format="json"))
-    assert (error["attr"], error["code"]) == ("gen_text", "script_not_streamable")
+
+    script = ("Welcome back to the show, everyone. [ben] Thanks, glad to be here today. "
+              "[anna] Let us begin with the news.")
+    request = {"voice": "anna", "gen_text": script, "nfe_step": 4, "seed": 6}
+    pcm = client.post(GENERATE, {**request, "stream": True, "output_format": "pcm"},
+                      format="json")
+    assert pcm.status_code == 200 and pcm.streaming
+    pcm_bytes = b"".join(pcm)
+    events = client.post(GENERATE, request, format="json", HTTP_ACCEPT="text/event-stream")
+    blocks = [dict(line.split(": ", 1) for line in block.splitlines())
+              for block in b"".join(events).decode().strip().split("\n\n")]
+    chunks = [json.loads(b["data"]) for b in blocks if b["event"] == "chunk"]
+    done = json.loads(blocks[-1]["data"])
+    assert blocks[-1]["event"] == "done" and done["chunks"] == len(chunks) >= 3
+    assert [c["index"] for c in chunks] == list(range(len(chunks)))
+    assert {c["total"] for c in chunks} == {len(chunks)} == {int(pcm["X-Chunks"])}
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert after["start"] == pytest.approx(before["end"], abs=1e-3)  # one timeline
+    assert b"".join(base64.b64decode(c["audio"]) for c in chunks) == pcm_bytes
+    assert [s["voice"] for s in done["segments"]] == ["anna", "ben", "anna"]
+    assert done["segments"][-1]["end"] == pytest.approx(done["duration"], abs=1e-3)
+    assert len(pcm_bytes) / 2 / 24000 == pytest.approx(done["duration"], abs=2e-3)

@@ -165,6 +165,16 @@ def test_voices_and_the_openai_api_work_through_the_workers(cluster, ref_wav):
     samples, rate = sf.read(io.BytesIO(speech.content))
     assert rate == 24000 and len(samples) > 0
 
+    script = requests.post(cluster.url + "/v1/audio/speech", json={
+        "model": "tts-1", "voice": "worker-voice", "response_format": "pcm",
+        "stream_format": "sse", "input": "Spoken by a worker. [worker-voice] And again."},
+        timeout=120)  # a multi-voice script, streamed part after part through the relay
+    events = [json.loads(line.removeprefix("data: ")) for line in script.text.split("\n\n")
+              if line]
+    assert events[-1]["type"] == "speech.audio.done" and len(events) >= 3
+    pcm = b"".join(base64.b64decode(event["audio"]) for event in events[:-1])
+    assert len(pcm) / 2 / 24000 == pytest.approx(events[-1]["duration"], abs=2e-3)
+
 
 def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):
     text = " ".join(f"This is sentence number {n} of a job on a worker." for n in range(8))

@@ -235,9 +235,10 @@ class TTSEngine:
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
                             texts=texts, params=params, streaming=streaming, label=label)
 
-    def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams) -> int:
-        """How many chunks ``open_stream`` (not streaming) will cut ``gen_text`` into."""
-        return len(chunk_text(ref, gen_text, params.speed, short_first=False))
+    def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams, *,
+                    streaming: bool = False) -> int:
+        """How many chunks ``open_stream`` will cut ``gen_text`` into."""
+        return len(chunk_text(ref, gen_text, params.speed, short_first=streaming))
 
     def generate(self, model_id: str, ref: PreparedReference, gen_text: str,
                  params: SynthesisParams) -> SynthesisResult:

@@ -1,9 +1,8 @@
 """OpenAI-compatible endpoints under /v1: the same services as /api/tts/, OpenAI's shapes.
 
 Speech is streamed as it is generated (the engine's chunk stream): ``stream_format=audio``
-as one growing file with chunked transfer, ``sse`` as delta events of that file's bytes. A
-multi-voice script is generated whole first (scripts are not streamed yet), then sent the
-same ways.
+as one growing file with chunked transfer, ``sse`` as delta events of that file's bytes;
+a multi-voice script too, part after part.
 """
 
 from __future__ import annotations
@@ -125,7 +124,7 @@ or POST /api/tts/voices/).
 - `stream_format`: `audio` sends the file as it is generated (chunked transfer); `sse` sends
   `data: {"type": "speech.audio.delta", "audio": "<base64>"}` events (their bytes joined are the
   file in `response_format`), then `data: {"type": "speech.audio.done", ...}`. A multi-voice
-  script (`[voice-id]` tags) is generated whole first, then sent the same ways.
+  script (`[voice-id]` tags) is streamed the same ways, part after part.
 
 ```python
 from openai import OpenAI

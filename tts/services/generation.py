@@ -18,7 +18,14 @@ from tts.engine.synthesis import nfe_for as nfe_for
 
 from .events import announces_speech
 from .runtime import get_engine, runs_models_here
-from .scripts import SpeechPart, is_script, join_parts, plan_speech, request_reference
+from .scripts import (
+    SpeechPart,
+    is_script,
+    join_results,
+    part_segments,
+    plan_speech,
+    request_reference,
+)
 
 if TYPE_CHECKING:  # torch: only in processes that run the models
     from tts.engine.engine import Admission, TTSEngine
@@ -183,30 +190,38 @@ class StartedScript:
     started: float
     prepared: float
     label: str
+    #: Streamed: each part's first chunk is cut short and silences are removed per chunk.
+    streaming: bool = False
 
     def total_chunks(self) -> int:
         engine: TTSEngine = get_engine()
-        return sum(engine.chunk_count(part.ref, part.text, part.params) for part in self.parts)
+        return sum(engine.chunk_count(part.ref, part.text, part.params, streaming=self.streaming)
+                   for part in self.parts)
 
     def streams(self, admitted: Callable[[Callable[[], SpeechStream]], SpeechStream]
-                = lambda open_stream: open_stream()) -> Iterator[SpeechStream]:
-        """Each part's stream in turn, opened when the previous one is done; ``admitted``
-        wraps each opening (a job waits there while the queue is full)."""
+                = lambda open_stream: open_stream(), first: int = 0) -> Iterator[SpeechStream]:
+        """Each part's stream from part ``first`` on, opened when the previous one is done;
+        ``admitted`` wraps each opening (a job waits there while the queue is full)."""
         engine: TTSEngine = get_engine()
-        for part in self.parts:
+        for part in self.parts[first:]:
             yield admitted(lambda part=part: engine.open_stream(
-                engine.admit(self.model), part.ref, part.text, part.params, label=self.label))
+                engine.admit(self.model), part.ref, part.text, part.params,
+                streaming=self.streaming, label=self.label))
 
     def finish(self, results: list[SynthesisResult]) -> tuple[SynthesisResult, dict]:
         """The parts joined, and the reply's metadata (``SpeechResult``'s fields but the
         audio, the clip and the picture)."""
-        result, segments = join_parts(self.parts, results)
-        duration = round(result.seconds, 3)
-        timings = result.timings
+        result = join_results(results)
+        return result, self.summary(seed=result.seed, seconds=[r.seconds for r in results],
+                                    chunks=result.chunks, timings=result.timings)
+
+    def summary(self, *, seed: int, seconds: list[float], chunks: int, timings: dict) -> dict:
+        """The metadata of the parts made so far, each ``seconds`` long."""
+        duration = round(sum(seconds), 3)
         inference = timings.get("inference_seconds", 0.0)
-        return result, {
-            "model": self.model, "seed": result.seed, "sample_rate": result.sample_rate,
-            "duration": duration, "chunks": result.chunks,
+        return {
+            "model": self.model, "seed": seed, "sample_rate": self.parts[0].ref.sample_rate,
+            "duration": duration, "chunks": chunks,
             "ref_text": self.parts[0].ref.ref_text.strip(),
             "parameters": {name: getattr(self.params, name) for name in PARAMETER_NAMES},
             "timing": {
@@ -218,13 +233,13 @@ class StartedScript:
                 "inference_seconds": round(inference, 4),
                 "real_time_factor": round(inference / duration, 4) if duration else None,
             },
-            "segments": segments,
+            "segments": part_segments(self.parts[:len(seconds)], seconds),
         }
 
 
 def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                  voice: str = "", gen_text: str, options: Mapping[str, Any],
-                 label: str = "-") -> StartedScript:
+                 streaming: bool = False, label: str = "-") -> StartedScript:
     """Plan a ``[voice-id]`` script: an unknown model or voice is refused before any
     decoding, then every reference it needs is prepared."""
     started = time.perf_counter()
@@ -235,4 +250,4 @@ def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text
     parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
                         ref_text=ref_text, voice=voice)
     return StartedScript(model=model_id, params=params, parts=parts, started=started,
-                         prepared=time.perf_counter(), label=label)
+                         prepared=time.perf_counter(), label=label, streaming=streaming)

@@ -114,26 +114,29 @@ def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | No
     return parts
 
 
-def join_parts(parts: list[SpeechPart], results: list[SynthesisResult]
-               ) -> tuple[SynthesisResult, list[dict]]:
-    """The parts' audio end to end (different speakers: no cross-fade between them), and
-    each part's place in it."""
+def join_results(results: list[SynthesisResult]) -> SynthesisResult:
+    """The parts' audio end to end (different speakers: no cross-fade between them)."""
     first = results[0]
     mels = [r.spectrogram for r in results if r.spectrogram is not None]
-    joined = SynthesisResult(
+    return SynthesisResult(
         samples=np.concatenate([r.samples for r in results]), sample_rate=first.sample_rate,
         seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
         spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
-        timings={name: sum(r.timings.get(name, 0.0) for r in results)
-                 for name in first.timings})
-    segments, start = [], 0
-    for part, result in zip(parts, results, strict=True):
-        end = start + len(result.samples)
-        segments.append({"voice": part.voice, "text": part.text,
-                         "start": round(start / result.sample_rate, 3),
-                         "end": round(end / result.sample_rate, 3)})
-        start = end
-    return joined, segments
+        timings=sum_timings([r.timings for r in results]))
+
+
+def part_segments(parts: list[SpeechPart], seconds: list[float]) -> list[dict]:
+    """Where each part sits in the joined audio, given each part's length in seconds."""
+    segments, start = [], 0.0
+    for part, length in zip(parts, seconds, strict=True):
+        segments.append({"voice": part.voice, "text": part.text, "start": round(start, 3),
+                         "end": round(start + length, 3)})
+        start += length
+    return segments
+
+
+def sum_timings(timings: list[dict]) -> dict:
+    return {name: sum(t.get(name, 0.0) for t in timings) for name in timings[0]}
 
 
 def is_script(text: str) -> bool:

@@ -1,17 +1,11 @@
-"""Speech as the bytes of one audio file, as they come: streamed from the engine's chunk
-stream when it can be, generated whole first when it cannot (multi-voice scripts)."""
+"""Speech as the bytes of one audio file, as they come from the engine's chunk stream."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any
 
-from .generation import speech_generate
-from .scripts import is_script
 from .streaming import speech_stream
-
-#: Bytes per piece when a whole file is sent in pieces.
-PIECE_BYTES = 32 * 1024
 
 
 class SpeechAudio:
@@ -41,16 +35,7 @@ def speech_audio(*, model_id: str = "", voice: str, gen_text: str, options: Mapp
     replies); the audio is made while the caller iterates."""
     args = {"model_id": model_id, "voice": voice, "gen_text": gen_text, "options": options,
             "output_format": output_format, "label": label}
-    if is_script(gen_text):
-        result = speech_generate(**args)
-        return SpeechAudio(_pieces(result.audio), seed=result.seed, model=result.model,
-                           summary=lambda: {"duration": result.duration})
     session = speech_stream(**args)
     return SpeechAudio(session, seed=session.seed, model=session.model,
                        close=session.close,
                        summary=lambda: {"duration": session.summary()["duration"]})
-
-
-async def _pieces(data: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), PIECE_BYTES):
-        yield data[start:start + PIECE_BYTES]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,19 @@ from tts.engine.audio import to_pcm16
 from tts.engine.errors import EngineError, GenerationCancelled
 from tts.engine.streaming_audio import stream_encoder
 
-from .errors import InvalidInput
 from .events import announce_streamed
-from .generation import CONTENT_TYPES, StartedGeneration, start_generation
+from .generation import (
+    CONTENT_TYPES,
+    StartedGeneration,
+    StartedScript,
+    start_generation,
+    start_script,
+)
 from .runtime import runs_models_here
-from .scripts import is_script
+from .scripts import is_script, sum_timings
 
 if TYPE_CHECKING:  # torch: only in processes that run the models
-    from tts.engine.stream import AudioChunk
+    from tts.engine.stream import AudioChunk, SpeechStream
 
 logger = logging.getLogger(__name__)
 
@@ -129,22 +135,32 @@ class StreamSession:
 
 
 class SpeechStreamSession(StreamSession):
-    """A stream made by this process's engine."""
+    """A stream made by this process's engine: one generation's chunks."""
 
     def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
-        stream = generation.stream
-        super().__init__(fmt=fmt, events=events, model=generation.model, seed=stream.seed,
-                         total_chunks=stream.total_chunks,
-                         sample_rate=generation.ref.sample_rate)
+        self._init_local(generation.stream, generation.started, fmt=fmt, events=events,
+                         model=generation.model, total_chunks=generation.stream.total_chunks)
         self.generation = generation
+
+    def _init_local(self, first: SpeechStream, started: float, *, fmt: str, events: bool,
+                    model: str, total_chunks: int) -> None:
+        super().__init__(fmt=fmt, events=events, model=model, seed=first.seed,
+                         total_chunks=total_chunks, sample_rate=first.ref.sample_rate)
+        #: The stream running now (a script runs one per part).
+        self.stream = first
+        self.started = started
+        self.stopped = False
+        #: Each finished stream's seconds, chunks and timings.
+        self.done: list[tuple[float, int, dict]] = []
         #: Seconds from the request's start to its first audio, once there is some.
         self.first_audio_seconds: float | None = None
 
-    @property
-    def stream(self):
-        return self.generation.stream
+    def streams(self) -> Iterator[SpeechStream]:
+        """The engine streams to run, in turn."""
+        yield self.stream
 
     def cancel(self, why: str) -> None:
+        self.stopped = True
         self.stream.cancel(why)
 
     def close(self) -> None:
@@ -172,11 +188,25 @@ class SpeechStreamSession(StreamSession):
             self.stream.close()
             announce_streamed(self.summary)
 
+    def _chunks(self) -> Iterator[AudioChunk]:
+        """Every stream's chunks, numbered and placed in the whole output."""
+        for stream in self.streams():
+            self.stream = stream
+            chunks_before = sum(chunks for _, chunks, _ in self.done)
+            seconds_before = sum(seconds for seconds, _, _ in self.done)
+            for chunk in stream:
+                if self.first_audio_seconds is None and len(chunk.samples):
+                    self.first_audio_seconds = round(time.perf_counter() - self.started, 4)
+                yield dataclasses.replace(
+                    chunk, index=chunks_before + chunk.index, total=self.total_chunks,
+                    start=seconds_before + chunk.start, end=seconds_before + chunk.end)
+            self.done.append((stream.emitted_seconds, stream.total_chunks,
+                              dict(stream.timings)))
+
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
         encoder = stream_encoder(self.format, self.sample_rate, hand_over)
         try:
-            for chunk in self.stream:
-                self._note_first_audio(chunk)
+            for chunk in self._chunks():
                 encoder.write(chunk.samples)
         except BaseException:
             encoder.abort()
@@ -184,18 +214,42 @@ class SpeechStreamSession(StreamSession):
         encoder.close()
 
     def _produce_events(self, hand_over: Callable[[Any], None]) -> None:
-        for chunk in self.stream:
-            self._note_first_audio(chunk)
+        for chunk in self._chunks():
             hand_over(StreamEvent("chunk", chunk_event(chunk)))
         hand_over(StreamEvent("done", self.summary()))
-
-    def _note_first_audio(self, chunk: AudioChunk) -> None:
-        if self.first_audio_seconds is None and len(chunk.samples):
-            self.first_audio_seconds = round(time.perf_counter() - self.generation.started, 4)
 
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
         summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
+        summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        return summary
+
+
+class ScriptStreamSession(SpeechStreamSession):
+    """A multi-voice script streamed: its parts' chunks one after the other, as one file or
+    one sequence of events. The first part is admitted before the reply starts; each next
+    part takes its place in the queue when the previous one is done."""
+
+    def __init__(self, script: StartedScript, *, fmt: str, events: bool):
+        first = next(script.streams())
+        self._init_local(first, script.started, fmt=fmt, events=events, model=script.model,
+                         total_chunks=script.total_chunks())
+        self.script = script
+
+    def streams(self) -> Iterator[SpeechStream]:
+        yield self.stream
+        for stream in self.script.streams(first=1):
+            if self.stopped:
+                stream.close()
+                return
+            yield stream
+
+    def summary(self) -> dict:
+        finished = self.done  # the parts made whole
+        summary = self.script.summary(
+            seed=self.seed, seconds=[seconds for seconds, _, _ in finished],
+            chunks=sum(chunks for _, chunks, _ in finished),
+            timings=sum_timings([timings for _, _, timings in finished] or [{}]))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
         return summary
 
@@ -229,9 +283,10 @@ def speech_stream(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
                            voice=voice, gen_text=gen_text, options=options,
                            output_format=output_format, events=events, label=label)
     if is_script(gen_text):
-        raise InvalidInput("Multi-voice scripts ([voice-id] tags) are not streamed yet; send "
-                           "the script without stream=true.", code="script_not_streamable",
-                           attr="gen_text")
+        script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
+                              voice=voice, gen_text=gen_text, options=options, streaming=True,
+                              label=label)
+        return ScriptStreamSession(script, fmt=output_format, events=events)
     generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                   voice=voice, gen_text=gen_text, options=options,
                                   streaming=True, label=label)
