@@ -238,9 +238,10 @@ class ScriptStreamSession(SpeechStreamSession):
 
     def streams(self) -> Iterator[SpeechStream]:
         yield self.stream
-        for stream in self.script.streams(first=1):
-            if self.stopped:
-                stream.close()
+        rest = self.script.streams(first=1)
+        while not self.stopped:  # a cancel between two parts admits no further part
+            stream = next(rest, None)
+            if stream is None:
                 return
             yield stream
 
