@@ -113,3 +113,26 @@ def test_hanging_up_stops_the_generation_and_frees_the_device(tts_server, ref_by
     assert after.status_code == 200
     health = requests.get(f"{tts_server.url}/api/tts/health/", timeout=10).json()
     assert health["queue_depth"] == 0
+
+
+def test_hanging_up_on_a_script_stops_it_within_its_part(tts_server, ref_bytes):
+    script = f"{STORY} [main speed=1.1] {STORY}"  # two parts, both in the request's voice
+    with stream(tts_server, ref_bytes, nfe_step=64, gen_text=script,
+                headers={"X-Request-ID": "hang-up-script-1"}) as reply:
+        assert reply.status_code == 200
+        first = next(reply.iter_content(chunk_size=None))
+        total = int(reply.headers["X-Chunks"])
+        assert first.startswith(b"RIFF") and total >= 4
+    deadline = time.monotonic() + 60
+    pattern = "[hang-up-script-1] generation cancelled (the client disconnected) after"
+    while pattern not in tts_server.log_text():
+        assert time.monotonic() < deadline, tts_server.log_tail()
+        time.sleep(0.1)
+    time.sleep(1.0)  # the second part would have been admitted by now
+    lines = [line for line in tts_server.log_text().splitlines() if "[hang-up-script-1]" in line]
+    assert sum(pattern in line for line in lines) == 1, lines
+    cancelled = next(line for line in lines if pattern in line)
+    done, part_total = cancelled.split(" after ")[1].split(" chunks")[0].split(" of ")
+    assert int(done) < int(part_total) < total  # stopped inside the first part
+    health = requests.get(f"{tts_server.url}/api/tts/health/", timeout=10).json()
+    assert health["queue_depth"] == 0
