@@ -134,16 +134,13 @@ class StreamSession:
             self.cancel("the response was closed")
 
 
-class SpeechStreamSession(StreamSession):
-    """A stream made by this process's engine: one generation's chunks."""
+class LocalStreamSession(StreamSession):
+    """A stream made by this process's engine: the chunks of its engine streams, one after
+    the other (one for a generation, one per part for a script), numbered and placed as one
+    output. Subclasses say which streams (``streams``) and what the reply's metadata is."""
 
-    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
-        self._init_local(generation.stream, generation.started, fmt=fmt, events=events,
-                         model=generation.model, total_chunks=generation.stream.total_chunks)
-        self.generation = generation
-
-    def _init_local(self, first: SpeechStream, started: float, *, fmt: str, events: bool,
-                    model: str, total_chunks: int) -> None:
+    def __init__(self, first: SpeechStream, *, started: float, model: str, total_chunks: int,
+                 fmt: str, events: bool):
         super().__init__(fmt=fmt, events=events, model=model, seed=first.seed,
                          total_chunks=total_chunks, sample_rate=first.ref.sample_rate)
         #: The stream running now (a script runs one per part).
@@ -218,6 +215,15 @@ class SpeechStreamSession(StreamSession):
             hand_over(StreamEvent("chunk", chunk_event(chunk)))
         hand_over(StreamEvent("done", self.summary()))
 
+
+class SpeechStreamSession(LocalStreamSession):
+    """One generation's chunks."""
+
+    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
+        super().__init__(generation.stream, started=generation.started, model=generation.model,
+                         total_chunks=generation.stream.total_chunks, fmt=fmt, events=events)
+        self.generation = generation
+
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
         summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
@@ -225,15 +231,15 @@ class SpeechStreamSession(StreamSession):
         return summary
 
 
-class ScriptStreamSession(SpeechStreamSession):
-    """A multi-voice script streamed: its parts' chunks one after the other, as one file or
-    one sequence of events. The first part is admitted before the reply starts; each next
-    part takes its place in the queue when the previous one is done."""
+class ScriptStreamSession(LocalStreamSession):
+    """A multi-voice script: its parts' chunks one after the other. The first part is
+    admitted before the reply starts; each next part takes its place in the queue when the
+    previous one is done."""
 
     def __init__(self, script: StartedScript, *, fmt: str, events: bool):
-        first = next(script.streams())
-        self._init_local(first, script.started, fmt=fmt, events=events, model=script.model,
-                         total_chunks=script.total_chunks())
+        total_chunks = script.total_chunks()
+        super().__init__(next(script.streams()), started=script.started, model=script.model,
+                         total_chunks=total_chunks, fmt=fmt, events=events)
         self.script = script
 
     def streams(self) -> Iterator[SpeechStream]:
@@ -246,11 +252,11 @@ class ScriptStreamSession(SpeechStreamSession):
             yield stream
 
     def summary(self) -> dict:
-        finished = self.done  # the parts made whole
+        """The metadata of the parts made whole (all of them once the stream is done)."""
         summary = self.script.summary(
-            seed=self.seed, seconds=[seconds for seconds, _, _ in finished],
-            chunks=sum(chunks for _, chunks, _ in finished),
-            timings=sum_timings([timings for _, _, timings in finished] or [{}]))
+            seed=self.seed, seconds=[seconds for seconds, _, _ in self.done],
+            chunks=sum(chunks for _, chunks, _ in self.done),
+            timings=sum_timings([timings for _, _, timings in self.done] or [{}]))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
         return summary
 
