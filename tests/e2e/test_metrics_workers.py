@@ -89,7 +89,10 @@ def test_counts_from_both_workers_add_up(two_workers, ref_bytes, tmp_path):
     assert all(value(mine, "tts_generations_total", **MODEL) < sent for mine in own.values())
     assert sum(value(mine, "tts_generations_total", **MODEL) for mine in own.values()) == sent
 
-    time.sleep(1.5)  # the live gauges are refreshed once a second
+    deadline = time.monotonic() + 30  # the live gauges are refreshed once a second
+    while value(scrape(two_workers), "tts_queue_depth") != 0:
+        assert time.monotonic() < deadline, two_workers.log_tail()
+        time.sleep(0.2)
     for _ in range(6):  # whichever worker answers: the totals of both
         found = scrape(two_workers)
         assert value(found, "tts_generations_total", **MODEL) == sent
