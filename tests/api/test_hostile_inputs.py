@@ -59,10 +59,18 @@ def test_numbers_alone_are_speakable(client, form):
     assert client.post(GENERATE, form(gen_text="42")).status_code == 200
 
 
-def test_post_without_the_trailing_slash_is_served(client, form):
+def test_post_without_the_trailing_slash_is_served(client, form, ref_wav):
     response = client.post(GENERATE.rstrip("/"), form())
     assert response.status_code == 200, response.content
     assert response.json()["model"] == "tiny-f5"
+    voice = client.post("/api/tts/voices", {
+        "id": "slashless", "name": "S", "ref_audio": ref_wav.open("rb"), "ref_text": REF_TEXT,
+        "consent": "Recorded for the tests."})
+    assert voice.status_code == 201, voice.content
+    job = client.post("/api/tts/jobs", {"voice": "slashless"}, format="json")  # no redirect:
+    assert error_of(job)["attr"] == "gen_text"  # the view itself answers
+    schema = client.get("/api/schema/").content.decode()  # YAML: a path per line
+    assert "\n  /api/tts/jobs/:" in schema and "\n  /api/tts/jobs:" not in schema
 
 
 @pytest.mark.parametrize("query", ["?response=xml", "?response=audio&response=json"])

@@ -170,13 +170,6 @@ class _Closing:
         return self._iterable.__aiter__()
 
 
-class GenerateNoSlashView(GenerateView):
-    """POST /api/tts/generate (no slash) is served as is: a redirect would lose the body.
-    Left out of the schema, which documents the canonical path."""
-
-    schema = None
-
-
 def audio_response(result: SpeechResult) -> HttpResponse:
     response = HttpResponse(result.audio, content_type=result.content_type)
     # An attachment with a name: browsers (and the docs page) offer it as a download.
