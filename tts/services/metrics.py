@@ -8,6 +8,7 @@ values of all of them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.dispatch import receiver
@@ -166,6 +167,7 @@ class JobsCollector:
 
 
 _collectors_registered = False
+_jobs_collector = JobsCollector()
 
 
 def register_collectors() -> None:
@@ -174,7 +176,7 @@ def register_collectors() -> None:
     global _collectors_registered
     if not _collectors_registered and not metrics_workers.enabled():
         REGISTRY.register(EngineStateCollector())
-        REGISTRY.register(JobsCollector())
+        REGISTRY.register(_jobs_collector)
         _collectors_registered = True
 
 
@@ -188,9 +190,13 @@ def scrape_registry() -> CollectorRegistry:
 
 
 def serve_worker_metrics(port: int) -> None:
-    """A Celery worker process's own metrics, at http://<host>:<port>/metrics."""
+    """A Celery worker process's own metrics, at http://<host>:<port>/metrics. Jobs by
+    status are left to the web nodes (the same database): the exporter's threads would each
+    hold a database connection of their own."""
     from prometheus_client import start_http_server
 
+    with contextlib.suppress(KeyError):
+        REGISTRY.unregister(_jobs_collector)
     try:
         start_http_server(port)
     except OSError as exc:
