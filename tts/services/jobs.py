@@ -337,10 +337,19 @@ def _finish(job: Job, status: str, **fields: Any) -> None:
 def _after_finish(job: Job) -> None:
     job_finished.send(sender=Job, job=job)
     if job.callback_url:
-        threading.Thread(target=deliver_callback, args=(job.callback_url, job_document(job)),
-                         kwargs={"on_result": lambda text: Job.objects.filter(id=job.id).update(
-                             callback_status=text[:255])},
-                         name=f"callback-{str(job.id)[:8]}", daemon=True).start()
+        threading.Thread(target=_call_back, args=(job,), name=f"callback-{str(job.id)[:8]}",
+                         daemon=True).start()
+
+
+def _call_back(job: Job) -> None:
+    """Deliver the job's callback and note how it went (in a thread of its own)."""
+    from django.db import connection
+
+    try:
+        deliver_callback(job.callback_url, job_document(job), on_result=lambda text: (
+            Job.objects.filter(id=job.id).update(callback_status=text[:255])))
+    finally:
+        connection.close()  # this thread's own: nobody else closes it
 
 
 # --- retention ----------------------------------------------------------------------------------
