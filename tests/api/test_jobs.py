@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+import socket
 import threading
 import time
 import uuid
@@ -315,7 +316,7 @@ def test_callbacks_to_internal_addresses_are_refused_at_submission(client, form,
 
 
 def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are_not_followed(
-        settings):
+        settings, monkeypatch):
     from tts.services.callbacks import deliver_callback
 
     Receiver.deliveries = []
@@ -334,6 +335,21 @@ def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are
         assert deliver_callback(f"http://localhost:{server.server_port}/hook", {"id": "job"},
                                 on_result=results.append) is True
         assert Receiver.deliveries[-1][0]["host"] == f"localhost:{server.server_port}"
+
+        # A name with several addresses: the first that answers is used (none listens on
+        # 127.0.0.2), and the request still names the host.
+        real_getaddrinfo = socket.getaddrinfo
+
+        def getaddrinfo(host, *args, **kwargs):
+            if host != "hooks.test":
+                return real_getaddrinfo(host, *args, **kwargs)
+            return [info for address in ("127.0.0.2", "127.0.0.1")
+                    for info in real_getaddrinfo(address, *args, **kwargs)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        assert deliver_callback(f"http://hooks.test:{server.server_port}/hook", {"id": "job"},
+                                on_result=results.append) is True
+        assert Receiver.deliveries[-1][0]["host"] == f"hooks.test:{server.server_port}"
     finally:
         server.shutdown()
 

@@ -98,9 +98,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
-    address = _checked_address(parts.hostname or "", port)
+    addresses = _checked_addresses(parts.hostname or "", port)
     connection = (_PinnedHTTPSConnection if secure else _PinnedHTTPConnection)(
-        parts.hostname, port, address=address, timeout=TIMEOUT_SECONDS)
+        parts.hostname, port, addresses=addresses, timeout=TIMEOUT_SECONDS)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", path, body=body, headers=headers)
@@ -109,14 +109,14 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         connection.close()
 
 
-def _checked_address(host: str, port: int) -> str:
+def _checked_addresses(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses = [ipaddress.ip_address(info[4][0].partition("%")[0]) for info in infos]
     refused = [address for address in addresses if not _allowed(address)]
     if refused:
         raise CallbackRefused(f"{host} resolves to {refused[0]}, a loopback, private or "
                               "link-local address (TTS_CALLBACK_ALLOW_PRIVATE)")
-    return str(addresses[0])
+    return list(dict.fromkeys(str(address) for address in addresses))
 
 
 def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -130,14 +130,22 @@ def _allow_private() -> bool:
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to ``address`` while naming ``host`` (the Host header, TLS's server name)."""
+    """Connects to the first of ``addresses`` that answers, while naming ``host`` (the Host
+    header, TLS's server name)."""
 
-    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+    def __init__(self, host: str, port: int, *, addresses: list[str], timeout: float):
         super().__init__(host, port, timeout=timeout)
-        self.address = address
+        self.addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        failure = OSError(f"no address for {self.host}")
+        for address in self.addresses:
+            try:
+                self.sock = socket.create_connection((address, self.port), self.timeout)
+                return
+            except OSError as exc:
+                failure = exc
+        raise failure
 
 
 class _PinnedHTTPSConnection(_PinnedHTTPConnection):
