@@ -109,13 +109,10 @@ def module_gb(module: Any) -> float:
 
 
 def resident_gb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 2**20  # kB
-    except OSError:
-        pass
-    return float("nan")
+    from tts.engine.devices import memory_usage
+
+    used = memory_usage("cpu")[0]
+    return used / 1024 if used is not None else float("nan")
 
 
 def generate(model: Any, vocoder: Any, ref_path: str, ref_text: str, *, nfe: int,

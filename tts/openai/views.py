@@ -28,7 +28,7 @@ from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
 from tts.services.generation import nfe_for
 from tts.services.runtime import STARTED_AT
-from tts.services.speech_audio import SpeechAudio, speech_audio
+from tts.services.streaming import StreamSession, speech_stream
 
 from . import errors
 from .serializers import (
@@ -173,7 +173,7 @@ class SpeechView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         speed = serializer.model_speed()
-        audio = speech_audio(
+        audio = speech_stream(  # the bytes of one file, as they are made
             model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
             options={"speed": speed, "seed": data["seed"],
                      "nfe_step": nfe_for(ALIAS_QUALITY.get(data["model"]), data["nfe_step"])},
@@ -199,7 +199,7 @@ class SpeechDeltas:
     """OpenAI's SSE for speech: each piece of the file, base64, in a ``speech.audio.delta``
     event (joined, they are the file), then ``speech.audio.done``."""
 
-    def __init__(self, audio: SpeechAudio):
+    def __init__(self, audio: StreamSession):
         self.audio = audio
         self.close = audio.close
 
@@ -208,7 +208,7 @@ class SpeechDeltas:
             yield _event({"type": "speech.audio.delta",
                           "audio": base64.b64encode(piece).decode("ascii")})
         yield _event({"type": "speech.audio.done", "model": self.audio.model,
-                      "seed": self.audio.seed, **self.audio.summary()})
+                      "seed": self.audio.seed, "duration": self.audio.summary()["duration"]})
 
 
 def _event(payload: dict) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import threading
@@ -38,6 +39,7 @@ def freeze_startup_objects() -> int:
     return frozen
 
 
+@functools.cache  # find_library runs ldconfig: once per process, not every pass
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None (musl, macOS)."""
     name = ctypes.util.find_library("c")
