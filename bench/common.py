@@ -75,12 +75,11 @@ def machine_info(device: str | None = None) -> dict[str, str]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     from tts.engine.errors import EngineError
-    from tts.engine.precision import resolve_precision
 
     facts = devices.collect_facts()
     info = devices.device_info(device, facts)
     try:  # what the server's TTS_PRECISION (default auto) resolves to on this device
-        chosen = resolve_precision(os.environ.get("TTS_PRECISION", "auto"), device)
+        chosen = server_precision(device)
         precision = f"{chosen.name} ({chosen.reason}; vocoder float32)"
     except EngineError as exc:
         precision = exc.message
@@ -201,6 +200,13 @@ def prepare_models(folder: Path) -> Path:
     tmp.write_text("# Benchmark models, random weights.\n\n" + "\n".join(entries), encoding="utf-8")
     tmp.replace(models_file)
     return models_file
+
+
+def server_precision(device: str) -> Any:
+    """What the server's TTS_PRECISION (default auto) resolves to on ``device``."""
+    from tts.engine.precision import resolve_precision
+
+    return resolve_precision(os.environ.get("TTS_PRECISION", "auto"), device)
 
 
 def real_size_model(folder: Path, name: str) -> tuple[Path, str]:
@@ -377,11 +383,10 @@ class DirectF5:
             self.model = load_model(backbone, files["config"], str(files["checkpoint"]),
                                     mel_spec_type="vocos", vocab_file=str(files["vocab"]),
                                     device=device)
-        from tts.engine.precision import autocast_forward, resolve_precision, weight_dtype
+        from tts.engine.precision import autocast_forward, weight_dtype
 
-        # The server's precision (TTS_PRECISION, default auto), applied as the server does,
-        # so that both sides do the same work.
-        chosen = resolve_precision(os.environ.get("TTS_PRECISION", "auto"), device)
+        # The server's precision, applied as the server does, so both sides do the same work.
+        chosen = server_precision(device)
         self.model = self.model.to(weight_dtype(chosen, device))
         autocast_forward(self.model.transformer, chosen, device)
 
