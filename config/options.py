@@ -202,8 +202,14 @@ class TTSSettings(BaseSettings):
         "Deliveries tried per callback (waits 1, 2, 4 ... s between them).", "4",
         section="scale"))
     job_heartbeat_seconds: float = Field(5.0, gt=0, **_doc(
-        "How often a running job proves its worker alive; a job silent for 6 beats is "
-        "taken over by the next delivery of its task.", "5", section="scale"))
+        "How often a running job proves its worker alive; a job silent for 3 beats is "
+        "taken over at the next sweep and run again from the start with the same seed.", "5",
+        section="scale"))
+    job_sweep_seconds: float = Field(10.0, gt=0, **_doc(
+        "How often every process that runs jobs (the inline server, each Celery worker) "
+        "looks for jobs whose worker went quiet, and for callbacks whose delivery was lost. "
+        "A job of a dead worker is running again within 3 heartbeats plus this.", "10",
+        section="scale"))
 
     @field_validator("preload", "worker_models", mode="before")
     @classmethod

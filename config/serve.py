@@ -4,7 +4,7 @@ Why an async server: a connection that trickles its headers or body, or reads a 
 slowly, costs an event-loop entry here, not a thread, so slow clients cannot starve the
 server (health checks included). Connections that stall are closed: headers must arrive
 within TTS_HEADER_TIMEOUT seconds, a body may pause at most TTS_BODY_TIMEOUT seconds
-(tts/api/asgi.py), idle keep-alive connections go after 5 s. In production put a reverse
+(tts/web/asgi.py), idle keep-alive connections go after 5 s. In production put a reverse
 proxy in front for TLS; it must not buffer responses (see README, "Streaming").
 """
 

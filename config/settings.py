@@ -68,7 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "tts.api.middleware.RequestIdMiddleware",
+    "tts.observability.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,13 +214,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BEAT_SCHEDULE = {
-    "purge-expired-jobs": {"task": "tts.tasks.purge_jobs", "schedule": 3600.0},
+    "purge-expired-jobs": {"task": "tts.purge_jobs", "schedule": 3600.0},
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "tts.api.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "tts.observability.request_ids.RequestIdLogFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         # LOG_FORMAT=json: one JSON object per line; a generation's line also carries its model

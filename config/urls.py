@@ -17,5 +17,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "tts.api.errors.not_found"
-handler500 = "tts.api.errors.server_error"
+handler404 = "tts.web.errors.not_found"
+handler500 = "tts.web.errors.server_error"

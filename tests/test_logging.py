@@ -13,7 +13,7 @@ from tests.support.server import ROOT
 SNIPPET = """
 import logging, django
 django.setup()
-from tts.api.middleware import _request_id, bind_key_id
+from tts.observability.request_ids import _request_id, bind_key_id
 from tts.services.events import log_generation
 _request_id.set("req-json-1")
 bind_key_id("k3y")

@@ -2,17 +2,20 @@
 broken model setup, a device that is not there, or a machine that lacks what requests will
 need, and warns about a GPU build that cannot use a GPU."""
 
+import shutil
+
 from django.conf import settings
 from django.core.checks import Error, register
 from django.core.checks import Warning as CheckWarning
 
+from tts.engine.audio import unsupported_output_formats
+from tts.engine.errors import ConfigurationError
+from tts.engine.registry import ModelRegistry
+from tts.work.runtime import engine_config
+
 
 @register()
 def model_configuration(app_configs, **kwargs):
-    from tts.engine.errors import ConfigurationError
-    from tts.engine.registry import ModelRegistry
-    from tts.services.runtime import engine_config
-
     try:
         registry = ModelRegistry.from_config(engine_config())
     except ConfigurationError as exc:
@@ -28,7 +31,7 @@ def device_configuration(app_configs, **kwargs):
     """TTS_DEVICE=cuda (or cuda:N, mps) without such a device is an error, not a fallback to
     the CPU; a CUDA build of PyTorch that finds no GPU is a warning; torch and torchaudio built
     for different CUDA versions cannot import together."""
-    from tts.engine import devices
+    from tts.engine import devices  # deferred: imports torch
 
     facts = devices.collect_facts()
     plan = devices.plan_device(settings.TTS_DEVICE, facts)
@@ -45,10 +48,6 @@ def device_configuration(app_configs, **kwargs):
 @register()
 def audio_tools(app_configs, **kwargs):
     """ffmpeg decodes every reference; libsndfile encodes every output format."""
-    import shutil
-
-    from tts.engine.audio import unsupported_output_formats
-
     errors = []
     if shutil.which("ffmpeg") is None:
         errors.append(Error("ffmpeg is not installed (or not on PATH): no reference clip can be "

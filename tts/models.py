@@ -83,6 +83,10 @@ class Job(models.Model):
     worker = models.CharField(max_length=255, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True)
     callback_status = models.CharField(max_length=255, blank=True, default="")
+    #: When the pending callback is next tried (null: none pending). Kept in the row, so a
+    #: delivery survives a restart of whoever was to send it.
+    callback_due_at = models.DateTimeField(null=True, db_index=True)
+    callback_attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True, db_index=True)

@@ -275,7 +275,7 @@ def test_log_lines_carry_the_request_id_even_after_the_middleware():
     import logging
     from types import SimpleNamespace
 
-    from tts.api.middleware import RequestIdLogFilter
+    from tts.observability.request_ids import RequestIdLogFilter
 
     record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "x", (), None)
     record.request = SimpleNamespace(request_id="req-42")

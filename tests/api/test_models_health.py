@@ -66,8 +66,9 @@ def test_health_is_cheap_and_complete(client):
 def test_health_says_what_auto_precision_found(client, settings, caplog):
     """On this machine's CPU: bfloat16 where /proc/cpuinfo lists native bfloat16, else
     float32; health, the model list and the start-up log line all say the same."""
-    from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
     from tts.services.runtime import preload, reset_engine
+
+    from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
 
     settings.TTS_PRECISION = "auto"
     settings.TTS_PRELOAD = []
@@ -125,8 +126,9 @@ def test_preload_retries_until_the_weights_arrive(client, settings, tiny_dir, tm
     import json
     import shutil
 
-    from tts.engine.tiny import TINY_DIT
     from tts.services.runtime import reset_engine, start_preload
+
+    from tts.engine.tiny import TINY_DIT
 
     checkpoint = tmp_path / "late.safetensors"
     settings.TTS_CUSTOM_CKPT = str(checkpoint)
@@ -159,7 +161,6 @@ def test_wrong_method(client):
 def test_broken_model_configuration_makes_health_503_and_check_fail(client, settings, tmp_path):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
-
     from tts.services.runtime import reset_engine
 
     broken = tmp_path / "models.toml"

@@ -18,6 +18,7 @@ import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
+from tts.services.runtime import get_engine, reset_engine
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT
@@ -34,7 +35,6 @@ from tests.support.speech import (
 )
 from tts.engine import audio
 from tts.engine.asr import Transcriber
-from tts.services.runtime import get_engine, reset_engine
 
 GENERATE = "/api/tts/generate/"
 HEALTH = "/api/tts/health/"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from rest_framework.exceptions import APIException
+from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
 from .authentication import request_key
@@ -52,8 +52,6 @@ def note(*, reference: bytes | None = None, **fields) -> None:
 def update_written(**fields) -> None:
     """Complete the already written row of the current record (the worker thread of a stream
     runs in a copy of the request's context, so it sees the same record)."""
-    from django.db import connection
-
     record = _current.get()
     if record is None or record.entry_id is None:
         return
@@ -74,18 +72,18 @@ def client_ip(request) -> str | None:
         return None
 
 
-def _outcome(exc: Exception) -> tuple[int, str]:
-    from tts.api.exceptions import to_api_exception
-    from tts.engine.errors import EngineError
-
-    if isinstance(exc, EngineError):
-        exc = to_api_exception(exc)
-    if isinstance(exc, APIException):
-        codes = exc.get_codes()
-        while isinstance(codes, (dict, list)) and codes:
-            codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
-        return exc.status_code, str(codes) if isinstance(codes, str) else exc.default_code
-    return 500, "server_error"
+def _error_code(response) -> str:
+    """The first error code of an error reply, in the native shape (``errors``) or OpenAI's
+    (``error``)."""
+    data = getattr(response, "data", None)
+    if isinstance(data, Mapping):
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], Mapping):
+            return str(errors[0].get("code") or "")
+        error = data.get("error")
+        if isinstance(error, Mapping) and error.get("code"):
+            return str(error["code"])
+    return f"http_{response.status_code}"
 
 
 def _request_text(request, field: str) -> str:
@@ -133,15 +131,16 @@ def audited(action: str, *, text_field: str = "gen_text"):
         def wrapper(view, request, *args, **kwargs):
             record = AuditRecord(action)
             token = _current.set(record)
-            status, outcome = 500, "server_error"
+            status, outcome = 500, "server_error"  # unless a reply says otherwise
             try:
-                response = method(view, request, *args, **kwargs)
+                try:
+                    response = method(view, request, *args, **kwargs)
+                except Exception as exc:
+                    # The reply the client gets (an unexpected error is raised again: a 500).
+                    response = view.handle_exception(exc)
                 status = response.status_code
-                outcome = "ok" if status < 400 else f"http_{status}"
+                outcome = "ok" if status < 400 else _error_code(response)
                 return response
-            except Exception as exc:
-                status, outcome = _outcome(exc)
-                raise
             finally:
                 write(request, record, status=status, outcome=outcome, text_field=text_field)
                 _current.reset(token)

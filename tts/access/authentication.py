@@ -15,7 +15,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from tts.api.middleware import bind_key_id
+from tts.observability.request_ids import bind_key_id
 
 from .models import ApiKey
 

@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from tts.services.events import job_finished, speech_generated, speech_streamed
+from tts.observability.events import job_finished, speech_generated, speech_streamed
 
 from .audit import note, record_job, update_written
 

@@ -1,36 +1,20 @@
-"""Django-level 404/500 pages in the API's one error shape (for URLs outside DRF views)."""
+"""The API's one error shape, for replies built outside DRF's exception handler."""
 
-from django.http import JsonResponse
+from django.conf import settings
+from rest_framework import exceptions, status
 
-from tts.openai import errors as openai_errors
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
 
 
 def error_body(kind: str, code: str, detail: str, attr: str | None = None) -> dict:
     return {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}
 
 
-def _openai(request) -> bool:
-    return request.path.startswith("/v1/")
-
-
 def too_large_detail(length: int) -> str:
-    from django.conf import settings
-
     limit_mb = settings.TTS_MAX_UPLOAD_MB
     return (f"The request body is {length / 2**20:.1f} MB; the limit is {limit_mb:g} MB "
             "(TTS_MAX_UPLOAD_MB). Send a shorter or more compressed clip.")
-
-
-def not_found(request, exception=None):
-    if _openai(request):  # OpenAI clients read errors in their own shape
-        return openai_errors.not_found(request)
-    return JsonResponse(error_body("client_error", "not_found",
-                                   f"No endpoint at {request.path}; see /api/docs/."), status=404)
-
-
-def server_error(request):
-    if _openai(request):
-        return openai_errors.server_error(request)
-    return JsonResponse(error_body("server_error", "error",
-                                   "Internal server error; the X-Request-ID header identifies "
-                                   "it in the server log."), status=500)

@@ -1,4 +1,4 @@
-"""The one place engine errors become HTTP errors (DESIGN.md §2.6 and §6)."""
+"""The one place engine errors become HTTP errors (docs/architecture.md, "Errors")."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 import tts.engine.errors as engine
-from tts.services import errors as service
-from tts.services.metrics import observe_error
+from tts.observability.metrics import observe_error
+from tts.work import errors as service
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +23,6 @@ class ServiceUnavailable(exceptions.APIException):
     def __init__(self, detail=None, code=None, wait: int | None = None):
         super().__init__(detail, code)
         self.wait = wait  # becomes Retry-After
-
-
-class RequestTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "request_too_large"
 
 
 class ResourceNotFound(exceptions.NotFound):

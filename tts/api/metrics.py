@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tts.services.metrics import scrape_registry
+from tts.observability.metrics import scrape_registry
 
 from .errors import error_body
 

@@ -10,6 +10,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from rest_framework import parsers
 from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 
+from .errors import RequestTooLarge
+
 
 def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
     seen: dict[str, object] = {}
@@ -48,7 +50,5 @@ class MultiPartParser(parsers.MultiPartParser):
             raise ParseError(f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} "
                              "files; send one ref_audio.", code="too_many_files") from None
         except RequestDataTooBig:
-            from .exceptions import RequestTooLarge  # (DRF loads parsers while importing views)
-
             raise RequestTooLarge(f"The request body is over {settings.TTS_MAX_UPLOAD_MB:g} MB "
                                   "(TTS_MAX_UPLOAD_MB).") from None

@@ -19,7 +19,7 @@ from tts.services.generation import (
     SEED_RANGE,
     nfe_for,
 )
-from tts.services.scripts import starts_with_tag
+from tts.work.scripts import starts_with_tag
 
 #: A 12 s clip is read in far fewer characters than this.
 MAX_REF_TEXT_CHARS = 1000

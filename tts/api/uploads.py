@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from .errors import too_large_detail
-from .exceptions import RequestTooLarge
+from .errors import RequestTooLarge, too_large_detail
 
 
 class BoundedUploadMixin:

@@ -16,8 +16,7 @@ from rest_framework.views import APIView
 from tts.access.audit import audited
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
-from tts.services.generation import SpeechResult, speech_generate
-from tts.services.streaming import StreamSession, speech_stream
+from tts.services.generation import SpeechResult, StreamSession, speech_generate, speech_stream
 
 from . import schema
 from .exceptions import ServiceUnavailable

@@ -26,9 +26,8 @@ from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.api.schema import event_stream
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
-from tts.services.generation import nfe_for
-from tts.services.runtime import STARTED_AT
-from tts.services.streaming import StreamSession, speech_stream
+from tts.services.generation import StreamSession, nfe_for, speech_stream
+from tts.work.runtime import STARTED_AT
 
 from . import errors
 from .serializers import (

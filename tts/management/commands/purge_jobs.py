@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tts.services.jobs import job_purge_expired
+from tts.work.jobs.retention import job_purge_expired
 
 
 class Command(BaseCommand):

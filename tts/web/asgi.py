@@ -13,9 +13,8 @@ import json
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
+from tts.api.errors import error_body, too_large_detail
 from tts.openai.errors import error_body as openai_error_body
-
-from .errors import error_body, too_large_detail
 
 OPENAI_PREFIX = "/v1/"
 

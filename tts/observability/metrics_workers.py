@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, multiprocess
@@ -69,8 +70,10 @@ _started = False
 _start_lock = threading.Lock()
 
 
-def start_engine_state_refresh(interval: float = REFRESH_SECONDS) -> None:
-    """In a worker of a multi-process server: keep the live gauges in step with its engine."""
+def start_engine_state_refresh(health: Callable[[], dict],
+                               interval: float = REFRESH_SECONDS) -> None:
+    """In a worker of a multi-process server: keep the live gauges in step with its engine,
+    as ``health()`` (the health use case) reports it."""
     global _started
     if not enabled():
         return
@@ -78,28 +81,26 @@ def start_engine_state_refresh(interval: float = REFRESH_SECONDS) -> None:
         if _started:
             return
         _started = True
-    threading.Thread(target=_refresh_forever, args=(interval,), name="metrics-engine-state",
+    threading.Thread(target=_refresh_forever, args=(health, interval), name="metrics-engine-state",
                      daemon=True).start()
 
 
-def _refresh_forever(interval: float) -> None:
+def _refresh_forever(health: Callable[[], dict], interval: float) -> None:
     seen: set[str] = set()
     stop = threading.Event()
     while not stop.wait(interval):
         try:
-            seen = refresh_engine_state(seen)
+            seen = refresh_engine_state(seen, health())
         except Exception as exc:  # noqa: BLE001 - a broken configuration must not kill it
             logger.debug("engine state not copied to the metrics: %s", exc)
 
 
-def refresh_engine_state(seen: set[str]) -> set[str]:
-    """Copy the queue depth and loaded models into the gauges; returns the models seen so far
-    (a model unloaded since is set to 0: multi-process gauges cannot drop a label)."""
-    from .runtime import get_engine
-
-    engine = get_engine()
-    loaded = set(engine.loaded_models())
-    QUEUE_DEPTH.set(engine.queue_depth())
+def refresh_engine_state(seen: set[str], facts: dict) -> set[str]:
+    """Copy the queue depth and loaded models of the health ``facts`` into the gauges; returns
+    the models seen so far (a model unloaded since is set to 0: multi-process gauges cannot
+    drop a label)."""
+    loaded = set(facts["loaded_models"])
+    QUEUE_DEPTH.set(facts["queue_depth"])
     LOADED_COUNT.set(len(loaded))
     for model in seen | loaded:
         LOADED.labels(model).set(1 if model in loaded else 0)

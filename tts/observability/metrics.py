@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
+from django.db.models import Count, Min
 from django.dispatch import receiver
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from django.utils import timezone
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
+
+from tts.models import Job
 
 from . import metrics_workers
 from .events import job_finished, speech_generated, speech_streamed
@@ -109,13 +114,15 @@ def observe_error(code: str, status: int) -> None:
 
 
 class EngineStateCollector:
-    """Queue depth and loaded models, read at scrape time from the health facts."""
+    """Queue depth and loaded models, read at scrape time from the health facts (the
+    ``health`` function given at registration: the health use case)."""
+
+    def __init__(self, health: Callable[[], dict]):
+        self.health = health
 
     def collect(self):
-        from .health import health_status
-
         try:
-            facts = health_status()
+            facts = self.health()
         except Exception as exc:  # noqa: BLE001 - a broken config must not break /metrics
             logger.warning("engine state not collected: %s", exc)
             return
@@ -146,11 +153,6 @@ class JobsCollector:
                                   "Seconds the oldest queued job has waited (0: none)."))
 
     def collect(self):
-        from django.db.models import Count, Min
-        from django.utils import timezone
-
-        from tts.models import Job
-
         try:
             counts = dict(Job.objects.order_by().values_list("status")
                           .annotate(count=Count("id")))
@@ -170,12 +172,13 @@ _collectors_registered = False
 _jobs_collector = JobsCollector()
 
 
-def register_collectors() -> None:
-    """With one process, the engine's state is read at scrape time; with several, each worker
-    copies its own into gauges that a scrape adds up (metrics_workers)."""
+def register_collectors(health: Callable[[], dict]) -> None:
+    """With one process, the engine's state is read at scrape time from ``health()`` (the
+    health use case, handed down by the app's start-up); with several, each worker copies its
+    own into gauges that a scrape adds up (metrics_workers)."""
     global _collectors_registered
     if not _collectors_registered and not metrics_workers.enabled():
-        REGISTRY.register(EngineStateCollector())
+        REGISTRY.register(EngineStateCollector(health))
         REGISTRY.register(_jobs_collector)
         _collectors_registered = True
 
@@ -193,8 +196,6 @@ def serve_worker_metrics(port: int) -> None:
     """A Celery worker process's own metrics, at http://<host>:<port>/metrics. Jobs by
     status are left to the web nodes (the same database): the exporter's threads would each
     hold a database connection of their own."""
-    from prometheus_client import start_http_server
-
     with contextlib.suppress(KeyError):
         REGISTRY.unregister(_jobs_collector)
     try:

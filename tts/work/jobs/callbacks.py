@@ -4,7 +4,11 @@ The body is the job's JSON. ``X-TTS-Signature: t=<unix time>,v1=<hex>`` where ``
 HMAC-SHA256, keyed with TTS_CALLBACK_SECRET (else the Django secret key), of
 ``"<t>." + body``: a receiver recomputes it and compares in constant time, and refuses old
 ``t`` to stop replays (README "Jobs"). Any 2xx is delivered; anything else is retried
-TTS_CALLBACK_ATTEMPTS times in all, waiting 1, 2, 4 ... seconds.
+TTS_CALLBACK_ATTEMPTS times in all, waiting 1, 2, 4 ... seconds (at most 10 minutes).
+
+A delivery is durable: the job's row says when it is next due (``callback_due_at``), so
+whoever delivers (a Celery task with backoff, or the inline server's deliverer thread) can die
+and the delivery still happens after a restart (tts.execution).
 
 Clients choose the URL, so the server posts only to addresses on the internet unless
 TTS_CALLBACK_ALLOW_PRIVATE: a name is resolved once per attempt, every address it gives is
@@ -23,15 +27,21 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 
-from .errors import InvalidInput
+from tts.models import Job
+from tts.work.errors import InvalidInput
+
+from .document import job_document
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
+#: The longest wait between two attempts at one callback.
+MAX_BACKOFF_SECONDS = 600
 SIGNATURE_HEADER = "X-TTS-Signature"
 
 
@@ -60,36 +70,69 @@ def check_callback_url(url: str) -> None:
             "post inside its network.", code="callback_not_allowed", attr="callback_url")
 
 
-def deliver_callback(url: str, document: dict,
-                     on_result: Callable[[str], None] = lambda text: None) -> bool:
-    """POST ``document`` to ``url`` until a 2xx or the attempts run out; ``on_result`` gets a
-    line saying how it went (kept on the job). Redirects are not followed."""
-    body = json.dumps(document).encode()
+def deliver_due(job_id: str) -> float | None:
+    """One attempt at the job's pending callback, if it is due and no other deliverer holds
+    it. Returns the seconds until the next attempt when this one failed and attempts remain
+    (TTS_CALLBACK_ATTEMPTS); None otherwise. The outcome is kept on the job."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=2 * TIMEOUT_SECONDS)  # a deliverer that dies frees it
+    if not Job.objects.filter(id=job_id, callback_due_at__lte=now).update(
+            callback_due_at=lease):
+        return None
+    job = Job.objects.get(id=job_id)
+    attempt = job.callback_attempts + 1
     attempts = settings.TTS_CALLBACK_ATTEMPTS
-    outcome = ""
-    for attempt in range(1, attempts + 1):
-        timestamp = int(time.time())
-        headers = {"Content-Type": "application/json", "User-Agent": "f5-tts-server",
-                   SIGNATURE_HEADER: signature(body, timestamp), "X-TTS-Job": document["id"],
-                   "X-TTS-Attempt": str(attempt)}
-        try:
-            status = _post(url, body, headers)
-            outcome = f"HTTP {status}"
-            if 200 <= status < 300:
-                on_result(f"delivered: {outcome} (attempt {attempt})")
-                return True
-        except CallbackRefused as exc:
-            logger.warning("callback of job %s to %s refused: %s", document["id"], url, exc)
-            on_result(f"refused: {exc}")
-            return False
-        except (OSError, http.client.HTTPException) as exc:
-            outcome = f"{type(exc).__name__}: {exc}"
-        logger.warning("callback of job %s to %s failed (attempt %d of %d): %s",
-                       document["id"], url, attempt, attempts, outcome)
-        if attempt < attempts:
-            time.sleep(2 ** (attempt - 1))
-    on_result(f"failed after {attempts} attempts: {outcome}")
-    return False
+    delivered, outcome = attempt_delivery(job.callback_url, job_document(job), attempt)
+    retry = None
+    if delivered:
+        status = f"delivered: {outcome} (attempt {attempt})"
+    elif delivered is None:
+        status = f"refused: {outcome}"
+    elif attempt >= attempts:
+        status = f"failed after {attempts} attempts: {outcome}"
+    else:
+        retry = backoff_seconds(attempt)
+        status = f"retrying in {retry:g} s: {outcome} (attempt {attempt} of {attempts})"
+    Job.objects.filter(id=job_id).update(
+        callback_attempts=attempt, callback_status=status[:255],
+        callback_due_at=timezone.now() + timedelta(seconds=retry) if retry else None)
+    return retry
+
+
+def backoff_seconds(attempt: int) -> float:
+    """1, 2, 4 ... seconds after attempts 1, 2, 3 ..., at most MAX_BACKOFF_SECONDS."""
+    return float(min(2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+
+
+def due_callbacks(*, overdue_seconds: float = 0.0, limit: int = 100) -> list[str]:
+    """Jobs whose callback has been due for at least ``overdue_seconds``."""
+    before = timezone.now() - timedelta(seconds=overdue_seconds)
+    return [str(job_id) for job_id in Job.objects.filter(callback_due_at__lte=before)
+            .order_by("callback_due_at").values_list("id", flat=True)[:limit]]
+
+
+def attempt_delivery(url: str, document: dict, attempt: int = 1) -> tuple[bool | None, str]:
+    """POST ``document`` once, signed. (True, "HTTP 2xx") when delivered; (False, why) when
+    it may be tried again; (None, why) when the address is refused. Redirects are not
+    followed."""
+    body = json.dumps(document).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "f5-tts-server",
+               SIGNATURE_HEADER: signature(body, int(time.time())), "X-TTS-Job": document["id"],
+               "X-TTS-Attempt": str(attempt)}
+    try:
+        status = _post(url, body, headers)
+    except CallbackRefused as exc:
+        logger.warning("callback of job %s to %s refused: %s", document["id"], url, exc)
+        return None, str(exc)
+    except (OSError, http.client.HTTPException) as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    else:
+        outcome = f"HTTP {status}"
+        if 200 <= status < 300:
+            return True, outcome
+    logger.warning("callback of job %s to %s failed (attempt %d): %s", document["id"], url,
+                   attempt, outcome)
+    return False, outcome
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -155,3 +198,10 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         super().connect()
         self.sock = ssl.create_default_context().wrap_socket(self.sock,
                                                              server_hostname=self.host)
+
+
+def seconds_until_next_callback() -> float | None:
+    """Seconds until the next pending callback is due (0 if one is due now), None if none."""
+    due = (Job.objects.filter(callback_due_at__isnull=False).order_by("callback_due_at")
+           .values_list("callback_due_at", flat=True).first())
+    return None if due is None else max((due - timezone.now()).total_seconds(), 0.0)

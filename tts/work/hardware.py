@@ -4,17 +4,26 @@ the model list and the start-up log. Never loads a model."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from tts.engine import devices
 from tts.engine.errors import ConfigurationError
 
 from .runtime import get_engine
 
+if TYPE_CHECKING:
+    from tts.engine.devices import DeviceFacts, DevicePlan
 
-def _plan() -> tuple[devices.DevicePlan, devices.DeviceFacts]:
-    facts = devices.collect_facts()
-    return devices.plan_device(get_engine().config.device, facts), facts
+
+def _devices() -> ModuleType:
+    from tts.engine import devices  # deferred: imports torch, loaded only where models run
+
+    return devices
+
+
+def _plan() -> tuple[DevicePlan, DeviceFacts]:
+    facts = _devices().collect_facts()
+    return _devices().plan_device(get_engine().config.device, facts), facts
 
 
 def serving_device() -> str:
@@ -31,7 +40,7 @@ def device_warnings() -> list[str]:
     torchaudio built for different CUDA versions."""
     plan, facts = _plan()
     warnings = list(plan.warnings)
-    pairing = devices.pairing_problem(facts.cuda, facts.torchaudio_version)
+    pairing = _devices().pairing_problem(facts.cuda, facts.torchaudio_version)
     if pairing:
         warnings.append(pairing)
     return warnings
@@ -40,14 +49,14 @@ def device_warnings() -> list[str]:
 def device_report() -> dict[str, Any]:
     """Health's view: the device, its name, memory and precision, the torch build, warnings."""
     device = serving_device()
-    facts = devices.collect_facts()
+    facts = _devices().collect_facts()
     return {
         "device": device,
         "device_info": {"requested": get_engine().config.device,
-                        **devices.device_info(device, facts),
+                        **_devices().device_info(device, facts),
                         # TTS_PRECISION as resolved for this device (auto: GPU and CPU flags)
                         "precision": get_engine().compute_info()["precision"]},
-        "torch": devices.build_info(facts),
+        "torch": _devices().build_info(facts),
         "warnings": device_warnings(),
     }
 
@@ -55,10 +64,10 @@ def device_report() -> dict[str, Any]:
 def model_runtime(model_id: str) -> dict[str, Any]:
     """Where one model runs (or will run) and in which precision: what the loaded model
     actually holds, or what loading it would choose."""
-    facts = devices.collect_facts()
+    facts = _devices().collect_facts()
     loaded = get_engine().model_footprint(model_id)
     device = loaded.device if loaded is not None else serving_device()
-    info = devices.device_info(device, facts)
+    info = _devices().device_info(device, facts)
     precision = get_engine().compute_info()["precision"]
     weights_mb = None
     if loaded is not None:
@@ -73,9 +82,9 @@ def log_device_report(logger: logging.Logger) -> None:
     """At start: one line saying where the models run, and every warning loudly."""
     plan, facts = _plan()
     if plan.device is None:
-        logger.error("%s", devices.summary(plan, facts))
+        logger.error("%s", _devices().summary(plan, facts))
         return
     compute = get_engine().compute_info()
-    logger.info("%s", devices.summary(plan, facts, compute["precision"]))
+    logger.info("%s", _devices().summary(plan, facts, compute["precision"]))
     for warning in device_warnings():
         logger.warning("%s", warning)

@@ -27,13 +27,19 @@ def announces_speech(service):
     @functools.wraps(service)
     def wrapper(*args, **kwargs):
         result = service(*args, **kwargs)
-        log_generation(result.model, result.duration, result.timing, streamed=False)
-        speech_generated.send(sender=service, result=result,
-                              ref_audio=kwargs.get("ref_audio") or b"",
-                              gen_text=kwargs.get("gen_text", ""), voice=kwargs.get("voice", ""))
+        announce_speech(result, ref_audio=kwargs.get("ref_audio") or b"",
+                        gen_text=kwargs.get("gen_text", ""), voice=kwargs.get("voice", ""))
         return result
 
     return wrapper
+
+
+def announce_speech(result, *, ref_audio: bytes, gen_text: str, voice: str) -> None:
+    """Log the generation and send ``speech_generated`` (in the process that made it, and in
+    the web process that relayed it)."""
+    log_generation(result.model, result.duration, result.timing, streamed=False)
+    speech_generated.send(sender=announce_speech, result=result, ref_audio=ref_audio,
+                          gen_text=gen_text, voice=voice)
 
 
 def announce_streamed(summary) -> None:

@@ -1,64 +1,27 @@
-"""Celery mode: what the workers say about themselves, for the web tier's health, readiness
-and model list (the web tier holds no model, so it asks nobody and loads nothing).
-
-Each worker process publishes its own health, readiness and model list every few seconds
-under a key that expires, so a dead worker disappears from the view on its own.
+"""Celery mode: what the workers say about themselves, as the web tier sees it (health,
+readiness, the model list). The web tier holds no model, so it asks nobody and loads nothing:
+each worker process publishes its status every few seconds under a key that expires
+(tts.execution.celery_worker), so a dead worker disappears from the view on its own.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import logging
-import os
-import socket
-import threading
-import time
 
 from django.conf import settings
 
-from .relay import broker_errors, connection
-from .runtime import STARTED_AT, configured_models
+from tts.work.runtime import configured_models
+from tts.work.status import package_versions, uptime_seconds
 
-logger = logging.getLogger(__name__)
+from .queues import COMMON_QUEUE, queue_depth, served_queues
+from .relay import broker_errors, connection
+
 KEY_PREFIX = "tts:worker:"
 PUBLISH_EVERY_SECONDS = 5.0
 #: A worker silent for this long is gone.
 KEY_SECONDS = 20
 
 
-# --- worker side ------------------------------------------------------------------------------
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def status_document(models: list[str]) -> dict:
-    """This worker process: its health, readiness of its default model, its models."""
-    from .catalog import model_list
-    from .health import health_status, readiness
-
-    state = readiness()
-    return {"name": worker_name(), "models": models, "health": health_status(),
-            "ready": state.ready, "reason": state.reason,
-            "catalog": [dataclasses.asdict(info) for info in model_list() if info.id in models]}
-
-
-def start_status_publisher(models: list[str]) -> threading.Thread:
-    def run() -> None:
-        while True:
-            try:
-                connection().set(KEY_PREFIX + worker_name(),
-                                 json.dumps(status_document(models)), ex=KEY_SECONDS)
-            except Exception:
-                logger.exception("publishing this worker's status failed")
-            time.sleep(PUBLISH_EVERY_SECONDS)
-
-    thread = threading.Thread(target=run, name="tts-worker-status", daemon=True)
-    thread.start()
-    return thread
-
-
-# --- web side ---------------------------------------------------------------------------------
 def workers() -> list[dict]:
     with broker_errors():
         conn = connection()
@@ -69,16 +32,14 @@ def workers() -> list[dict]:
 
 def waiting_requests() -> int:
     """Tasks in the queues of every configured model, not yet taken by a worker."""
-    from .remote import COMMON_QUEUE, queue_depth, served_queues
-
     with broker_errors():
         return sum(queue_depth(name) for name in served_queues(_model_ids())
                    if name != COMMON_QUEUE)
 
 
 def health_status() -> dict:
-    """Health as inline mode reports it, device facts from a worker (null with none), plus
-    every worker; ``warnings`` says when none is running."""
+    """Health as local execution reports it, device facts from a worker (null with none),
+    plus every worker; ``warnings`` says when none is running."""
     found = workers()
     base = found[0]["health"] if found else {
         "device": None, "device_info": None, "torch": None, "compute": None,
@@ -88,14 +49,12 @@ def health_status() -> dict:
     if not found:
         warnings.append("No Celery worker is running: generation waits until one starts "
                         "(`make worker` on a machine with the models; CELERY_BROKER_URL).")
-    from .health import package_versions
-
     return {
         **base, **package_versions(), "status": "ok", "warnings": warnings,
         "execution_mode": "celery", "default_model": settings.TTS_DEFAULT_MODEL,
         "loaded_models": sorted({m for w in found for m in w["health"]["loaded_models"]}),
         "queue_depth": waiting_requests() + sum(w["health"]["queue_depth"] for w in found),
-        "uptime_seconds": round(time.time() - STARTED_AT, 1),
+        "uptime_seconds": uptime_seconds(),
         "workers": [{"name": w["name"], "models": w["models"], "ready": w["ready"],
                      "device": w["health"]["device"],
                      "loaded_models": w["health"]["loaded_models"],

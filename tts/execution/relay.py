@@ -1,10 +1,11 @@
 """One request's channel between a web process and the Celery worker that serves it.
 
-A Redis stream per request carries what the worker makes, in order (``taken``, ``started``,
-pieces of audio, events, the result or an error, ``end``), so the web process reads them as
-they come, however late it starts reading; a list carries the web side's cancel. Uploads
-travel beside the task (a key with a lifetime), not inside the broker message. Every key
-expires on its own: a vanished peer leaves nothing behind.
+A Redis stream per request carries what the worker makes, in order (the typed replies of
+tts.execution.messages: taken, started, pieces of audio, events, the result or an error,
+end), so the web process reads them as they come, however late it starts reading; a list
+carries the web side's cancel. Uploads travel beside the task (a key with a lifetime), not
+inside the broker message. Every key expires on its own: a vanished peer leaves nothing
+behind.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from tts.engine import errors as engine_errors
+from tts.work import errors as _work_errors  # noqa: F401  (rebuild_error finds its classes too)
 
-from . import errors as _service_errors  # noqa: F401  (rebuild_error finds its classes too)
+from .messages import Beat, Failure, Message, read_reply
 
 logger = logging.getLogger(__name__)
 #: Seconds every key of a channel outlives its last write.
@@ -36,8 +39,6 @@ BEAT_SECONDS = 2.0
 @contextlib.contextmanager
 def broker_errors() -> Iterator[None]:
     """Redis down or unreachable: a 503 that says so, not a 500."""
-    from kombu.exceptions import OperationalError
-
     try:
         yield
     except (redis.RedisError, OperationalError) as exc:
@@ -54,9 +55,10 @@ def connection() -> redis.Redis:
 
 
 @dataclass(frozen=True)
-class Message:
-    kind: str
-    meta: dict
+class Received:
+    """One entry of the relay: the typed reply and the bytes that came with it."""
+
+    message: Message
     data: bytes = b""
 
 
@@ -75,7 +77,7 @@ class Relay:
         if data is not None:
             connection().set(self._upload, data, ex=KEY_SECONDS)
 
-    def read(self, timeout: float) -> Message | None:
+    def read(self, timeout: float) -> Received | None:
         """The next message, or None when nothing came within ``timeout`` seconds. Blocks a
         second at a time, well inside the client's socket timeout."""
         deadline = time.monotonic() + timeout
@@ -88,10 +90,9 @@ class Relay:
                                        block=max(int(min(left, 1.0) * 1000), 1))
         entry_id, fields = reply[0][1][0]
         self._last = entry_id
-        return Message(fields[b"kind"].decode(), json.loads(fields[b"meta"]),
-                       fields.get(b"data", b""))
+        return Received(read_reply(json.loads(fields[b"message"])), fields.get(b"data", b""))
 
-    def messages(self, *, first_timeout: float, timeout: float) -> Iterator[Message]:
+    def messages(self, *, first_timeout: float, timeout: float) -> Iterator[Received]:
         """Messages until the channel goes silent: ``first_timeout`` for the first one (a
         worker must take the request), ``timeout`` between the next ones (the worker beats
         while it works, so silence means it is gone). Beats are not yielded."""
@@ -101,7 +102,7 @@ class Relay:
             if message is None:
                 return
             wait = timeout
-            if message.kind != "beat":
+            if not isinstance(message.message, Beat):
                 yield message
 
     def cancel(self) -> None:
@@ -116,13 +117,13 @@ class Relay:
     def take_upload(self) -> bytes | None:
         return connection().getdel(self._upload)
 
-    def publish(self, kind: str, meta: dict | None = None, data: bytes = b"") -> None:
+    def publish(self, message: Message, data: bytes = b"") -> None:
         conn = connection()
-        conn.xadd(self._stream, {"kind": kind, "meta": json.dumps(meta or {}), "data": data})
+        conn.xadd(self._stream, {"message": message.model_dump_json(), "data": data})
         conn.expire(self._stream, KEY_SECONDS)
 
     def publish_error(self, exc: BaseException) -> None:
-        self.publish("error", error_fields(exc))
+        self.publish(failure(exc))
 
     def watch(self, on_cancel: Callable[[], None]) -> Callable[[], None]:
         """Beat while the caller works, call ``on_cancel`` when the web side cancels; the
@@ -136,7 +137,7 @@ class Relay:
                     on_cancel()
                     return
                 if not done.is_set():
-                    self.publish("beat")
+                    self.publish(Beat())
 
         thread = threading.Thread(target=run, name=f"relay-{self.id[:8]}", daemon=True)
         thread.start()
@@ -144,14 +145,13 @@ class Relay:
 
 
 # --- errors across the channel ----------------------------------------------------------------
-def error_fields(exc: BaseException) -> dict:
+def failure(exc: BaseException) -> Failure:
     """What rebuilds the same error on the other side (any other exception: a failure)."""
     if isinstance(exc, engine_errors.EngineError):
-        return {"class": type(exc).__name__, "message": exc.message, "code": exc.code,
-                "attr": exc.attr, "retry_after": exc.retry_after}
-    return {"class": "EngineError", "code": "worker_error", "attr": None,
-            "retry_after": None,
-            "message": f"The worker failed ({type(exc).__name__}); see the worker's log."}
+        return Failure(error_class=type(exc).__name__, message=exc.message, code=exc.code,
+                       attr=exc.attr, retry_after=exc.retry_after)
+    return Failure(error_class="EngineError", code="worker_error",
+                   message=f"The worker failed ({type(exc).__name__}); see the worker's log.")
 
 
 def _error_classes() -> dict[str, type[engine_errors.EngineError]]:
@@ -164,11 +164,10 @@ def _error_classes() -> dict[str, type[engine_errors.EngineError]]:
     return found
 
 
-def rebuild_error(fields: dict) -> engine_errors.EngineError:
+def rebuild_error(failed: Failure) -> engine_errors.EngineError:
     """The worker's error as this process's exception of the same class, code and field."""
-    cls = _error_classes().get(fields.get("class", ""), engine_errors.EngineError)
+    cls = _error_classes().get(failed.error_class, engine_errors.EngineError)
     exc = cls.__new__(cls)
-    engine_errors.EngineError.__init__(exc, fields["message"], code=fields.get("code"),
-                                       attr=fields.get("attr"),
-                                       retry_after=fields.get("retry_after"))
+    engine_errors.EngineError.__init__(exc, failed.message, code=failed.code, attr=failed.attr,
+                                       retry_after=failed.retry_after)
     return exc

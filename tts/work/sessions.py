@@ -22,17 +22,16 @@ from typing import TYPE_CHECKING, Any
 from tts.engine.audio import to_pcm16
 from tts.engine.errors import EngineError, GenerationCancelled
 from tts.engine.streaming_audio import stream_encoder
+from tts.observability.events import announce_streamed
 
-from .events import announce_streamed
-from .generation import (
+from .scripts import is_script, sum_timings
+from .speech import (
     CONTENT_TYPES,
     StartedGeneration,
     StartedScript,
     start_generation,
     start_script,
 )
-from .runtime import runs_models_here
-from .scripts import is_script, sum_timings
 
 if TYPE_CHECKING:  # torch: only in processes that run the models
     from tts.engine.stream import AudioChunk, SpeechStream
@@ -64,7 +63,7 @@ class StreamSession:
     cancels whatever is still running.
 
     Subclasses say where the pieces come from (``produce``): this process's engine, or a
-    worker's through the relay (tts.services.remote)."""
+    worker's through the relay (tts.execution.celery_web)."""
 
     def __init__(self, *, fmt: str, events: bool, model: str, seed: int, total_chunks: int,
                  sample_rate: int):
@@ -278,17 +277,13 @@ def chunk_event(chunk: AudioChunk) -> dict:
             "audio": base64.b64encode(to_pcm16(chunk.samples)).decode("ascii")}
 
 
-def speech_stream(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
-                  voice: str = "", gen_text: str, options: Mapping[str, Any],
-                  output_format: str = "wav", events: bool = False,
-                  label: str = "-") -> StreamSession:
-    """Admit, prepare and load now (errors are still ordinary replies); generate while the
-    caller iterates. The reference is an upload or a saved ``voice``."""
-    if not runs_models_here():
-        from .remote import call_stream
-        return call_stream(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                           voice=voice, gen_text=gen_text, options=options,
-                           output_format=output_format, events=events, label=label)
+def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
+                voice: str = "", gen_text: str, options: Mapping[str, Any],
+                output_format: str = "wav", events: bool = False,
+                label: str = "-") -> StreamSession:
+    """Admit, prepare and load now, by this process's engine (errors are still ordinary
+    replies); generate while the caller iterates. The reference is an upload or a saved
+    ``voice``."""
     if is_script(gen_text):
         script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                               voice=voice, gen_text=gen_text, options=options, streaming=True,

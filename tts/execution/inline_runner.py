@@ -1,0 +1,102 @@
+"""Inline mode's background work, each on a thread of the server process:
+
+- the job runner runs queued jobs one after the other, taken from the database (so jobs a
+  previous process left are resumed, and several server processes share them: a claim is
+  atomic), sweeps for running jobs whose runner died, and deletes expired jobs hourly;
+- the callback deliverer delivers the callbacks that are due, and retries them with backoff.
+
+Jobs take their place in the device queue chunk by chunk like any request, so interactive
+requests keep being served between a long job's chunks. Both threads start on first use or
+at the server's start, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from tts.work.jobs.callbacks import deliver_due, due_callbacks, seconds_until_next_callback
+from tts.work.jobs.retention import job_purge_expired
+from tts.work.jobs.run import JobRunningElsewhere, job_run, next_queued
+from tts.work.jobs.sweep import requeue_stale
+
+logger = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 3600.0
+#: The longest a deliverer sleeps with nothing due (a callback made due by another process).
+CALLBACK_IDLE_SECONDS = 30.0
+
+
+class _Worker:
+    """A daemon thread that does a pass, then sleeps until woken or until the pass's answer
+    (seconds) runs out. Started by the first wake."""
+
+    name = "tts-worker"
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self.name,
+                                                daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            close_old_connections()
+            try:
+                pause = self.work()
+            except Exception:
+                logger.exception("%s: a pass failed", self.name)
+                pause = 5.0
+            finally:
+                connection.close()  # this thread's own: nobody else closes it
+            self._wake.wait(pause)
+
+    def work(self) -> float:
+        raise NotImplementedError
+
+
+class InlineJobRunner(_Worker):
+    name = "tts-jobs"
+
+    def __init__(self, on_finished: Callable[[str], None] = lambda job_id: None) -> None:
+        super().__init__()
+        self.on_finished = on_finished
+        self._last_purge = 0.0
+
+    def work(self) -> float:
+        if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            job_purge_expired()
+        requeue_stale()
+        while (job_id := next_queued()) is not None:
+            try:
+                job = job_run(job_id=job_id)
+            except JobRunningElsewhere:  # another server process claimed it first
+                continue
+            if job is not None and job.callback_due_at is not None:
+                self.on_finished(job_id)
+        return settings.TTS_JOB_SWEEP_SECONDS
+
+
+class CallbackDeliverer(_Worker):
+    name = "tts-callbacks"
+
+    def work(self) -> float:
+        for job_id in due_callbacks():
+            deliver_due(job_id)
+        due_in = seconds_until_next_callback()
+        if due_in is None:
+            return CALLBACK_IDLE_SECONDS
+        return min(max(due_in, 0.05), CALLBACK_IDLE_SECONDS)

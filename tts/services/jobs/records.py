@@ -1,0 +1,43 @@
+"""Reading jobs: one, a list, its audio in any format. A job is seen only by its owner."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import soundfile as sf
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+
+from tts.engine import audio
+from tts.models import Job
+from tts.work.errors import Conflict, NotFound
+
+
+def job_get(*, job_id: str, owner: str = "") -> Job:
+    job = None
+    with contextlib.suppress(ValueError):
+        job = Job.objects.filter(id=uuid.UUID(str(job_id)), owner=owner).first()
+    if job is None:
+        raise NotFound(f"No job {job_id!r}; list yours with GET /api/tts/jobs/.",
+                       code="job_not_found", attr="id")
+    return job
+
+
+def job_list(*, owner: str = "", status: str = "") -> QuerySet[Job]:
+    jobs = Job.objects.filter(owner=owner)
+    return jobs.filter(status=status) if status else jobs
+
+
+def job_audio(*, job_id: str, owner: str = "", output_format: str = "wav"
+              ) -> tuple[Job, bytes, str]:
+    """The job's speech encoded in ``output_format``, and its content type."""
+    job = job_get(job_id=job_id, owner=owner)
+    if job.status != Job.Status.SUCCEEDED:
+        hint = ("poll GET /api/tts/jobs/{id}/ until status is succeeded"
+                if not job.finished else "it produced no audio")
+        raise Conflict(f"The job is {job.status}: {hint}.", code="job_not_succeeded", attr="id")
+    with default_storage.open(job.result.name, "rb") as handle:
+        samples, rate = sf.read(handle, dtype="float32")
+    spec = audio.OUTPUT_FORMATS[output_format]
+    return job, audio.encode(samples, rate, output_format), spec.content_type

@@ -1,0 +1,159 @@
+"""Saved voices where the models are: create (validate, clip, transcribe, persist), a new
+transcript, reads, and the prepared reference of a voice for generation (the use cases that
+clients call are tts.services.voices).
+
+Files go through Django's default storage (a local media folder unless STORAGES says
+otherwise, e.g. S3 through django-storages), under ``voices/<id>/``: the uploaded clip as sent
+and ``reference.npz``, the prepared reference, so a restart neither decodes nor transcribes
+again.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from pathlib import PurePath
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from tts.engine.reference import PreparedReference
+from tts.engine.reference_store import dump_reference
+from tts.models import Voice
+
+from .errors import InvalidInput, NotFound
+from .runtime import get_engine
+
+VOICE_FOLDER = "voices"
+#: ``[main]`` in a script means the request's own voice (upstream's CLI convention).
+RESERVED_IDS = frozenset({"main"})
+ID_MAX_LENGTH = 64
+CLIP_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "oga", "m4a", "mp4", "aac",
+                             "webm", "weba", "aiff", "caf"})
+
+
+def voice_get(*, voice_id: str) -> Voice:
+    voice = Voice.objects.filter(id=voice_id).first()
+    if voice is None:
+        raise NotFound(f"No saved voice {voice_id!r}; list them with GET /api/tts/voices/.",
+                       code="voice_not_found", attr="voice")
+    return voice
+
+
+def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
+                voice_id: str = "", description: str = "", filename: str = "") -> Voice:
+    """Prepare the clip exactly as generate does (errors included), then persist it."""
+    if voice_id:
+        check_free(voice_id)
+    engine = get_engine()
+    ref, _ = engine.prepare_reference(ref_audio, ref_text)
+    voice_id = voice_id or _derive_id(name)
+    extension = clip_extension(filename)
+    folder = f"{VOICE_FOLDER}/{voice_id}"
+    clip_name = default_storage.save(f"{folder}/clip.{extension}", ContentFile(ref_audio))
+    prepared_name = default_storage.save(f"{folder}/reference.npz",
+                                         ContentFile(dump_reference(ref)))
+    try:
+        with transaction.atomic():
+            voice = Voice.objects.create(
+                id=voice_id, name=name, description=description, consent=consent,
+                clip=clip_name, prepared=prepared_name,
+                clip_content_type=mimetypes.guess_type(f"x.{extension}")[0]
+                or "application/octet-stream",
+                reference_key=uuid.uuid4().hex, **_reference_fields(ref))
+    except IntegrityError:  # the same id, created at the same moment
+        delete_files(clip_name, prepared_name)
+        raise _taken(voice_id) from None
+    engine.remember_reference(voice.reference_key, ref)
+    return voice
+
+
+def update_here(*, voice_id: str, name: str | None = None, description: str | None = None,
+                ref_text: str | None = None) -> Voice:
+    """Change what is given; a new transcript (empty: recognise it) re-prepares the
+    reference from the stored audio."""
+    voice = voice_get(voice_id=voice_id)
+    if name is not None:
+        voice.name = name
+    if description is not None:
+        voice.description = description
+    old_prepared = None
+    if ref_text is not None:
+        engine = get_engine()
+        ref = engine.retext_reference(voice_reference(voice=voice), ref_text)
+        old_prepared = voice.prepared.name
+        voice.prepared = default_storage.save(f"{VOICE_FOLDER}/{voice.id}/reference.npz",
+                                              ContentFile(dump_reference(ref)))
+        voice.reference_key = uuid.uuid4().hex
+        for field, value in _reference_fields(ref).items():
+            setattr(voice, field, value)
+        engine.remember_reference(voice.reference_key, ref)
+    voice.save()
+    if old_prepared:
+        delete_files(old_prepared)
+    return voice
+
+
+def voice_reference(*, voice: Voice) -> PreparedReference:
+    """The voice's prepared reference: from this process's cache, else read from storage
+    (never decoded or transcribed again)."""
+    ref, _ = voice_reference_cached(voice=voice)
+    return ref
+
+
+def voice_reference_cached(*, voice: Voice) -> tuple[PreparedReference, bool]:
+    def read() -> bytes:
+        with default_storage.open(voice.prepared.name, "rb") as handle:
+            return handle.read()
+
+    return get_engine().stored_reference(voice.reference_key, read)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _reference_fields(ref: PreparedReference) -> dict:
+    clip = ref.clip
+    return {
+        "ref_text": ref.ref_text.strip(), "transcribed": ref.transcribed,
+        "duration": round(ref.seconds, 3),
+        "ref_clip": {"original_seconds": clip.original_seconds, "kept_start": clip.kept_start,
+                     "kept_end": clip.kept_end, "clipped": clip.clipped},
+    }
+
+
+def _taken(voice_id: str) -> InvalidInput:
+    return InvalidInput(f"A voice with id {voice_id!r} already exists; choose another id, or "
+                        "delete that voice first.", code="voice_exists", attr="id")
+
+
+def check_free(voice_id: str) -> None:
+    """InvalidInput (400) when ``voice_id`` is reserved or taken."""
+    if voice_id in RESERVED_IDS:
+        raise InvalidInput(f"{voice_id!r} is reserved: [{voice_id}] in a script means the "
+                           "request's own voice. Choose another id.", code="reserved_id",
+                           attr="id")
+    if Voice.objects.filter(id=voice_id).exists():
+        raise _taken(voice_id)
+
+
+def _derive_id(name: str) -> str:
+    """A slug of the name (``voice`` when it has no letters), numbered when taken."""
+    base = slugify(name)[: ID_MAX_LENGTH - 4].strip("-") or "voice"
+    candidate, number = base, 1
+    while candidate in RESERVED_IDS or Voice.objects.filter(id=candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def clip_extension(filename: str) -> str:
+    suffix = PurePath(filename or "").suffix.lower().lstrip(".")
+    return suffix if suffix in CLIP_EXTENSIONS else "bin"
+
+
+def delete_files(*names: str) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
