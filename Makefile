@@ -28,12 +28,14 @@ worker: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(MANAGE) migrate --noinput
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest
 	bash scripts/test_postgres.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 bash bench/run_all.sh

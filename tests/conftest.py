@@ -75,7 +75,7 @@ def tiny_engine(tiny_dir) -> TTSEngine:
 def tts_settings(tiny_dir, tmp_path):
     """Point Django at the tiny models and a private media folder; fresh engine per test."""
     from django.conf import settings
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     saved = {name: getattr(settings, name) for name in (
         "TTS_MODELS_FILE", "TTS_DEFAULT_MODEL", "TTS_PRELOAD", "TTS_VOCODER_PATH",

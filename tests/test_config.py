@@ -46,7 +46,7 @@ def test_every_declared_setting_is_a_django_setting_and_documented(settings):
 
 
 def test_engine_config_is_derived_from_the_declarations(settings):
-    from tts.services.runtime import engine_config
+    from tts.work.runtime import engine_config
 
     declared = set(TTSSettings.model_fields)
     missing = {item.name for item in fields(EngineConfig)} - declared - ENGINE_ONLY

@@ -14,7 +14,7 @@ SNIPPET = """
 import logging, django
 django.setup()
 from tts.observability.request_ids import _request_id, bind_key_id
-from tts.services.events import log_generation
+from tts.observability.events import log_generation
 _request_id.set("req-json-1")
 bind_key_id("k3y")
 log_generation("tiny-f5", 1.5, {"total_seconds": 0.4, "real_time_factor": 0.2,
@@ -32,7 +32,7 @@ def test_json_log_lines_carry_request_key_model_and_timings():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
-    generation = next(line for line in lines if line["logger"] == "tts.services.events")
+    generation = next(line for line in lines if line["logger"] == "tts.observability.events")
     assert generation["request_id"] == "req-json-1" and generation["key_id"] == "k3y"
     assert generation["model"] == "tiny-f5" and generation["audio_seconds"] == 1.5
     assert generation["real_time_factor"] == 0.2 and generation["streamed"] is True

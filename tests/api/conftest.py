@@ -34,7 +34,8 @@ def form(ref_wav):
 def busy_device(settings):
     """Another generation holds the device and nobody may queue behind it."""
 
-    from tts.services.runtime import get_engine, reset_engine
+    from tests.support.helpers import reset_engine
+    from tts.work.runtime import get_engine
 
     settings.TTS_MAX_QUEUE = 0
     reset_engine()

@@ -53,10 +53,10 @@ def test_cuda_build_without_gpu_is_a_health_warning(client, cuda_build_without_g
 
 def test_cuda_build_without_gpu_is_a_start_up_warning_and_a_check_warning(
         settings, caplog, cuda_build_without_gpu):
-    from tts.services.runtime import preload
+    from tts.work.preload import preload
 
     settings.TTS_PRELOAD = []
-    with caplog.at_level(logging.INFO, logger="tts.services.runtime"):
+    with caplog.at_level(logging.INFO, logger="tts.work.preload"):
         preload()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("no GPU is usable" in text and "TTS_DEVICE=cpu" in text for text in warnings)
@@ -67,10 +67,10 @@ def test_cuda_build_without_gpu_is_a_start_up_warning_and_a_check_warning(
 
 
 def test_start_up_log_names_the_real_device(settings, caplog):
-    from tts.services.runtime import preload
+    from tts.work.preload import preload
 
     settings.TTS_PRELOAD = []
-    with caplog.at_level(logging.INFO, logger="tts.services.runtime"):
+    with caplog.at_level(logging.INFO, logger="tts.work.preload"):
         preload()
     assert any(r.getMessage().startswith("models run on ") and "torch " in r.getMessage()
                for r in caplog.records)
@@ -79,7 +79,7 @@ def test_start_up_log_names_the_real_device(settings, caplog):
 @pytest.mark.parametrize("requested", ["cuda", "cuda:3"])
 def test_explicit_cuda_without_gpu_fails_the_check_and_health(client, settings, requested,
                                                               cuda_build_without_gpu):
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     settings.TTS_DEVICE = requested
     reset_engine()
@@ -102,7 +102,7 @@ def test_explicit_cuda_on_this_machine_fails_the_check(settings):
 
 
 def test_models_show_device_and_precision_actually_used(client):
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     models = {m["id"]: m for m in client.get("/api/tts/models/").json()}
     device = devices.resolve_device("auto")

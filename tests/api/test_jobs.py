@@ -122,7 +122,7 @@ def test_an_idempotency_key_returns_the_same_job_and_refuses_another_request(cli
 
 
 def test_cancelling_a_running_job_stops_it_and_the_runner_takes_the_next_at_once(client, form):
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     engine = get_engine()
     with device_held(engine):  # the job is admitted, then waits for its first turn
@@ -177,7 +177,7 @@ def test_the_job_text_limit_is_its_own(client, form, settings):
 def test_unknown_and_unfinished_jobs_answer_404_and_409(client, form):
     assert error_of(client.get(f"{JOBS}nope/"))["code"] == "job_not_found"
     assert client.get(f"{JOBS}00000000-0000-0000-0000-000000000000/").status_code == 404
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     with device_held(get_engine()):
         job = client.post(JOBS, form(), format="multipart").json()
@@ -317,23 +317,22 @@ def test_callbacks_to_internal_addresses_are_refused_at_submission(client, form,
 
 def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are_not_followed(
         settings, monkeypatch):
-    from tts.services.callbacks import deliver_callback
+    from tts.work.jobs.callbacks import attempt_delivery
 
     Receiver.deliveries = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.TTS_CALLBACK_ATTEMPTS = 1
-    results = []
     try:
         for host in ("localhost", "127.0.0.1"):  # a name, and an address, checked at delivery
             url = f"http://{host}:{server.server_port}/hook"
-            assert deliver_callback(url, {"id": "job"}, on_result=results.append) is False
-        assert Receiver.deliveries == [] and all(r.startswith("refused:") for r in results)
+            delivered, why = attempt_delivery(url, {"id": "job"})
+            assert delivered is None and "TTS_CALLBACK_ALLOW_PRIVATE" in why  # refused
+        assert Receiver.deliveries == []
 
         settings.TTS_CALLBACK_ALLOW_PRIVATE = True
         Receiver.deliveries = [({}, b"")]  # the next answer is a 200
-        assert deliver_callback(f"http://localhost:{server.server_port}/hook", {"id": "job"},
-                                on_result=results.append) is True
+        assert attempt_delivery(f"http://localhost:{server.server_port}/hook",
+                                {"id": "job"})[0] is True
         assert Receiver.deliveries[-1][0]["host"] == f"localhost:{server.server_port}"
 
         # A name with several addresses: the first that answers is used (none listens on
@@ -347,8 +346,8 @@ def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are
                     for info in real_getaddrinfo(address, *args, **kwargs)]
 
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-        assert deliver_callback(f"http://hooks.test:{server.server_port}/hook", {"id": "job"},
-                                on_result=results.append) is True
+        assert attempt_delivery(f"http://hooks.test:{server.server_port}/hook",
+                                {"id": "job"})[0] is True
         assert Receiver.deliveries[-1][0]["host"] == f"hooks.test:{server.server_port}"
     finally:
         server.shutdown()
@@ -364,11 +363,11 @@ def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are
     server = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        assert deliver_callback(f"http://127.0.0.1:{server.server_port}/", {"id": "job"},
-                                on_result=results.append) is False
+        delivered, outcome = attempt_delivery(f"http://127.0.0.1:{server.server_port}/",
+                                              {"id": "job"})
     finally:
         server.shutdown()
-    assert len(Redirector.deliveries) == 1 and results[-1].endswith("HTTP 307")
+    assert len(Redirector.deliveries) == 1 and (delivered, outcome) == (False, "HTTP 307")
 
 
 def test_a_job_counts_against_its_keys_audio_quota(client, form):

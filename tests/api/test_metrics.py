@@ -58,7 +58,7 @@ def test_model_load_seconds_observed_on_first_use(client, form):
 
 
 def test_asr_seconds_observed(client, settings, ref_wav):
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     from tests.support.asr import whisper_model_path
 

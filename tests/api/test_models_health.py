@@ -21,13 +21,13 @@ def test_models_list_shows_status_and_reasons(client, no_network):
     assert "noise" in tiny["description"]
     assert models["tiny-e2"]["architecture"] == "UNetT"
     assert {model["precision"] for model in models.values()} == {"float32"}  # the tests' setting
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     assert get_engine().loaded_models() == []  # listing loaded nothing
 
 
 def test_model_detail_and_loaded_status(client):
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     get_engine().load_model("tiny-e2")
     body = client.get("/api/tts/models/tiny-e2/").json()
@@ -41,7 +41,7 @@ def test_unknown_model_detail_is_404(client):
 
 
 def test_source_never_shows_credentials():
-    from tts.services.catalog import public_source
+    from tts.work.status import public_source
 
     assert public_source("https://user:token@host.example/m.pt?sig=abc") == (
         "https://host.example/m.pt")
@@ -66,7 +66,8 @@ def test_health_is_cheap_and_complete(client):
 def test_health_says_what_auto_precision_found(client, settings, caplog):
     """On this machine's CPU: bfloat16 where /proc/cpuinfo lists native bfloat16, else
     float32; health, the model list and the start-up log line all say the same."""
-    from tts.services.runtime import preload, reset_engine
+    from tests.support.helpers import reset_engine
+    from tts.work.preload import preload
 
     from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
 
@@ -82,7 +83,7 @@ def test_health_says_what_auto_precision_found(client, settings, caplog):
     assert compute["compile"] is False
     model = client.get("/api/tts/models/tiny-f5/").json()
     assert model["precision"] == compute["precision"]
-    with caplog.at_level(logging.INFO, logger="tts.services.runtime"):
+    with caplog.at_level(logging.INFO, logger="tts.work.preload"):
         preload()
     assert any(r.getMessage().startswith("models run on cpu") and
                f" in {compute['precision']}, " in r.getMessage() for r in caplog.records)
@@ -94,7 +95,7 @@ def test_readiness_follows_the_default_model(client):
     assert response["Retry-After"]
     error = error_of(response)
     assert error["code"] == "not_ready" and "tiny-f5" in error["detail"]
-    from tts.services.runtime import get_engine
+    from tts.work.runtime import get_engine
 
     get_engine().load_model("tiny-f5")
     response = client.get("/api/tts/health/ready/")
@@ -104,7 +105,7 @@ def test_readiness_follows_the_default_model(client):
 
 def test_readiness_says_why_when_default_weights_are_missing(client, settings, no_network):
     settings.TTS_DEFAULT_MODEL = "F5-TTS"
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     reset_engine()
     response = client.get("/api/tts/health/ready/")
@@ -114,7 +115,9 @@ def test_readiness_says_why_when_default_weights_are_missing(client, settings, n
 
 def test_preload_loads_configured_models(settings):
     settings.TTS_PRELOAD = ["tiny-e2", "F5-TTS"]  # the second fails: logged, not fatal
-    from tts.services.runtime import get_engine, preload, reset_engine
+    from tests.support.helpers import reset_engine
+    from tts.work.preload import preload
+    from tts.work.runtime import get_engine
 
     reset_engine()
     preload()
@@ -126,7 +129,8 @@ def test_preload_retries_until_the_weights_arrive(client, settings, tiny_dir, tm
     import json
     import shutil
 
-    from tts.services.runtime import reset_engine, start_preload
+    from tests.support.helpers import reset_engine
+    from tts.work.preload import start_preload
 
     from tts.engine.tiny import TINY_DIT
 
@@ -161,7 +165,7 @@ def test_wrong_method(client):
 def test_broken_model_configuration_makes_health_503_and_check_fail(client, settings, tmp_path):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     broken = tmp_path / "models.toml"
     broken.write_text('[[models]]\nid = "x"\narchitecture = "RNN"\ncheckpoint = "m.pt"\n')

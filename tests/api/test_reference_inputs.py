@@ -18,7 +18,8 @@ import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
-from tts.services.runtime import get_engine, reset_engine
+from tests.support.helpers import reset_engine
+from tts.work.runtime import get_engine
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT

@@ -81,7 +81,7 @@ def test_a_full_queue_refuses_without_decoding_the_upload(client, form, busy_dev
 
 
 def test_two_models_take_turns_in_one_slot(client, form, settings):
-    from tts.services.runtime import reset_engine
+    from tests.support.helpers import reset_engine
 
     settings.TTS_MAX_LOADED_MODELS = 1
     reset_engine()

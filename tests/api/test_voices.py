@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from tts.services.runtime import reset_engine
+from tests.support.helpers import reset_engine
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT, speak

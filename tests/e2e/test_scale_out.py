@@ -99,7 +99,7 @@ def test_the_web_process_holds_no_model_while_the_workers_do(cluster):
 
 def test_generate_on_a_worker_gives_the_samples_of_inline_mode(cluster, ref_wav, ref_bytes):
     from tts.engine import audio
-    from tts.services.generation import generate_here
+    from tts.work.speech import generate_here
 
     reply = post_form(cluster, "/api/tts/generate/", ref_wav, headers={"Accept": "audio/wav"})
     assert reply.status_code == 200, reply.text

@@ -44,7 +44,8 @@ def test_both_architectures_load_from_both_formats_and_speak(
 
 
 def test_custom_model_from_django_settings(settings, tiny_dir, ref_bytes):
-    from tts.services.runtime import get_engine, reset_engine
+    from tests.support.helpers import reset_engine
+    from tts.work.runtime import get_engine
 
     settings.TTS_CUSTOM_CKPT = str(tiny_dir / "tiny_unett.safetensors")
     settings.TTS_CUSTOM_VOCAB = str(tiny_dir / "vocab.txt")

@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 
-from tts.services import memory
+from tts.observability import memory
 
 
 def test_freezes_once_started(monkeypatch):

@@ -3,7 +3,7 @@
 import logging
 import threading
 
-from tts.services.warmup import WARMUP_REF_TEXT, synthetic_reference, warm_model
+from tts.work.warmup import WARMUP_REF_TEXT, synthetic_reference, warm_model
 
 
 def test_synthetic_reference_passes_the_engines_own_checks(tiny_engine):
@@ -20,11 +20,12 @@ def test_warm_model_generates_real_audio_through_the_facade(tiny_engine):
 def test_readiness_waits_for_the_warm_up(client, settings, caplog):
     """The model is loaded but its warm-up cannot run while the device is busy: not ready
     until the warm-up generation has gone through."""
-    from tts.services.runtime import get_engine, start_preload, warming
+    from tts.work.preload import start_preload, warming
+    from tts.work.runtime import get_engine
 
     settings.TTS_PRELOAD = ["tiny-f5"]
     engine = get_engine()
-    caplog.set_level(logging.INFO, logger="tts.services.warmup")
+    caplog.set_level(logging.INFO, logger="tts.work.warmup")
     engine.load_model("tiny-f5")
     with engine.queue.turn():  # the device is busy: the warm-up generation has to wait
         thread = start_preload(retry_seconds=0.05)
@@ -43,11 +44,12 @@ def test_readiness_waits_for_the_warm_up(client, settings, caplog):
 
 
 def test_without_warm_up_readiness_follows_the_load(client, settings, caplog):
-    from tts.services.runtime import get_engine, preload, warming
+    from tts.work.preload import preload, warming
+    from tts.work.runtime import get_engine
 
     settings.TTS_PRELOAD = ["tiny-f5"]
     settings.TTS_WARMUP = False
-    caplog.set_level(logging.INFO, logger="tts.services.warmup")
+    caplog.set_level(logging.INFO, logger="tts.work.warmup")
     preload()
     assert "tiny-f5" in get_engine().loaded_models() and warming("tiny-f5") == (False, None)
     assert client.get("/api/tts/health/ready/").status_code == 200

@@ -57,3 +57,13 @@ def device_held(engine, model_id: str = "tiny-f5"):
     finally:
         release.set()
         thread.join(60)
+
+
+def reset_engine() -> None:
+    """A fresh engine for the next test (settings change between cases), and no memory of
+    the last one's preloading."""
+    from tts.work.preload import forget_warming
+    from tts.work.runtime import reset_engine as forget_engine
+
+    forget_engine()
+    forget_warming()
