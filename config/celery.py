@@ -1,6 +1,6 @@
-"""`celery -A config` finds the application here; it lives with the executor that uses it
-(tts/execution/celery_app.py)."""
+"""`celery -A config` finds the Celery application here (it is defined in tts/celery_app.py,
+where the executor that sends its tasks finds it too)."""
 
-from tts.execution.celery_app import app
+from tts.celery_app import app
 
 __all__ = ["app"]

@@ -185,8 +185,10 @@ class TTSSettings(BaseSettings):
         "(the task then expires unrun).", "30", section="scale"))
     job_retention_hours: float = Field(24.0, gt=0, **_doc(
         "Finished jobs, their audio and uploads are deleted after this long "
-        "(`manage.py purge_jobs`, run hourly by the job runner or Celery beat).", "24",
-        section="scale"))
+        "(`manage.py purge_jobs`, run every TTS_JOB_PURGE_SECONDS by the inline job runner, "
+        "or by Celery beat in celery mode).", "24", section="scale"))
+    job_purge_seconds: float = Field(3600.0, gt=0, **_doc(
+        "How often expired jobs are looked for and deleted.", "3600", section="scale"))
     max_job_chars: int = Field(100_000, ge=1, **_doc(
         "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
         section="scale"))

@@ -1,6 +1,6 @@
 """Django settings. Every TTS_* value is declared once, typed, in config/options.py; the rest
 comes from the environment through django-environ. Importing this module writes nothing: the
-var folder and the secret key file are made by `manage.py setup_server`."""
+var folder and the secret key file are made by `manage.py migrate` (tts/management)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ bind_requirements(host=HOST, demo=TTS.demo, secret_key=env("DJANGO_SECRET_KEY", 
 
 
 def _secret_key() -> str:
-    """DJANGO_SECRET_KEY, else the one `manage.py setup_server` kept in var/, else a key for
+    """DJANGO_SECRET_KEY, else the one `manage.py migrate` kept in var/, else a key for
     this process only (tts.W002 says so: sessions then end with the process)."""
     if key := env("DJANGO_SECRET_KEY", default=""):
         return key
@@ -213,8 +213,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # to another; a worker process killed under a live worker is redone at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# `celery -A config beat` (README "Scale-out"); tests/e2e/test_beat.py checks every entry
+# names a registered task.
 CELERY_BEAT_SCHEDULE = {
-    "purge-expired-jobs": {"task": "tts.purge_jobs", "schedule": 3600.0},
+    "purge-expired-jobs": {"task": "tts.purge_jobs", "schedule": TTS.job_purge_seconds},
 }
 
 LOGGING = {

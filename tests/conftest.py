@@ -75,6 +75,7 @@ def tiny_engine(tiny_dir) -> TTSEngine:
 def tts_settings(tiny_dir, tmp_path):
     """Point Django at the tiny models and a private media folder; fresh engine per test."""
     from django.conf import settings
+
     from tests.support.helpers import reset_engine
 
     saved = {name: getattr(settings, name) for name in (

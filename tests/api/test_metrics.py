@@ -58,9 +58,8 @@ def test_model_load_seconds_observed_on_first_use(client, form):
 
 
 def test_asr_seconds_observed(client, settings, ref_wav):
-    from tests.support.helpers import reset_engine
-
     from tests.support.asr import whisper_model_path
+    from tests.support.helpers import reset_engine
 
     settings.TTS_ASR_MODEL = whisper_model_path()
     reset_engine()

@@ -67,9 +67,8 @@ def test_health_says_what_auto_precision_found(client, settings, caplog):
     """On this machine's CPU: bfloat16 where /proc/cpuinfo lists native bfloat16, else
     float32; health, the model list and the start-up log line all say the same."""
     from tests.support.helpers import reset_engine
-    from tts.work.preload import preload
-
     from tts.engine.precision import CPU_BF16_FLAGS, cpu_feature
+    from tts.work.preload import preload
 
     settings.TTS_PRECISION = "auto"
     settings.TTS_PRELOAD = []
@@ -130,9 +129,8 @@ def test_preload_retries_until_the_weights_arrive(client, settings, tiny_dir, tm
     import shutil
 
     from tests.support.helpers import reset_engine
-    from tts.work.preload import start_preload
-
     from tts.engine.tiny import TINY_DIT
+    from tts.work.preload import start_preload
 
     checkpoint = tmp_path / "late.safetensors"
     settings.TTS_CUSTOM_CKPT = str(checkpoint)
@@ -165,6 +163,7 @@ def test_wrong_method(client):
 def test_broken_model_configuration_makes_health_503_and_check_fail(client, settings, tmp_path):
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
+
     from tests.support.helpers import reset_engine
 
     broken = tmp_path / "models.toml"

@@ -18,11 +18,10 @@ import pytest
 import soundfile as sf
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
-from tests.support.helpers import reset_engine
-from tts.work.runtime import get_engine
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT
+from tests.support.helpers import reset_engine
 from tests.support.speech import (
     FIRST_WORDS,
     INPUT_FORMATS,
@@ -36,6 +35,7 @@ from tests.support.speech import (
 )
 from tts.engine import audio
 from tts.engine.asr import Transcriber
+from tts.work.runtime import get_engine
 
 GENERATE = "/api/tts/generate/"
 HEALTH = "/api/tts/health/"

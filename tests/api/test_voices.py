@@ -16,11 +16,10 @@ import pytest
 import soundfile as sf
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from tests.support.helpers import reset_engine
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT, speak
-from tests.support.helpers import error_of
+from tests.support.helpers import error_of, reset_engine
 from tests.support.speech import INPUT_FORMATS, make_input_formats, words
 from tts.engine import audio
 from tts.engine.asr import Transcriber

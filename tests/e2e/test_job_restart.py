@@ -1,17 +1,21 @@
-"""Inline mode loses no job: a server killed in the middle of one runs it again, from the
-start and with the same seed, when it comes back."""
+"""Inline mode loses no job and no callback: a server killed in the middle of a job runs it
+again, from the start and with the same seed, when it comes back; a callback still pending
+when the server stops is delivered after its restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from tests.support.audio import REF_TEXT
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 pytestmark = pytest.mark.e2e
 TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(8))
@@ -58,3 +62,57 @@ def poll(server: LiveServer, job_id: str, *, until, timeout: float = 240) -> dic
             return body
         time.sleep(0.05)
     raise AssertionError(f"job {job_id}: {body}\n{server.log_tail()}")
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append({"attempt": self.headers["X-TTS-Attempt"],
+                                    "job": json.loads(body)})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_callback_pending_at_a_restart_is_delivered_after_it(tiny_dir, tmp_path, ref_wav):
+    """The receiver is down while the job finishes; the server goes down too before the
+    receiver comes back. The delivery lives in the job's row, so the restarted server makes
+    it."""
+    port = free_port()
+    server = LiveServer(tiny_dir / "models.toml", extra_env={
+        "MEDIA_ROOT": str(tmp_path / "media"), "TTS_CALLBACK_ALLOW_PRIVATE": "1",
+        "TTS_CALLBACK_ATTEMPTS": "30", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    server.start()
+    try:
+        with ref_wav.open("rb") as clip:
+            job = requests.post(f"{server.url}/api/tts/jobs/", files={"ref_audio": clip},
+                                data={"ref_text": REF_TEXT, "gen_text": "Call me back.",
+                                      "nfe_step": 4, "seed": 5,
+                                      "callback_url": f"http://127.0.0.1:{port}/hook"},
+                                timeout=60).json()
+        pending = poll(server, job["id"], until=lambda j: (j["callback_status"] or "")
+                       .startswith("retrying"))
+        assert pending["status"] == "succeeded" and "attempt 1 of 30" in pending[
+            "callback_status"], pending
+    finally:
+        server.stop()  # the delivery is still pending
+
+    Receiver.received = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    server.start()
+    try:
+        final = poll(server, job["id"], timeout=60,
+                     until=lambda j: (j["callback_status"] or "").startswith("delivered"))
+    finally:
+        server.stop()
+        receiver.shutdown()
+    assert len(Receiver.received) == 1, Receiver.received
+    delivery = Receiver.received[0]
+    assert delivery["job"]["id"] == job["id"] and delivery["job"]["status"] == "succeeded"
+    assert int(delivery["attempt"]) >= 2 and final["callback_status"] == (
+        f"delivered: HTTP 204 (attempt {delivery['attempt']})")

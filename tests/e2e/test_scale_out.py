@@ -249,3 +249,35 @@ def test_cancelling_a_running_job_frees_its_worker_at_once(cluster, ref_wav):
         assert wait_for_job(cluster, job, timeout=60)[0]["status"] == "succeeded"
     assert "libtorch" not in maps_of(cluster.process.pid)
     assert not cluster.server_errors(), json.dumps(cluster.server_errors())
+
+
+def test_a_job_whose_whole_worker_is_lost_is_taken_over_by_the_heartbeat(cluster, ref_wav):
+    """SIGKILL the whole process group of the worker running a job (a lost machine, an OOM
+    kill of its main process): no Celery process is left to hand the task back, Redis would
+    only after its visibility timeout (an hour), so the job's quiet heartbeat is what the
+    other worker's sweep sees. Last in this module: one worker is left afterwards."""
+    reply = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=23)
+    job_id = reply.json()["id"]
+    running, _ = wait_for_job(cluster, job_id,
+                              until=lambda job: job["progress"]["chunks_done"] >= 1)
+    assert running["status"] == "running", "the job finished before it could be interrupted"
+    victim = int(job_row(cluster, job_id)["worker"].rpartition(":")[2])
+    group = os.getpgid(victim)
+    os.killpg(group, signal.SIGKILL)
+    lost = time.monotonic()
+
+    final, seen = wait_for_job(cluster, job_id, timeout=60)
+    assert final["status"] == "succeeded", final
+    assert time.monotonic() - lost < 60
+    row = job_row(cluster, job_id)
+    assert row["attempts"] == 2 and os.getpgid(int(row["worker"].rpartition(":")[2])) != group
+    # run once at a time: progress went back to the start once, then rose to the end
+    done = [view["progress"]["chunks_done"] for view in seen]
+    restarts = sum(1 for before, after in zip(done, done[1:], strict=False) if after < before)
+    assert restarts <= 1 and done[-1] == final["progress"]["chunks_total"]
+
+    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=23).json()
+    assert wait_for_job(cluster, again["id"], timeout=300)[0]["status"] == "succeeded"
+    first = requests.get(f"{cluster.url}{JOBS}{job_id}/audio/", timeout=30).content
+    second = requests.get(f"{cluster.url}{JOBS}{again['id']}/audio/", timeout=30).content
+    assert first == second  # the same bytes as an uninterrupted run with the same seed

@@ -2,7 +2,8 @@
 
 - the job runner runs queued jobs one after the other, taken from the database (so jobs a
   previous process left are resumed, and several server processes share them: a claim is
-  atomic), sweeps for running jobs whose runner died, and deletes expired jobs hourly;
+  atomic), sweeps for running jobs whose runner died, and deletes expired jobs every
+  TTS_JOB_PURGE_SECONDS;
 - the callback deliverer delivers the callbacks that are due, and retries them with backoff.
 
 Jobs take their place in the device queue chunk by chunk like any request, so interactive
@@ -26,7 +27,6 @@ from tts.work.jobs.run import JobRunningElsewhere, job_run, next_queued
 from tts.work.jobs.sweep import requeue_stale
 
 logger = logging.getLogger(__name__)
-PURGE_EVERY_SECONDS = 3600.0
 #: The longest a deliverer sleeps with nothing due (a callback made due by another process).
 CALLBACK_IDLE_SECONDS = 30.0
 
@@ -41,17 +41,27 @@ class _Worker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._stopped = False
 
     def wake(self) -> None:
         with self._lock:
-            if self._thread is None:
+            if self._thread is None and not self._stopped:
                 self._thread = threading.Thread(target=self._loop, name=self.name,
                                                 daemon=True)
                 self._thread.start()
         self._wake.set()
 
+    def stop(self, timeout: float = 60.0) -> None:
+        """End the thread after its current pass (a running job runs to its end)."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+
     def _loop(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()
             close_old_connections()
             try:
@@ -76,7 +86,7 @@ class InlineJobRunner(_Worker):
         self._last_purge = 0.0
 
     def work(self) -> float:
-        if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
+        if time.monotonic() - self._last_purge >= settings.TTS_JOB_PURGE_SECONDS:
             self._last_purge = time.monotonic()
             job_purge_expired()
         requeue_stale()

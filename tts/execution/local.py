@@ -62,6 +62,11 @@ class LocalExecutor(Executor):
         start_engine_state_refresh(local_health)  # several server processes: /metrics sums
         return lambda: not preloading.is_alive() or local_readiness().ready
 
+    def stop(self) -> None:
+        """End the job runner and the callback deliverer (after their current pass)."""
+        self.jobs.stop()
+        self.callbacks.stop()
+
     def _job_finished(self, job_id: str) -> None:
         self.callbacks.wake()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .celery_app import app
+from tts.celery_app import app
+
 from .relay import broker_errors, connection
 
 COMMON_QUEUE = "tts"
