@@ -227,11 +227,7 @@ def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):
     assert row["attempts"] == 2 and int(row["worker"].rpartition(":")[2]) != victim
     assert final["progress"]["chunks_done"] == final["progress"]["chunks_total"]
 
-    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=11).json()
-    assert wait_for_job(cluster, again["id"], timeout=300)[0]["status"] == "succeeded"
-    first = requests.get(f"{cluster.url}{JOBS}{job_id}/audio/", timeout=30).content
-    second = requests.get(f"{cluster.url}{JOBS}{again['id']}/audio/", timeout=30).content
-    assert first == second  # the interrupted job's result is whole: nothing lost or doubled
+    assert_audio_of_an_uninterrupted_run(cluster, ref_wav, job_id, seed=11)
 
 
 def test_cancelling_a_running_job_frees_its_worker_at_once(cluster, ref_wav):
@@ -276,8 +272,14 @@ def test_a_job_whose_whole_worker_is_lost_is_taken_over_by_the_heartbeat(cluster
     restarts = sum(1 for before, after in zip(done, done[1:], strict=False) if after < before)
     assert restarts <= 1 and done[-1] == final["progress"]["chunks_total"]
 
-    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=23).json()
+    assert_audio_of_an_uninterrupted_run(cluster, ref_wav, job_id, seed=23)
+
+
+def assert_audio_of_an_uninterrupted_run(cluster, ref_wav, job_id: str, *, seed: int) -> None:
+    """The interrupted job's audio is the same bytes as the same job run without a break:
+    nothing lost or doubled."""
+    again = post_form(cluster, JOBS, ref_wav, gen_text=LONG_TEXT, nfe_step=16, seed=seed).json()
     assert wait_for_job(cluster, again["id"], timeout=300)[0]["status"] == "succeeded"
     first = requests.get(f"{cluster.url}{JOBS}{job_id}/audio/", timeout=30).content
     second = requests.get(f"{cluster.url}{JOBS}{again['id']}/audio/", timeout=30).content
-    assert first == second  # the same bytes as an uninterrupted run with the same seed
+    assert first == second

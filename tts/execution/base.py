@@ -15,9 +15,6 @@ from tts.work.status import ModelInfo, Readiness
 
 
 class Executor(ABC):
-    #: What health reports as ``execution_mode``.
-    mode: str
-
     @abstractmethod
     def generate(self, request: SpeechRequest) -> SpeechResult:
         """The whole file at once."""

@@ -56,8 +56,6 @@ SILENCE_SECONDS = 15 * BEAT_SECONDS
 
 
 class CeleryExecutor(Executor):
-    mode = "celery"
-
     def generate(self, request: SpeechRequest) -> SpeechResult:
         model_id = known_model(request.model_id)
         relay, replies = _call(SPEECH_TASK, _speech_task(request), request.ref_audio,

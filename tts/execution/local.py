@@ -20,8 +20,6 @@ from .inline_runner import CallbackDeliverer, InlineJobRunner
 
 
 class LocalExecutor(Executor):
-    mode = "inline"
-
     def __init__(self) -> None:
         self.jobs = InlineJobRunner(on_finished=self._job_finished)
         self.callbacks = CallbackDeliverer()
