@@ -16,7 +16,6 @@ import platform
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -24,13 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, on sys.path
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
+from tests.support import audio as support_audio
+from tests.support.server import LiveServer
 
-from tests.support import audio as support_audio  # noqa: E402
-from tests.support.server import LiveServer  # noqa: E402
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
 #: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
 #: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.

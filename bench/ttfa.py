@@ -5,19 +5,15 @@ The text has several sentences; the stream cuts its first chunk to about a quart
 so that the first audio costs a fraction of a sentence. Rounds alternate stream/whole-file
 after a warm-up, so other load on the machine hits both sides.
 
-    .venv/bin/python bench/ttfa.py                     # tiny and mid-size models
-    .venv/bin/python bench/ttfa.py --models mid --rounds 7
+    .venv/bin/python -m bench.ttfa                     # tiny and mid-size models
+    .venv/bin/python -m bench.ttfa --models mid --rounds 7
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 TARGET = 0.3
 STORY = ("The quick brown fox jumps over the lazy dog, and then it runs far away. "
