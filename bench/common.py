@@ -429,18 +429,19 @@ class StreamTiming:
 
 def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, model: str,
                 nfe_step: int, seed: int = 0, timeout: float = 600.0,
-                stop_after_first: bool = False, headers: dict[str, str] | None = None
-                ) -> StreamTiming:
-    """One ``stream=true`` request for raw pcm (so every body byte is audio), timed to the
-    first audio byte and to the end; ``stop_after_first`` hangs up after the first piece."""
+                stop_after_first: bool = False, headers: dict[str, str] | None = None,
+                output_format: str = "pcm") -> StreamTiming:
+    """One ``stream=true`` request, by default for raw pcm (so every body byte is audio), timed
+    to the first byte and to the end; ``stop_after_first`` hangs up after the first piece."""
     import requests
 
     data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
-            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true"}
+            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true",
+            "output_format": output_format}
     started = time.perf_counter()
     first, received = float("nan"), 0
     with requests.post(f"{url}/api/tts/generate/", data=data, stream=True, timeout=timeout,
-                       headers={"Accept": "audio/pcm", **(headers or {})},
+                       headers={"Accept": "audio/*", **(headers or {})},
                        files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")}) as response:
         for piece in response.iter_content(chunk_size=None):
             if piece and received == 0:
