@@ -8,8 +8,8 @@ validate, clip, trim; or a hash lookup on a hit) and ``timing.reference_cached``
 comparison, upstream's in-process ``preprocess_ref_audio_text`` (MD5 cache) is timed on the
 same clips.
 
-    .venv/bin/python bench/cache.py
-    .venv/bin/python bench/cache.py --rounds 8 --hits 3
+    .venv/bin/python -m bench.cache
+    .venv/bin/python -m bench.cache --rounds 8 --hits 3
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 TARGET = 0.90
 #: A longer clip than the other benchmarks use (about 8 s, under the 12 s clip limit), so

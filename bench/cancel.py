@@ -2,20 +2,16 @@
 client hangs up, against the same short request on an idle server (and, for context,
 behind a long stream that is read to the end), all in one run.
 
-    .venv/bin/python bench/cancel.py                   # the mid-size model
-    .venv/bin/python bench/cancel.py --model tiny --rounds 5
+    .venv/bin/python -m bench.cancel                   # the mid-size model
+    .venv/bin/python -m bench.cancel --model tiny --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 TARGET = 1.5
 SHORT = "A short answer, please."

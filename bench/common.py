@@ -16,7 +16,6 @@ import platform
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -24,13 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, on sys.path
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
+from tests.support import audio as support_audio
+from tests.support.server import LiveServer
 
-from tests.support import audio as support_audio  # noqa: E402
-from tests.support.server import LiveServer  # noqa: E402
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the hub
 
 #: The reference clip: espeak-ng speech, resampled to the models' 24 kHz so that neither the server
 #: (ffmpeg) nor upstream (pydub/torchaudio) resamples it: both start from the same samples.
@@ -433,18 +429,19 @@ class StreamTiming:
 
 def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, model: str,
                 nfe_step: int, seed: int = 0, timeout: float = 600.0,
-                stop_after_first: bool = False, headers: dict[str, str] | None = None
-                ) -> StreamTiming:
-    """One ``stream=true`` request for raw pcm (so every body byte is audio), timed to the
-    first audio byte and to the end; ``stop_after_first`` hangs up after the first piece."""
+                stop_after_first: bool = False, headers: dict[str, str] | None = None,
+                output_format: str = "pcm") -> StreamTiming:
+    """One ``stream=true`` request, by default for raw pcm (so every body byte is audio), timed
+    to the first byte and to the end; ``stop_after_first`` hangs up after the first piece."""
     import requests
 
     data = {"ref_text": ref_text, "gen_text": gen_text, "model": model,
-            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true"}
+            "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true",
+            "output_format": output_format}
     started = time.perf_counter()
     first, received = float("nan"), 0
     with requests.post(f"{url}/api/tts/generate/", data=data, stream=True, timeout=timeout,
-                       headers={"Accept": "audio/pcm", **(headers or {})},
+                       headers={"Accept": "audio/*", **(headers or {})},
                        files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")}) as response:
         for piece in response.iter_content(chunk_size=None):
             if piece and received == 0:

@@ -7,8 +7,8 @@ refused requests (429/503 with Retry-After), other errors, and requests lost (se
 answered, or missing from the server's access log). No request may be lost or get a 5xx other
 than a 503 refusal.
 
-    .venv/bin/python bench/concurrency.py
-    .venv/bin/python bench/concurrency.py --max-queue 2 --levels 8    # see refusals
+    .venv/bin/python -m bench.concurrency
+    .venv/bin/python -m bench.concurrency --max-queue 2 --levels 8    # see refusals
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 
 def run_level(server: common.Server, clients: int, *, requests_each: int, refs: list[bytes],

@@ -10,8 +10,8 @@ a transcript. In interleaved rounds:
   no transcript: decode, clip, loudness and speech recognition, no generation);
 * the voices' own time, alone and during a generation.
 
-    .venv/bin/python bench/contention.py
-    .venv/bin/python bench/contention.py --rounds 3 --server-env TTS_ASR_THREADS=1
+    .venv/bin/python -m bench.contention
+    .venv/bin/python -m bench.contention --rounds 3 --server-env TTS_ASR_THREADS=1
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 
 def post_voice(session: Any, url: str, wav: Path, index: int) -> float:

@@ -6,8 +6,8 @@ Same model weights, reference clip, text, seed and nfe on both sides. Rounds are
 the medians and their ratio b/a are printed per model, then a breakdown of where the
 difference goes (server timing fields, plus micro-measurements of encoding, base64 and JSON).
 
-    .venv/bin/python bench/overhead.py                 # tiny and mid-size models
-    .venv/bin/python bench/overhead.py --models mid --rounds 9
+    .venv/bin/python -m bench.overhead                 # tiny and mid-size models
+    .venv/bin/python -m bench.overhead --models mid --rounds 9
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 TARGET = 1.05
 

@@ -18,11 +18,11 @@ between variants are the figures to trust there.
 On a 2-core CPU one NFE step of F5TTS_v1_Base costs seconds, so the CPU default is bounded:
 nfe 7 and 16, one round each, and a time budget after which further runs are skipped.
 
-    .venv/bin/python bench/rtf.py                                   # CPU, bounded
-    .venv/bin/python bench/rtf.py --models F5TTS_v1_Base --nfe 8 --rounds 1
-    .venv/bin/python bench/rtf.py --device cuda                     # nfe 8 16 32, 3 rounds
-    .venv/bin/python bench/rtf.py --precisions float32 bfloat16 bfloat16+compile --nfe 7 16 32
-    .venv/bin/python bench/rtf.py --server --models F5TTS_v1_Base --quality fast
+    .venv/bin/python -m bench.rtf                                   # CPU, bounded
+    .venv/bin/python -m bench.rtf --models F5TTS_v1_Base --nfe 8 --rounds 1
+    .venv/bin/python -m bench.rtf --device cuda                     # nfe 8 16 32, 3 rounds
+    .venv/bin/python -m bench.rtf --precisions float32 bfloat16 bfloat16+compile --nfe 7 16 32
+    .venv/bin/python -m bench.rtf --server --models F5TTS_v1_Base --quality fast
 
 ``--server`` measures end to end instead: one server (`make serve`'s) per variant
 (TTS_PRECISION, TTS_COMPILE), all started first with a real-size random checkpoint, then
@@ -43,9 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 ARCHITECTURES = ("F5TTS_v1_Base", "E2TTS_Base")
 OUTPUT_SECONDS = 5.0

@@ -5,8 +5,8 @@
 #
 #   BENCH_OUT=folder   also keep each script's output in folder/<name>.txt
 #   PY=python          interpreter (default .venv/bin/python)
-#   RTF_ARGS="..."     flags for rtf.py (default: both base models, nfe 8, one round)
-#   BENCH_TOTAL=1200   seconds for the whole run: rtf.py gets what the others left (its
+#   RTF_ARGS="..."     flags for bench.rtf (default: both base models, nfe 8, one round)
+#   BENCH_TOTAL=1200   seconds for the whole run: bench.rtf gets what the others left (its
 #                      --budget skips runs that would not fit)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,19 +39,19 @@ run() {  # run NAME LIMIT_SECONDS ARGS...: one script under a time limit, output
     [ "$status" -eq 0 ] || failed=1
 }
 
-run overhead 360 bench/overhead.py
-run cache 150 bench/cache.py
-run concurrency 180 bench/concurrency.py
-run concurrency-queue2 90 bench/concurrency.py --levels 8 --requests 3 --max-queue 2
-run ttfa 300 bench/ttfa.py
-run cancel 300 bench/cancel.py
-run soak 420 bench/soak.py
-run warmup 300 bench/warmup.py --starts 1
-run contention 420 bench/contention.py --rounds 1
+run overhead 360 -m bench.overhead
+run cache 150 -m bench.cache
+run concurrency 180 -m bench.concurrency
+run concurrency-queue2 90 -m bench.concurrency --levels 8 --requests 3 --max-queue 2
+run ttfa 300 -m bench.ttfa
+run cancel 300 -m bench.cancel
+run soak 420 -m bench.soak
+run warmup 300 -m bench.warmup --starts 1
+run contention 420 -m bench.contention --rounds 1
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags
-run rtf "$left" bench/rtf.py $RTF_ARGS --budget $((left - 30))
+run rtf "$left" -m bench.rtf $RTF_ARGS --budget $((left - 30))
 
 echo
 echo "total: $SECONDS s"

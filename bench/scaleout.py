@@ -10,23 +10,20 @@ latency the web tier adds in celery mode, side by side in one run (loopback only
 
 Needs Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432), as the scale-out tests do.
 
-    .venv/bin/python bench/scaleout.py
-    .venv/bin/python bench/scaleout.py --burst 4 --sequential 10
+    .venv/bin/python -m bench.scaleout
+    .venv/bin/python -m bench.scaleout --burst 4 --sequential 10
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 
 def burst(server: common.Server, count: int, *, ref: bytes, model: str, nfe: int) -> dict:

@@ -5,25 +5,22 @@ its private temp folder.
 
 Targets: 0 lost; RSS flat within 10 % after warm-up; no growth of descriptors or temp files.
 
-    .venv/bin/python bench/soak.py                       # 4 clients, 3 minutes, tiny model
-    .venv/bin/python bench/soak.py --clients 8 --minutes 10
-    .venv/bin/python bench/soak.py --workers 2           # RSS of each worker process
-    .venv/bin/python bench/soak.py --server-env MALLOC_ARENA_MAX=8   # compare allocator settings
+    .venv/bin/python -m bench.soak                       # 4 clients, 3 minutes, tiny model
+    .venv/bin/python -m bench.soak --clients 8 --minutes 10
+    .venv/bin/python -m bench.soak --workers 2           # RSS of each worker process
+    .venv/bin/python -m bench.soak --server-env MALLOC_ARENA_MAX=8   # compare allocator settings
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 SAMPLE_EVERY = 30.0
 

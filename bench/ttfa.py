@@ -5,19 +5,16 @@ The text has several sentences; the stream cuts its first chunk to about a quart
 so that the first audio costs a fraction of a sentence. Rounds alternate stream/whole-file
 after a warm-up, so other load on the machine hits both sides.
 
-    .venv/bin/python bench/ttfa.py                     # tiny and mid-size models
-    .venv/bin/python bench/ttfa.py --models mid --rounds 7
+    .venv/bin/python -m bench.ttfa                     # tiny and mid-size models
+    .venv/bin/python -m bench.ttfa --models mid --rounds 7
+    .venv/bin/python -m bench.ttfa --models tiny --format flac   # first byte of another format
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 TARGET = 0.3
 STORY = ("The quick brown fox jumps over the lazy dog, and then it runs far away. "
@@ -26,7 +23,7 @@ STORY = ("The quick brown fox jumps over the lazy dog, and then it runs far away
 
 
 def run_model(server: common.Server, model_key: str, ref: bytes, *, rounds: int,
-              nfe: int) -> tuple[float, float, float]:
+              nfe: int, fmt: str = "pcm") -> tuple[float, float, float]:
     import requests
 
     model = common.MODEL_IDS[model_key]
@@ -40,7 +37,7 @@ def run_model(server: common.Server, model_key: str, ref: bytes, *, rounds: int,
         order = ("stream", "whole") if index % 2 == 0 else ("whole", "stream")
         for kind in order:
             if kind == "stream":
-                timing = common.post_stream(server.url, **ask, seed=index)
+                timing = common.post_stream(server.url, **ask, seed=index, output_format=fmt)
                 assert timing.status == 200 and timing.audio_bytes > 0
                 firsts.append(timing.first_audio)
                 stream_totals.append(timing.total)
@@ -56,6 +53,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["tiny", "mid"], choices=["tiny", "mid"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--nfe", type=int, default=16)
+    parser.add_argument("--format", default="pcm",
+                        choices=["pcm", "wav", "mp3", "ogg", "aac", "flac"],
+                        help="the streamed reply's format (the whole file stays JSON with wav)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     common.stop_on_sigterm()
@@ -64,12 +64,13 @@ def main() -> None:
     ref = common.speak(common.REF_TEXT, folder / "ttfa-ref.wav").read_bytes()
     preload = [common.MODEL_IDS[key] for key in args.models]
     common.print_header("time to first audio: streamed vs whole file", rounds=args.rounds,
-                        nfe=args.nfe, text=f"{len(STORY)} characters, 3 sentences")
+                        nfe=args.nfe, text=f"{len(STORY)} characters, 3 sentences",
+                        stream_format=args.format)
     rows = []
     with common.Server(models_file, preload=preload, default_model=preload[0]) as server:
         for key in args.models:
             first, stream_total, whole = run_model(server, key, ref, rounds=args.rounds,
-                                                   nfe=args.nfe)
+                                                   nfe=args.nfe, fmt=args.format)
             rows.append([key, first, stream_total, whole, first / whole])
     common.print_table(["model", "first audio s", "stream total s", "whole file s",
                         "first / whole"], rows)

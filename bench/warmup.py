@@ -7,8 +7,8 @@ clip (one LSB nudged: a cache miss every time, so every request pays the same re
 decoding and only the model's first-use costs can differ). Configurations are interleaved
 (warm, cold, warm, cold...) so that machine noise hits both.
 
-    .venv/bin/python bench/warmup.py                       # mid-size model, 2 starts each
-    .venv/bin/python bench/warmup.py --models tiny mid --starts 3
+    .venv/bin/python -m bench.warmup                       # mid-size model, 2 starts each
+    .venv/bin/python -m bench.warmup --models tiny mid --starts 3
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import common  # noqa: E402
+from bench import common
 
 
 def one_start(models_file: Path, model_id: str, *, warmup: bool, ref: Path, requests_n: int,

@@ -216,9 +216,29 @@ def test_stream_encoders_make_one_valid_file_from_pieces(fmt, ref_bytes):
         back = audio.decode(data)
     assert audio.seconds(back, audio.SAMPLE_RATE) == pytest.approx(
         audio.seconds(samples, audio.SAMPLE_RATE), abs=0.1)
-    if fmt == "wav":  # libsndfile reads the streaming header too
+    if fmt in ("wav", "flac"):  # libsndfile reads them, the streaming WAV header too
         read, rate = sf.read(io.BytesIO(data), dtype="float32")
         assert rate == audio.SAMPLE_RATE and len(read) == len(samples)
+
+
+def test_a_flac_stream_is_held_and_emitted_as_the_whole_file(ref_bytes):
+    """FLAC's header states the sample count, which a pipe cannot fill in afterwards: the
+    stream emits nothing until it ends, then the whole-file encoding of its samples."""
+    from tts.engine.streaming_audio import stream_encoder
+
+    samples = audio.decode(ref_bytes)
+    out: list[bytes] = []
+    encoder = stream_encoder("flac", audio.SAMPLE_RATE, out.append)
+    for piece in np.array_split(samples, 5):
+        encoder.write(piece)
+        assert out == []
+    encoder.close()
+    assert b"".join(out) == audio.encode(samples, audio.SAMPLE_RATE, "flac")
+    assert sf.info(io.BytesIO(out[0])).frames == len(samples)
+    aborted = stream_encoder("flac", audio.SAMPLE_RATE, out.append)
+    aborted.write(samples)
+    aborted.abort()
+    assert len(out) == 1
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg"])

@@ -122,7 +122,8 @@ class _GenerateFields(serializers.Serializer):
     stream = serializers.BooleanField(
         required=False, default=False,
         help_text="Send the audio while it is generated: a chunked audio file (any "
-                  "output_format), or Server-Sent Events with `Accept: text/event-stream`. The "
+                  "output_format; flac in one piece once complete, as its header states its "
+                  "length), or Server-Sent Events with `Accept: text/event-stream`. The "
                   "first chunk of text is cut short so that audio starts after a fraction of a "
                   "sentence.")
     include_spectrogram = serializers.BooleanField(

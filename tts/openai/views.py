@@ -123,7 +123,9 @@ or POST /api/tts/voices/).
 - `stream_format`: `audio` sends the file as it is generated (chunked transfer); `sse` sends
   `data: {"type": "speech.audio.delta", "audio": "<base64>"}` events (their bytes joined are the
   file in `response_format`), then `data: {"type": "speech.audio.done", ...}`. A multi-voice
-  script (`[voice-id]` tags) is streamed the same ways, part after part.
+  script (`[voice-id]` tags) is streamed the same ways, part after part. `flac` comes in one
+  piece once complete, so that its header states the length; a `wav` header says "until the
+  end".
 
 ```python
 from openai import OpenAI
@@ -154,7 +156,7 @@ class SpeechView(OpenAIView):
             **{(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=(
                 "The audio in response_format (mp3: audio/mpeg, opus: audio/ogg, aac: "
                 "audio/aac, flac: audio/flac, wav: audio/wav, pcm: audio/pcm), sent as it is "
-                "generated. Headers: X-Model, X-Seed, X-Speed."))
+                "generated (flac once complete). Headers: X-Model, X-Seed, X-Speed."))
                for media_type in dict.fromkeys(CONTENT_TYPES.values())},
             (200, "text/event-stream"): event_stream(
                 "With stream_format=sse: speech.audio.delta events, then speech.audio.done.",
