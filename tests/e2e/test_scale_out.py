@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.audio import REF_TEXT
 from tests.support.server import LiveServer
 from tests.support.services import postgres_database, redis_database
+from tts.engine.audio import ffmpeg_binary
 
 JOBS = "/api/tts/jobs/"
 LONG_TEXT = " ".join(f"Sentence number {n} of a chapter that takes a while." for n in range(12))
+RATE = 24_000
+TEXT = "Made on a worker. Relayed by the web node, piece after piece."
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +192,59 @@ def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):
     generated = post_form(cluster, "/api/tts/generate/", ref_wav, gen_text=text,
                           headers={"Accept": "audio/wav"})
     assert audio.content == generated.content  # same request, same seed, same samples
+
+
+@pytest.fixture(scope="module")
+def relayed_voice(cluster, ref_wav):
+    """The cluster, with a saved voice that the format tests speak with."""
+    with ref_wav.open("rb") as clip:
+        voice = requests.post(cluster.url + "/api/tts/voices/", files={"ref_audio": clip},
+                              data={"id": "relayed", "name": "Relayed", "ref_text": REF_TEXT,
+                                    "consent": "Test."}, timeout=180)
+    assert voice.status_code == 201, voice.text + cluster.worker_logs()[-3000:]
+    return cluster
+
+
+def generate_relayed(server, fmt: str) -> requests.Response:
+    return requests.post(server.url + "/api/tts/generate/", json={
+        "voice": "relayed", "gen_text": TEXT, "nfe_step": 4, "seed": 7, "stream": True,
+        "output_format": fmt}, timeout=180)
+
+
+def v1(server, fmt: str) -> requests.Response:
+    return requests.post(server.url + "/v1/audio/speech", json={
+        "model": "tts-1", "voice": "relayed", "input": TEXT, "nfe_step": 4, "seed": 7,
+        "response_format": fmt}, timeout=180)
+
+
+def ffmpeg_frames(data: bytes) -> int:
+    done = subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",
+                           "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(RATE),
+                           "pipe:1"], input=data, capture_output=True, timeout=60, check=True)
+    return len(done.stdout) // 2
+
+
+@pytest.mark.parametrize("call", [generate_relayed, v1], ids=["generate", "v1"])
+def test_relayed_flac_and_wav_are_read_with_their_real_length(relayed_voice, call):
+    """Streamed replies relayed from a worker are read back with their real length, as inline
+    ones are (tests/api/test_output_formats.py): FLAC carries its sample count, a streamed WAV
+    reads to the end of its data."""
+    pcm = call(relayed_voice, "pcm")
+    assert pcm.status_code == 200, pcm.text
+    expected = len(pcm.content) // 2
+    assert expected > RATE // 2
+
+    flac = call(relayed_voice, "flac")
+    assert flac.status_code == 200 and flac.headers["Content-Type"] == "audio/flac"
+    info = sf.info(io.BytesIO(flac.content))
+    assert (info.frames, info.samplerate) == (expected, RATE)  # the header has the length
+    assert len(sf.read(io.BytesIO(flac.content))[0]) == expected
+    assert ffmpeg_frames(flac.content) == expected
+
+    wav = call(relayed_voice, "wav")
+    assert wav.status_code == 200
+    assert len(sf.read(io.BytesIO(wav.content))[0]) == expected
+    assert ffmpeg_frames(wav.content) == expected
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
