@@ -1,6 +1,6 @@
 """Every ``TTS_*`` setting, declared once: name, type, default and meaning.
 
-config/settings.py turns these into Django settings (``TTS_<NAME>``), tts/services/runtime.py
+config/settings.py turns these into Django settings (``TTS_<NAME>``), tts/work/runtime.py
 builds the engine's EngineConfig from the same names, and the README's configuration table is
 generated from here (``manage.py settings_table``; a test keeps the README in step).
 """

@@ -9,7 +9,9 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,7 @@ def cluster(tiny_dir):
         server = LiveServer(tiny_dir / "models.toml", workers=2, extra_env={
             "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
             "TTS_PRECISION": "float32", "TTS_JOB_HEARTBEAT_SECONDS": "0.5",
-            "TTS_WORKER_WAIT_SECONDS": "60"})
+            "TTS_WORKER_WAIT_SECONDS": "60", "TTS_CALLBACK_ALLOW_PRIVATE": "1"})
         server.database_url = database
         try:
             server.start()
@@ -267,6 +269,38 @@ def test_workers_serve_their_own_metrics_and_the_web_tier_counts_jobs(cluster, r
     web = scrape(cluster.url + "/metrics")
     assert web[("tts_jobs", (("status", "succeeded"),))] >= 1
     assert ("tts_jobs_finished_total", finished[1]) not in web  # counted where it ran
+
+
+class FlakyReceiver(BaseHTTPRequestHandler):
+    """Answers its first delivery with a 500, the next with a 204."""
+
+    received: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(self.headers["X-TTS-Attempt"])
+        self.send_response(500 if len(type(self).received) == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_job_callback_is_a_celery_task_retried_until_delivered(cluster, ref_wav):
+    FlakyReceiver.received = []
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), FlakyReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_port}/hook"
+        job_id = post_form(cluster, JOBS, ref_wav, gen_text="Call me back.",
+                           callback_url=url).json()["id"]
+        final, _ = wait_for_job(cluster, job_id, states=(), until=lambda job: (
+            job["callback_status"] or "").startswith("delivered"))
+    finally:
+        receiver.shutdown()
+    assert FlakyReceiver.received == ["1", "2"]
+    assert final["callback_status"] == "delivered: HTTP 204 (attempt 2)"
+    assert "tts.deliver_callback" in cluster.worker_logs()
 
 
 def test_a_job_whose_worker_is_killed_is_finished_by_another(cluster, ref_wav):

@@ -188,6 +188,28 @@ def test_pcm_is_bare_16_bit_samples(ref_bytes):
     assert np.max(np.abs(back - samples)) < 2 / 32768
 
 
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_lossless_formats_carry_exactly_the_pcm_samples(fmt, streamed, ref_bytes):
+    """One quantiser for every lossless reply: a client comparing pcm, wav and flac (whole
+    or streamed) sees the very same 16-bit samples, not libsndfile's rounding of the floats."""
+    from tts.engine.streaming_audio import stream_encoder
+
+    samples = audio.decode(ref_bytes) * 0.9 + 1e-5  # values between two 16-bit steps
+    pcm = np.frombuffer(audio.encode(samples, audio.SAMPLE_RATE, "pcm"), dtype="<i2")
+    if streamed:
+        out: list[bytes] = []
+        encoder = stream_encoder(fmt, audio.SAMPLE_RATE, out.append)
+        for piece in np.array_split(samples, 3):
+            encoder.write(piece)
+        encoder.close()
+        data = b"".join(out)
+    else:
+        data = audio.encode(samples, audio.SAMPLE_RATE, fmt)
+    read, _ = sf.read(io.BytesIO(data), dtype="int16")
+    assert np.array_equal(read, pcm)
+
+
 def test_aac_is_adts_that_decodes_to_the_same_speech(ref_bytes):
     samples = audio.decode(ref_bytes)
     encoded = audio.encode(samples, audio.SAMPLE_RATE, "aac")

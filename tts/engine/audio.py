@@ -101,6 +101,8 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
+    """The one float → 16-bit quantiser: every lossless format (pcm, wav, flac; whole or
+    streamed) carries exactly these samples, so they decode to the same values."""
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
@@ -111,9 +113,12 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
         return to_pcm16(samples)
     if not spec.sf_format:
         return _ffmpeg_encode(to_pcm16(samples), sample_rate, spec)
+    if spec.sf_subtype == "PCM_16":  # quantised here, not by libsndfile's own rounding
+        samples = np.frombuffer(to_pcm16(samples), dtype="<i2")
+    else:
+        samples = np.clip(samples, -1.0, 1.0)
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=spec.sf_format,
-             subtype=spec.sf_subtype)
+    sf.write(buffer, samples, sample_rate, format=spec.sf_format, subtype=spec.sf_subtype)
     return buffer.getvalue()
 
 
