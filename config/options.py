@@ -107,11 +107,14 @@ class TTSSettings(BaseSettings):
         "`ref_text`.", "unset"))
     asr_language: str | None = Field(None, **_doc("Language of the references for speech "
                                                   "recognition.", "detected"))
-    storage_backend: str = Field("django.core.files.storage.FileSystemStorage", **_doc(
+    storage_backend: str = Field("tts.storage.AtomicFileSystemStorage", **_doc(
         "Django storage class for saved voices' files (e.g. storages.backends.s3.S3Storage).",
         "local files in `MEDIA_ROOT`", section="server"))
     storage_options: dict = Field(default_factory=dict, **_doc(
         "Options of that storage class, as a JSON object.", "`{}`", section="server"))
+    min_free_mb: float = Field(200.0, ge=0, **_doc(
+        "Readiness turns 503 while the data folder or `MEDIA_ROOT` has less free space than "
+        "this (health shows both); 0 turns the check off.", "200", section="server"))
     # --- Request limits -------------------------------------------------------------------
     max_text_chars: int = Field(5000, ge=1, **_doc("Longest `gen_text`.", "5000",
                                                    section="limits"))
@@ -188,7 +191,8 @@ class TTSSettings(BaseSettings):
         "(`manage.py purge_jobs`, run every TTS_JOB_PURGE_SECONDS by the inline job runner, "
         "or by Celery beat in celery mode).", "24", section="scale"))
     job_purge_seconds: float = Field(3600.0, gt=0, **_doc(
-        "How often expired jobs are looked for and deleted.", "3600", section="scale"))
+        "How often expired jobs, and files that no voice or job names (left by a crash, "
+        "older than an hour), are looked for and deleted.", "3600", section="scale"))
     max_job_chars: int = Field(100_000, ge=1, **_doc(
         "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
         section="scale"))

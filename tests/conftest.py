@@ -80,7 +80,7 @@ def tts_settings(tiny_dir, tmp_path):
 
     saved = {name: getattr(settings, name) for name in (
         "TTS_MODELS_FILE", "TTS_DEFAULT_MODEL", "TTS_PRELOAD", "TTS_VOCODER_PATH",
-        "TTS_ALLOW_DOWNLOADS", "MEDIA_ROOT", "TTS_PRECISION")}
+        "TTS_ALLOW_DOWNLOADS", "MEDIA_ROOT", "TTS_PRECISION", "TTS_MIN_FREE_MB")}
     settings.TTS_MODELS_FILE = str(tiny_dir / "models.toml")
     settings.TTS_DEFAULT_MODEL = "tiny-f5"
     settings.TTS_PRELOAD = []
@@ -88,6 +88,7 @@ def tts_settings(tiny_dir, tmp_path):
     settings.TTS_ALLOW_DOWNLOADS = False
     settings.TTS_PRECISION = "float32"  # what `auto` picks differs between machines
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.TTS_MIN_FREE_MB = 0  # the test machine's free space is not under test
     reset_engine()
     yield settings
     for name, value in saved.items():

@@ -15,6 +15,7 @@ from tts.execution import celery_worker, queues
 from tts.work.jobs.callbacks import deliver_due
 from tts.work.jobs.retention import job_purge_expired
 from tts.work.jobs.run import JobRunningElsewhere, job_run
+from tts.work.orphans import sweep_orphans
 
 
 @shared_task(name=queues.SPEECH_TASK, acks_late=False)
@@ -50,4 +51,7 @@ def deliver_callback(self, job_id: str) -> None:
 
 @shared_task(name=queues.PURGE_JOBS_TASK)
 def purge_jobs() -> int:
-    return job_purge_expired()
+    """Expired jobs, then files that nothing names any more."""
+    count = job_purge_expired()
+    sweep_orphans()
+    return count

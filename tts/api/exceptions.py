@@ -25,6 +25,12 @@ class ServiceUnavailable(exceptions.APIException):
         self.wait = wait  # becomes Retry-After
 
 
+class InsufficientStorage(ServiceUnavailable):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The server's storage is full."
+    default_code = "insufficient_storage"
+
+
 class ResourceNotFound(exceptions.NotFound):
     default_code = "not_found"
 
@@ -33,6 +39,18 @@ class ResourceConflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The resource is not in a state that allows this."
     default_code = "conflict"
+
+
+def as_engine_error(exc: Exception) -> Exception:
+    """A full disk or database, however it surfaced (OSError, a database error), as the
+    StorageFull it means; any other exception unchanged."""
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    full = service.storage_full(exc)
+    if full is not None:
+        logger.warning("storage full: %s: %s", type(exc).__name__, exc)
+        return full
+    return exc
 
 
 def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
@@ -44,6 +62,8 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
                         engine.GenerationFailed, service.InvalidInput)):
         return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,
                                                                              code=exc.code)]})
+    if isinstance(exc, service.StorageFull):
+        return InsufficientStorage(exc.message, code=exc.code, wait=exc.retry_after)
     if isinstance(exc, (engine.ModelUnavailable, engine.ModelLoadError, engine.EngineBusy,
                         engine.OutOfMemory, engine.ConfigurationError)):
         return ServiceUnavailable(exc.message, code=exc.code, wait=exc.retry_after)
@@ -60,6 +80,7 @@ class EngineAwareExceptionHandler(ExceptionHandler):
         return response
 
     def convert_known_exceptions(self, exc: Exception) -> Exception:
+        exc = as_engine_error(exc)
         if isinstance(exc, engine.EngineError):
             return to_api_exception(exc)
         return super().convert_known_exceptions(exc)
@@ -67,7 +88,7 @@ class EngineAwareExceptionHandler(ExceptionHandler):
     def report_exception(self, exc: exceptions.APIException, response) -> None:
         # A busy, loading or unavailable model is an expected state, not a crash: one warning,
         # no traceback, no error-tracker event. Everything else is reported as DRF/Django do.
-        if isinstance(self.exc, (engine.EngineError, ServiceUnavailable)):
+        if isinstance(self.exc, engine.EngineError) or isinstance(exc, ServiceUnavailable):
             logger.warning("%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
             response._has_been_logged = True  # Django would log it again at ERROR
             return

@@ -396,6 +396,12 @@ class WorkerSerializer(serializers.Serializer):
     queue_depth = serializers.IntegerField()
 
 
+class StorageSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    free_mb = serializers.FloatField(allow_null=True)
+    total_mb = serializers.FloatField(allow_null=True)
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     version = serializers.CharField()
@@ -425,6 +431,11 @@ class HealthSerializer(serializers.Serializer):
     uptime_seconds = serializers.FloatField()
     workers = WorkerSerializer(many=True, required=False,
                                help_text="Celery mode: each running worker process.")
+    storage = serializers.DictField(
+        child=StorageSerializer(),
+        help_text="Free space where the server keeps its state: `data` (the SQLite database) "
+                  "and `media` (voices' and jobs' files; absent with an object storage). "
+                  "Readiness is 503 below TTS_MIN_FREE_MB.")
 
 
 class ReadinessSerializer(serializers.Serializer):

@@ -2,8 +2,8 @@
 
 - the job runner runs queued jobs one after the other, taken from the database (so jobs a
   previous process left are resumed, and several server processes share them: a claim is
-  atomic), sweeps for running jobs whose runner died, and deletes expired jobs every
-  TTS_JOB_PURGE_SECONDS;
+  atomic), sweeps for running jobs whose runner died, and deletes expired jobs and orphaned
+  files every TTS_JOB_PURGE_SECONDS;
 - the callback deliverer delivers the callbacks that are due, and retries them with backoff.
 
 Jobs take their place in the device queue chunk by chunk like any request, so interactive
@@ -24,7 +24,8 @@ from django.db import close_old_connections, connection
 from tts.work.jobs.callbacks import deliver_due, due_callbacks, seconds_until_next_callback
 from tts.work.jobs.retention import job_purge_expired
 from tts.work.jobs.run import JobRunningElsewhere, job_run, next_queued
-from tts.work.jobs.sweep import requeue_stale
+from tts.work.jobs.sweep import announce_takeovers, requeue_stale
+from tts.work.orphans import sweep_orphans
 
 logger = logging.getLogger(__name__)
 #: The longest a deliverer sleeps with nothing due (a callback made due by another process).
@@ -83,12 +84,16 @@ class InlineJobRunner(_Worker):
     def __init__(self, on_finished: Callable[[str], None] = lambda job_id: None) -> None:
         super().__init__()
         self.on_finished = on_finished
-        self._last_purge = 0.0
+        self._last_purge: float | None = None
 
     def work(self) -> float:
-        if time.monotonic() - self._last_purge >= settings.TTS_JOB_PURGE_SECONDS:
+        if self._last_purge is None:  # the first pass, at start
+            announce_takeovers()
+        if (self._last_purge is None
+                or time.monotonic() - self._last_purge >= settings.TTS_JOB_PURGE_SECONDS):
             self._last_purge = time.monotonic()
             job_purge_expired()
+            sweep_orphans()
         requeue_stale()
         while (job_id := next_queued()) is not None:
             try:

@@ -25,7 +25,7 @@ from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from tts.engine import errors as engine_errors
-from tts.work import errors as _work_errors  # noqa: F401  (rebuild_error finds its classes too)
+from tts.work import errors as _work_errors  # rebuild_error finds its classes too
 
 from .messages import Beat, Failure, Message, read_reply
 
@@ -147,6 +147,7 @@ class Relay:
 # --- errors across the channel ----------------------------------------------------------------
 def failure(exc: BaseException) -> Failure:
     """What rebuilds the same error on the other side (any other exception: a failure)."""
+    exc = _work_errors.storage_full(exc) or exc
     if isinstance(exc, engine_errors.EngineError):
         return Failure(error_class=type(exc).__name__, message=exc.message, code=exc.code,
                        attr=exc.attr, retry_after=exc.retry_after)

@@ -60,6 +60,9 @@ JOB_RUN_SECONDS = Histogram("tts_job_run_seconds",
 JOB_WAIT_SECONDS = Histogram("tts_job_wait_seconds",
                              "Seconds from a job's submission to its start.", ["model"],
                              buckets=LONG_SECONDS)
+ORPHANS_REMOVED = Counter("tts_orphan_files_removed",
+                          "Files and folders under the media root that no voice or job named "
+                          "(a crash or a full disk left them), removed by the orphan sweep.")
 
 for _result in ("hit", "miss"):
     REFERENCE_CACHE.labels(_result)  # both series exist from the start

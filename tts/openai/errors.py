@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tts.api.exceptions import to_api_exception
+from tts.api.exceptions import as_engine_error, to_api_exception
 from tts.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler for the /v1 views. Unexpected exceptions are left to Django (a
     logged 500 in this shape, see server_error)."""
     param = None
+    exc = as_engine_error(exc)
     if isinstance(exc, EngineError):
         param = PARAMS.get(exc.attr, exc.attr)
         exc = to_api_exception(exc)

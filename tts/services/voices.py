@@ -43,9 +43,8 @@ def voice_update(*, voice_id: str, name: str | None = None, description: str | N
 
 def voice_delete(*, voice_id: str) -> None:
     voice = voice_get(voice_id=voice_id)
-    names = (voice.clip.name, voice.prepared.name)
+    delete_files(voice.clip.name, voice.prepared.name)  # first: frees room for the delete
     voice.delete()
-    delete_files(*names)
 
 
 def voice_clip(*, voice_id: str) -> tuple[Voice, bytes]:

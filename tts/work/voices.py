@@ -10,6 +10,7 @@ again.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import uuid
 from pathlib import PurePath
@@ -26,6 +27,7 @@ from tts.models import Voice
 from .errors import InvalidInput, NotFound
 from .runtime import get_engine
 
+logger = logging.getLogger(__name__)
 VOICE_FOLDER = "voices"
 #: ``[main]`` in a script means the request's own voice (upstream's CLI convention).
 RESERVED_IDS = frozenset({"main"})
@@ -52,20 +54,25 @@ def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = ""
     voice_id = voice_id or _derive_id(name)
     extension = clip_extension(filename)
     folder = f"{VOICE_FOLDER}/{voice_id}"
-    clip_name = default_storage.save(f"{folder}/clip.{extension}", ContentFile(ref_audio))
-    prepared_name = default_storage.save(f"{folder}/reference.npz",
-                                         ContentFile(dump_reference(ref)))
+    saved: list[str] = []  # files first, then the row: a row never names a missing file
     try:
+        saved.append(default_storage.save(f"{folder}/clip.{extension}",
+                                          ContentFile(ref_audio)))
+        saved.append(default_storage.save(f"{folder}/reference.npz",
+                                          ContentFile(dump_reference(ref))))
         with transaction.atomic():
             voice = Voice.objects.create(
                 id=voice_id, name=name, description=description, consent=consent,
-                clip=clip_name, prepared=prepared_name,
+                clip=saved[0], prepared=saved[1],
                 clip_content_type=mimetypes.guess_type(f"x.{extension}")[0]
                 or "application/octet-stream",
                 reference_key=uuid.uuid4().hex, **_reference_fields(ref))
     except IntegrityError:  # the same id, created at the same moment
-        delete_files(clip_name, prepared_name)
+        delete_files(*saved)
         raise _taken(voice_id) from None
+    except BaseException:  # a full disk, a failed database: keep nothing of it
+        delete_files(*saved)
+        raise
     engine.remember_reference(voice.reference_key, ref)
     return voice
 
@@ -154,6 +161,11 @@ def clip_extension(filename: str) -> str:
 
 
 def delete_files(*names: str) -> None:
+    """Delete what exists of ``names``; what cannot be deleted now is logged and left to the
+    orphan sweep (tts.work.orphans), so a cleanup never hides the error it cleans up after."""
     for name in names:
         if name:
-            default_storage.delete(name)
+            try:
+                default_storage.delete(name)
+            except OSError as exc:
+                logger.warning("could not delete %s (the orphan sweep will): %s", name, exc)

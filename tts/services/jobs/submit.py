@@ -78,6 +78,9 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         if earlier is None:
             raise
         return earlier, False
+    except BaseException:  # a full disk, a failed database: keep nothing of it
+        delete_files(stored)
+        raise
     return job, True
 
 

@@ -36,7 +36,7 @@ from tts.engine.errors import (
 from tts.engine.synthesis import SynthesisResult
 from tts.models import Job
 from tts.observability.events import job_finished
-from tts.work.errors import InvalidInput
+from tts.work.errors import InvalidInput, storage_full
 from tts.work.scripts import is_script
 from tts.work.speech import start_generation, start_script
 
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 JOB_FOLDER = "jobs"
 #: A running job whose worker has not beaten for this many heartbeats is taken over.
 STALE_BEATS = 3
+#: Waits between the tries of recording a job's end while the database fails.
+FINISH_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0)
 Status = Job.Status
 
 
@@ -83,7 +85,10 @@ def job_run(*, job_id: str) -> Job | None:
         return finish(job, Status.CANCELLED)
     except EngineError as exc:
         return finish(job, Status.FAILED, error=_error_shape(exc))
-    except Exception:
+    except Exception as exc:
+        if (full := storage_full(exc)) is not None:
+            logger.warning("job %s failed: the storage is full (%s)", job.id, exc)
+            return finish(job, Status.FAILED, error=_error_shape(full))
         logger.exception("job %s failed", job.id)
         return finish(job, Status.FAILED, error={"type": "server_error", "errors": [{
             "code": "error", "detail": "The job failed on the server; see its log.",
@@ -115,11 +120,23 @@ def next_queued() -> str | None:
 
 
 def finish(job: Job, status: str, **fields: Any) -> Job | None:
-    """End the run (unless it was taken over meanwhile); a callback becomes due now."""
+    """End the run (unless it was taken over meanwhile); a callback becomes due now. A
+    database that fails (full, locked) is tried again a few times; failing that the error
+    is raised and the job, still running with a quiet heartbeat, is taken over by a sweep."""
     now = timezone.now()
     if job.callback_url:
         fields.update(callback_due_at=now, callback_status="pending")
-    if not _mine(job).update(status=status, finished_at=now, **fields):
+    for wait in (*FINISH_RETRY_SECONDS, None):
+        try:
+            updated = _mine(job).update(status=status, finished_at=now, **fields)
+            break
+        except DatabaseError as exc:
+            if wait is None:
+                raise
+            logger.warning("job %s: recording its end failed (%s); again in %g s", job.id,
+                           exc, wait)
+            threading.Event().wait(wait)
+    if not updated:
         logger.warning("job %s was taken over by another worker; this run's end is dropped",
                        job.id)
         return None
@@ -172,9 +189,13 @@ def _collect(job: Job, stream: SpeechStream, after: list[SynthesisResult] = ()
     def progressed(chunk) -> None:
         """Record the chunk; a cancel (or takeover) that the watcher has not seen yet still
         stops the job before its next chunk."""
-        recorded = _mine(job).filter(cancel_requested=False).update(
-            chunks_done=chunks_before + chunk.index + 1,
-            audio_seconds=seconds_before + chunk.end, heartbeat_at=timezone.now())
+        try:
+            recorded = _mine(job).filter(cancel_requested=False).update(
+                chunks_done=chunks_before + chunk.index + 1,
+                audio_seconds=seconds_before + chunk.end, heartbeat_at=timezone.now())
+        except DatabaseError as exc:  # progress is recorded again at the next chunk
+            logger.warning("job %s: recording progress failed: %s", job.id, exc)
+            return
         if not recorded:
             stream.cancel("the job was cancelled or taken over")
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tts.models import Job
 
-from .run import stale_after
+from .run import STALE_BEATS, stale_after
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +34,15 @@ def requeue_stale() -> list[Job]:
             job.status = Job.Status.QUEUED
             requeued.append(job)
     return requeued
+
+
+def announce_takeovers() -> None:
+    """At start: say which running jobs will be taken over and when (their worker, perhaps
+    this server before a restart, may still be alive: it has until its heartbeat is stale)."""
+    now = timezone.now()
+    for job in Job.objects.filter(status=Job.Status.RUNNING):
+        due = (job.heartbeat_at or now) + stale_after()
+        logger.warning("job %s is running on %s (last heartbeat %.0f s ago); if that worker "
+                       "is gone it is taken over in %.0f s, once %d heartbeats are missed",
+                       job.id, job.worker or "?", (now - (job.heartbeat_at or now))
+                       .total_seconds(), max((due - now).total_seconds(), 0), STALE_BEATS)
