@@ -146,6 +146,10 @@ class TTSSettings(BaseSettings):
     body_timeout: float = Field(30.0, gt=0, **_doc(
         "Seconds a request body may stall before the request gets 408 and is closed.", "30",
         section="limits"))
+    stream_send_timeout: float = Field(30.0, gt=0, **_doc(
+        "Seconds a streaming client (audio stream, SSE) may accept no data before it is "
+        "disconnected and its generation cancelled; a client that is only behind slows its "
+        "generation down instead of having it buffered.", "30", section="limits"))
     ref_cache_entries: int = Field(64, ge=0, **_doc("Prepared-reference cache entries.", "64",
                                                     section="limits"))
     ref_cache_mb: int = Field(256, ge=0, **_doc("Prepared-reference cache size in MB.", "256",

@@ -37,7 +37,7 @@ def cluster(tiny_dir):
     with redis_database() as broker, postgres_database() as database:
         server = LiveServer(tiny_dir / "models.toml", workers=2, extra_env={
             "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
-            "TTS_PRECISION": "float32", "TTS_JOB_HEARTBEAT_SECONDS": "0.5",
+            "TTS_PRECISION": "float32", "TTS_JOB_HEARTBEAT_SECONDS": "1",
             "TTS_WORKER_WAIT_SECONDS": "60", "TTS_CALLBACK_ALLOW_PRIVATE": "1"})
         server.database_url = database
         try:

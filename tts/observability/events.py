@@ -16,6 +16,9 @@ speech_generated = Signal()
 #: Sent when a streamed generation ends (finished, failed or cancelled) with ``summary`` (the
 #: reply's metadata: model, duration of the audio sent, timing).
 speech_streamed = Signal()
+#: Sent when a stream ends before its last piece because its client went away, with
+#: ``reason`` ("the client disconnected", "the client stopped reading").
+stream_abandoned = Signal()
 #: Sent when a job ends (succeeded, failed or cancelled) with ``job`` (tts.models.Job), from
 #: the process that ran it.
 job_finished = Signal()
@@ -51,6 +54,14 @@ def announce_streamed(summary) -> None:
         speech_streamed.send(sender=announce_streamed, summary=facts)
     except Exception:
         logger.exception("a speech_streamed listener failed")
+
+
+def announce_abandoned(reason: str) -> None:
+    """Send ``stream_abandoned``; never raises (see announce_streamed)."""
+    try:
+        stream_abandoned.send(sender=announce_abandoned, reason=reason)
+    except Exception:
+        logger.exception("a stream_abandoned listener failed")
 
 
 def log_generation(model: str, duration: float, timing: dict, *, streamed: bool) -> None:

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from tts.models import Job
 
 from . import metrics_workers
-from .events import job_finished, speech_generated, speech_streamed
+from .events import job_finished, speech_generated, speech_streamed, stream_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ JOB_RUN_SECONDS = Histogram("tts_job_run_seconds",
 JOB_WAIT_SECONDS = Histogram("tts_job_wait_seconds",
                              "Seconds from a job's submission to its start.", ["model"],
                              buckets=LONG_SECONDS)
+STREAMS_ABANDONED = Counter("tts_streams_abandoned",
+                            "Streams cut short because the client hung up (disconnected) or "
+                            "accepted no data for TTS_STREAM_SEND_TIMEOUT (stalled).",
+                            ["reason"])
 ORPHANS_REMOVED = Counter("tts_orphan_files_removed",
                           "Files and folders under the media root that no voice or job named "
                           "(a crash or a full disk left them), removed by the orphan sweep.")
@@ -83,6 +87,12 @@ def observe_generation(sender, *, result, **kwargs) -> None:
     REFERENCE_CACHE.labels("hit" if cached else "miss").inc()
     if not cached:
         REFERENCE_SECONDS.observe(timing.get("preprocess_seconds", 0.0))
+
+
+@receiver(stream_abandoned, dispatch_uid="metrics.stream_abandoned")
+def observe_abandoned(sender, *, reason: str, **kwargs) -> None:
+    STREAMS_ABANDONED.labels("stalled" if "stopped reading" in reason
+                             else "disconnected").inc()
 
 
 @receiver(speech_streamed, dispatch_uid="metrics.speech_streamed")

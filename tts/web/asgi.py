@@ -2,20 +2,27 @@
 into a temporary file before any view runs): over the upload limit → 413 at once, without
 reading; a body that stalls longer than TTS_BODY_TIMEOUT → 408 and the connection closed, in
 the error shape of the API asked (OpenAI's under /v1/).
-A body sent with ``Transfer-Encoding: chunked`` (no Content-Length) is read like any other."""
+A body sent with ``Transfer-Encoding: chunked`` (no Content-Length) is read like any other.
+
+Replies, guarded the other way: a streamed reply whose client accepts no data for
+TTS_STREAM_SEND_TIMEOUT is ended as if the client had hung up (Django cancels the view, the
+stream cancels its generation) and the connection is closed."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import logging
 
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
 from tts.api.errors import error_body, too_large_detail
+from tts.observability.connections import open_connection
 from tts.openai.errors import error_body as openai_error_body
 
+logger = logging.getLogger(__name__)
 OPENAI_PREFIX = "/v1/"
 
 
@@ -38,11 +45,13 @@ class RequestGuard:
                                                     too_large_detail(int(length))),
                                  scope["path"])
         received, body_done = 0, False
+        connection = open_connection()
+        stalled = asyncio.Event()
 
         async def guarded_receive():
             nonlocal received, body_done
             if body_done:  # after the body: Django listens for a disconnect, no deadline
-                return await receive()
+                return await _first_of(receive(), _disconnect_when(stalled))
             try:
                 message = await asyncio.wait_for(receive(), settings.TTS_BODY_TIMEOUT)
             except TimeoutError:
@@ -56,10 +65,39 @@ class RequestGuard:
                 body_done = not message.get("more_body", False)
             return message
 
+        async def guarded_send(message):
+            if message["type"] != "http.response.body" or not message.get("more_body"):
+                return await send(message)
+            try:
+                return await asyncio.wait_for(send(message), settings.TTS_STREAM_SEND_TIMEOUT)
+            except TimeoutError:
+                logger.warning("%s %s: the client accepted no data for %g s "
+                               "(TTS_STREAM_SEND_TIMEOUT); disconnecting it", scope["method"],
+                               scope["path"], settings.TTS_STREAM_SEND_TIMEOUT)
+                connection.stalled = True
+                stalled.set()  # Django hears a disconnect, cancels the view and its stream
+                await asyncio.Event().wait()  # until that cancel
+
         try:
-            await self.app(scope, guarded_receive, send)
+            await self.app(scope, guarded_receive, guarded_send)
         except _BodyRefused as refused:
             await _refuse(send, refused, scope["path"])
+
+
+async def _disconnect_when(stalled: asyncio.Event) -> dict:
+    await stalled.wait()
+    return {"type": "http.disconnect"}
+
+
+async def _first_of(*waits):
+    """The result of whichever awaitable finishes first; the others are cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return next(iter(done)).result()
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 async def _refuse(send, refused: _BodyRefused, path: str) -> None:

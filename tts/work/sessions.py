@@ -1,9 +1,10 @@
 """Streamed generation: pieces made by a worker thread, consumed by an async server.
 
-The worker runs the engine's chunk stream to its end as fast as the device allows and
-hands each piece over at once, so a slow reader holds no device and no queue place, only
-its buffered bytes. When the reader goes away, the generation stops at the next chunk
-boundary.
+The worker runs the engine's chunk stream and hands each piece over at once. At most
+MAX_BUFFERED_BYTES wait for the reader: a reader that is behind slows its generation down
+rather than having all of it buffered, and one that stops reading altogether is disconnected
+after TTS_STREAM_SEND_TIMEOUT (tts.web.asgi). When the reader goes away, the generation stops
+at the next chunk boundary and the stream counts as abandoned, not generated.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from tts.engine.audio import to_pcm16
 from tts.engine.errors import EngineError, GenerationCancelled
 from tts.engine.streaming_audio import stream_encoder
-from tts.observability.events import announce_streamed
+from tts.observability.connections import client_stalled
+from tts.observability.events import announce_abandoned, announce_streamed
 
 from .scripts import is_script, sum_timings
 from .speech import (
@@ -39,6 +41,8 @@ if TYPE_CHECKING:  # torch: only in processes that run the models
 logger = logging.getLogger(__name__)
 
 _END = object()
+#: Bytes of a stream that may wait for its reader before the generation waits too.
+MAX_BUFFERED_BYTES = 1 << 20
 #: Audio in events is raw samples, so that the pieces concatenate to the whole.
 EVENT_AUDIO_FORMAT = "pcm_s16le"
 
@@ -77,6 +81,9 @@ class StreamSession:
         self._context = contextvars.copy_context()  # log lines keep the request id
         self._worker: threading.Thread | None = None
         self._finished = False
+        self._room = threading.Condition()
+        self._buffered = 0
+        self._gone = False
 
     def produce(self, hand_over: Callable[[Any], None]) -> None:
         """Make every piece, handing each over as soon as it exists; returns when done.
@@ -104,6 +111,12 @@ class StreamSession:
         queue: asyncio.Queue = asyncio.Queue()
 
         def hand_over(item: Any) -> None:
+            size = _size(item)
+            with self._room:  # wait while the reader is behind (not for the end marker)
+                while (size and self._buffered and not self._gone
+                       and self._buffered + size > MAX_BUFFERED_BYTES):
+                    self._room.wait(0.5)
+                self._buffered += size
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the server's loop is gone
@@ -120,17 +133,37 @@ class StreamSession:
         self._worker.start()
         try:
             while (item := await queue.get()) is not _END:
+                with self._room:
+                    self._buffered -= _size(item)
+                    self._room.notify_all()
                 if isinstance(item, BaseException):
                     raise item
                 yield item
             self._finished = True
         finally:
             if not self._finished:
-                self.cancel("the client disconnected")
+                with self._room:
+                    self._gone = True
+                    self._room.notify_all()
+                self.cancel(_gone("the client disconnected"))
 
     def close(self) -> None:
         if not self._finished:
-            self.cancel("the response was closed")
+            self.cancel(_gone("the response was closed"))
+
+
+def _gone(otherwise: str) -> str:
+    """Why a stream ends early: its client stopped reading (tts.web.asgi), or ``otherwise``."""
+    return "the client stopped reading" if client_stalled() else otherwise
+
+
+def _size(item: Any) -> int:
+    """What a piece holds in memory while it waits: its bytes (an event's audio)."""
+    if isinstance(item, bytes | bytearray):
+        return len(item)
+    if isinstance(item, StreamEvent):
+        return len(item.data.get("audio") or "")
+    return 0
 
 
 class LocalStreamSession(StreamSession):
@@ -146,6 +179,7 @@ class LocalStreamSession(StreamSession):
         self.stream = first
         self.started = started
         self.stopped = False
+        self.stop_reason = ""
         #: Each finished stream's seconds, chunks and timings.
         self.done: list[tuple[float, int, dict]] = []
         #: Seconds from the request's start to its first audio, once there is some.
@@ -157,6 +191,7 @@ class LocalStreamSession(StreamSession):
 
     def cancel(self, why: str) -> None:
         self.stopped = True
+        self.stop_reason = why
         self.stream.cancel(why)
 
     def close(self) -> None:
@@ -182,7 +217,10 @@ class LocalStreamSession(StreamSession):
             hand_over(error_event(exc) if self.events else StreamFailed(str(exc)))
         finally:
             self.stream.close()
-            announce_streamed(self.summary)
+            if self.stopped:
+                announce_abandoned(self.stop_reason)
+            else:
+                announce_streamed(self.summary)
 
     def _chunks(self) -> Iterator[AudioChunk]:
         """Every stream's chunks, numbered and placed in the whole output."""
