@@ -42,6 +42,9 @@ def test_a_job_cut_off_by_a_crash_is_finished_after_the_restart(tiny_dir, tmp_pa
         final = poll(server, job["id"], until=lambda j: j["status"] in ("succeeded", "failed"))
         assert final["status"] == "succeeded", final
         assert final["attempts"] == 2 and final["seed"] == 5
+        # Why it waited: said at the start, before the takeover.
+        said = server.log_text()
+        assert f"job {job['id']} is running on " in said and "taken over in" in said
         assert final["progress"]["chunks_done"] == final["progress"]["chunks_total"]
         audio = requests.get(f"{server.url}/api/tts/jobs/{job['id']}/audio/", timeout=30)
         with ref_wav.open("rb") as clip:
