@@ -5,7 +5,7 @@ slowly, costs an event-loop entry here, not a thread, so slow clients cannot sta
 server (health checks included). Connections that stall are closed: headers must arrive
 within TTS_HEADER_TIMEOUT seconds, a body may pause at most TTS_BODY_TIMEOUT seconds
 (tts/web/asgi.py), idle keep-alive connections go after 5 s. In production put a reverse
-proxy in front for TLS; it must not buffer responses (see README, "Streaming").
+proxy in front for TLS; it must not buffer responses (docs/deployment.md, production checklist).
 """
 
 from __future__ import annotations

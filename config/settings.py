@@ -117,7 +117,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Saved voices' files go through the default storage: MEDIA_ROOT, or any Django storage by
-# setting only, e.g. S3 with django-storages (README "Saved voices").
+# setting only, e.g. S3 with django-storages (docs/api/voices.md).
 STORAGES = {
     "default": {
         "BACKEND": TTS.storage_backend,
@@ -191,7 +191,7 @@ SPECTACULAR_SETTINGS = {
                              "tts.api.schema.postprocess_schema"],
 }
 
-# --- Celery (TTS_EXECUTION=celery; README "Scale-out") -------------------------------------
+# --- Celery (TTS_EXECUTION=celery; docs/deployment.md) -------------------------------------
 # Redis carries the tasks and relays the chunks of each generation back to the web process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 # Rate-limit counters: per process inline; in celery mode the broker's Redis, so that a key's
@@ -213,7 +213,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # to another; a worker process killed under a live worker is redone at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
-# `celery -A config beat` (README "Scale-out"); tests/e2e/test_beat.py checks every entry
+# `celery -A config beat` (docs/deployment.md); tests/e2e/test_beat.py checks every entry
 # names a registered task.
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-jobs": {"task": "tts.purge_jobs", "schedule": TTS.job_purge_seconds},
