@@ -196,8 +196,11 @@ class TTSSettings(BaseSettings):
         "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
         section="scale"))
     callback_secret: str = Field("", **_doc(
-        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`); the "
-        "Django secret key when unset.", "DJANGO_SECRET_KEY", section="scale"))
+        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`), which you "
+        "hand to the receivers; off loopback at least 32 characters and not a placeholder. "
+        "Unset: a key derived from the Django secret key (never the key itself), and "
+        "`manage.py check --deploy` asks for one of its own (tts.W010).",
+        "derived from DJANGO_SECRET_KEY", section="scale"))
     callback_allow_private: bool = Field(False, **_doc(
         "`1`: job callbacks may go to loopback, private and link-local addresses (a receiver "
         "inside your network). Off, such a `callback_url` is a 400 and a name that resolves "
