@@ -116,13 +116,26 @@ PY
 
 "$VENV/bin/python" -m pip check
 # Say what this machine will run on, and what to do if a GPU build cannot use the GPU.
+# The precision is the one the server will pick (TTS_PRECISION, `auto` by default), so a CPU
+# with native bfloat16 is reported as bfloat16, as the server's own start-up line says.
 "$VENV/bin/python" - <<'PY'
+import os
+
 from tts.engine import devices
+from tts.engine.errors import ModelUnavailable
+from tts.engine.precision import resolve_precision
 
 facts = devices.collect_facts()
-plan = devices.plan_device("auto", facts)
+plan = devices.plan_device(os.environ.get("TTS_DEVICE") or "auto", facts)
+precision = None
+if plan.device is not None:
+    try:
+        chosen = resolve_precision(os.environ.get("TTS_PRECISION") or "auto", plan.device)
+        precision = f"{chosen.name} ({chosen.reason})"
+    except ModelUnavailable as exc:
+        print("!!", exc.message)
 print(">> torch", facts.torch_version, "torchaudio", facts.torchaudio_version)
-print(">>", devices.summary(plan, facts))
+print(">>", devices.summary(plan, facts, precision))
 for warning in plan.warnings:
     print("!!", warning)
 PY

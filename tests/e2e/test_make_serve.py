@@ -1,4 +1,5 @@
-"""`TTS_DEMO=1 make serve` itself, from an empty var folder, answers generation requests."""
+"""`TTS_DEMO=1 make serve` itself, from an empty var folder, answers generation requests, and
+its first start logs no warning (every message on the way is true)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,8 @@ def test_demo_make_serve(tmp_path, ref_bytes):
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
         log.close()
+    text = (tmp_path / "serve.log").read_text()
+    warnings = [line for line in text.splitlines()
+                if " WARNING " in line or " ERROR " in line or "System check identified" in line
+                or "loads on first use" in line]
+    assert not warnings, "\n".join(warnings)

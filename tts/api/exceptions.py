@@ -68,7 +68,10 @@ class EngineAwareExceptionHandler(ExceptionHandler):
         # A busy, loading or unavailable model is an expected state, not a crash: one warning,
         # no traceback, no error-tracker event. Everything else is reported as DRF/Django do.
         if isinstance(self.exc, (engine.EngineError, ServiceUnavailable)):
-            logger.warning("%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
+            # Readiness saying "not yet" is what a probe expects while the server starts (a
+            # preload that fails logs its own warning): not a warning each time it is asked.
+            level = logging.INFO if exc.get_codes() == "not_ready" else logging.WARNING
+            logger.log(level, "%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
             response._has_been_logged = True  # Django would log it again at ERROR
             return
         super().report_exception(exc, response)
