@@ -114,7 +114,7 @@ def prepare_metrics_folder(workers: int) -> Path | None:
 def limit_malloc_arenas(arenas: int = 2) -> bool:
     """glibc gives threads that allocate at once arenas of their own (up to 8 per core) and
     keeps their free memory; every request runs in a thread of its own here. Two arenas, as
-    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (bench/RESULTS.md,
+    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (docs/performance.md,
     soak). An operator's MALLOC_ARENA_MAX wins. Must run before any thread starts."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
