@@ -9,6 +9,8 @@ whose defaults follow the address, and `manage.py check --deploy` reports what i
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from dataclasses import dataclass
 
@@ -122,8 +124,5 @@ def https_settings(env, *, host: str, demo: bool) -> HttpsSettings:
 def derived_callback_secret(secret_key: str) -> str:
     """The callback signing key when TTS_CALLBACK_SECRET is unset: derived from the Django
     secret key, never the key itself, so handing it to a receiver hands out nothing else."""
-    import hashlib
-    import hmac
-
     return hmac.new(secret_key.encode(), b"tts job callback signatures",
                     hashlib.sha256).hexdigest()

@@ -11,6 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.commands.migrate import Command as MigrateCommand
 
+from config.security import derived_callback_secret
+
 
 def prepare_var_dir() -> list[Path]:
     """Create what the settings point at; returns what was created."""
@@ -38,8 +40,6 @@ def adopt_secret_key(key: str) -> None:
         return
     settings.SECRET_KEY = key
     if getattr(settings, "CALLBACK_SECRET_DERIVED", False):
-        from config.security import derived_callback_secret
-
         settings.TTS_CALLBACK_SECRET = derived_callback_secret(key)
 
 
