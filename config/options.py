@@ -1,8 +1,9 @@
 """Every ``TTS_*`` setting, declared once: name, type, default and meaning.
 
 config/settings.py turns these into Django settings (``TTS_<NAME>``), tts/work/runtime.py
-builds the engine's EngineConfig from the same names, and the README's configuration table is
-generated from here (``manage.py settings_table``; a test keeps the README in step).
+builds the engine's EngineConfig from the same names, and the configuration table of
+docs/configuration.md is generated from here (``manage.py settings_table``; a test keeps it
+in step).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class SettingsError(ImproperlyConfigured):
 
 
 def _doc(text: str, shown: str | None = None, *, section: str = "engine"):
-    """Field metadata: the README text, the default as shown there, and its table section."""
+    """Field metadata: the documentation text, the default as shown there, and its table section."""
     extra = {"section": section}
     if shown is not None:
         extra["shown_default"] = shown
@@ -69,12 +70,13 @@ class TTSSettings(BaseSettings):
         "Numeric precision of the transformer: `auto` = float16 on CUDA GPUs of compute "
         "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
         "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
-        "`compute` says what was chosen and why (see Speed on a CPU).", "`auto`"))
+        "`compute` says what was chosen and why "
+        "([Performance](performance.md#cpu-precision-and-presets)).", "`auto`"))
     compile: bool = Field(False, **_doc(
         "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
         "that much longer, and needs a C++ compiler on a CPU). A seed still gives the same "
         "samples; they differ from uncompiled ones within the precision's rounding. Off by "
-        "default (see Speed on a CPU for what it gains).",
+        "default ([Performance](performance.md#compile) has what it gains).",
         "`0`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
@@ -97,7 +99,8 @@ class TTSSettings(BaseSettings):
     vocoder_path: str = Field("", **_doc("Local Vocos folder (config.yaml + "
                                          "pytorch_model.bin).", "hub"))
     models_file: str = Field("", **_doc(
-        "TOML or JSON file with more models (validated at start; see above).",
+        "TOML or JSON file with more models (validated at start; "
+        "[Installation](installation.md#a-models-file)).",
         "unset (the demo's in demo mode)"))
     allow_downloads: bool | None = Field(None, **_doc(
         "May hub files be downloaded.", "on unless `HF_HUB_OFFLINE=1`"))
@@ -201,8 +204,11 @@ class TTSSettings(BaseSettings):
         "Longest `gen_text` of a job (generate's limit is TTS_MAX_TEXT_CHARS).", "100000",
         section="scale"))
     callback_secret: str = Field("", **_doc(
-        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`); the "
-        "Django secret key when unset.", "DJANGO_SECRET_KEY", section="scale"))
+        "Key of the HMAC-SHA256 signature of job callbacks (`X-TTS-Signature`), which you "
+        "hand to the receivers; off loopback at least 32 characters and not a placeholder. "
+        "Unset: a key derived from the Django secret key (never the key itself), and "
+        "`manage.py check --deploy` asks for one of its own (tts.W010).",
+        "derived from DJANGO_SECRET_KEY", section="scale"))
     callback_allow_private: bool = Field(False, **_doc(
         "`1`: job callbacks may go to loopback, private and link-local addresses (a receiver "
         "inside your network). Off, such a `callback_url` is a 400 and a name that resolves "
@@ -287,7 +293,7 @@ SECTIONS = {
 
 
 def settings_table() -> str:
-    """The README's configuration table, one row per declared setting."""
+    """docs/configuration.md's table of settings, one row per declared setting."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for section, title in SECTIONS.items():
         rows.append(f"| **{title}** | | |")

@@ -5,7 +5,7 @@ slowly, costs an event-loop entry here, not a thread, so slow clients cannot sta
 server (health checks included). Connections that stall are closed: headers must arrive
 within TTS_HEADER_TIMEOUT seconds, a body may pause at most TTS_BODY_TIMEOUT seconds
 (tts/web/asgi.py), idle keep-alive connections go after 5 s. In production put a reverse
-proxy in front for TLS; it must not buffer responses (see README, "Streaming").
+proxy in front for TLS; it must not buffer responses (docs/deployment.md, production checklist).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def prepare_metrics_folder(workers: int) -> Path | None:
 def limit_malloc_arenas(arenas: int = 2) -> bool:
     """glibc gives threads that allocate at once arenas of their own (up to 8 per core) and
     keeps their free memory; every request runs in a thread of its own here. Two arenas, as
-    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (bench/RESULTS.md,
+    MALLOC_ARENA_MAX=2 does, keep the resident size lower and flatter (docs/performance.md,
     soak). An operator's MALLOC_ARENA_MAX wins. Must run before any thread starts."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False

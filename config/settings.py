@@ -12,7 +12,12 @@ from pathlib import Path
 import environ
 
 from config import options
-from config.security import bind_requirements, is_loopback
+from config.security import (
+    bind_requirements,
+    derived_callback_secret,
+    https_settings,
+    is_loopback,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -27,8 +32,12 @@ SECRET_KEY_FILE = VAR_DIR / "secret_key"
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 #: Where the server will listen (make serve, config/serve.py, reads the same variable).
 HOST = env("HOST", default="127.0.0.1")
-bind_requirements(host=HOST, demo=TTS.demo, secret_key=env("DJANGO_SECRET_KEY", default=""),
-                  allowed_hosts=env("DJANGO_ALLOWED_HOSTS", default=""))
+# The production checklist (config/security.py): off loopback, refuse to start with debug
+# pages on or without a strong secret key and host names of our own.
+bind_requirements(host=HOST, demo=TTS.demo, debug=DEBUG,
+                  secret_key=env("DJANGO_SECRET_KEY", default=""),
+                  allowed_hosts=env("DJANGO_ALLOWED_HOSTS", default=""),
+                  callback_secret=TTS.callback_secret)
 
 
 def _secret_key() -> str:
@@ -42,6 +51,25 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+#: Job callbacks are signed with a secret of their own, handed to the receivers: the operator's
+#: TTS_CALLBACK_SECRET, else one derived from the secret key (never the key itself).
+#: CALLBACK_SECRET_DERIVED lets `check --deploy` ask for one of its own (tts.W010).
+CALLBACK_SECRET_DERIVED = not TTS.callback_secret
+if CALLBACK_SECRET_DERIVED:
+    TTS_CALLBACK_SECRET = derived_callback_secret(SECRET_KEY)
+
+# --- HTTPS behind a TLS proxy (docs/deployment.md, "Production checklist") ----------------
+# DJANGO_HTTPS: on by default off loopback (outside demo mode), off on loopback. Secure
+# cookies, HSTS, the redirect to HTTPS (health and /metrics exempt) and X-Forwarded-Proto.
+globals().update(https_settings(env, host=HOST, demo=TTS.demo).django_settings())
+# No page of this server is meant to be framed by another site (clickjacking).
+X_FRAME_OPTIONS = env("DJANGO_X_FRAME_OPTIONS", default="DENY")
+# HSTS for every subdomain and the browsers' preload list are choices about the other hosts
+# of your domain, which this server cannot know: DJANGO_HSTS_INCLUDE_SUBDOMAINS and
+# DJANGO_HSTS_PRELOAD make them, and check --deploy does not nag about them.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
 _LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=(
     _LOOPBACK_NAMES if is_loopback(HOST) else ["*"]))  # "*" only in demo mode (see security)
@@ -77,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -117,7 +146,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Saved voices' files go through the default storage: MEDIA_ROOT, or any Django storage by
-# setting only, e.g. S3 with django-storages (README "Saved voices").
+# setting only, e.g. S3 with django-storages (docs/api/voices.md).
 STORAGES = {
     "default": {
         "BACKEND": TTS.storage_backend,
@@ -191,7 +220,7 @@ SPECTACULAR_SETTINGS = {
                              "tts.api.schema.postprocess_schema"],
 }
 
-# --- Celery (TTS_EXECUTION=celery; README "Scale-out") -------------------------------------
+# --- Celery (TTS_EXECUTION=celery; docs/deployment.md) -------------------------------------
 # Redis carries the tasks and relays the chunks of each generation back to the web process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 # Rate-limit counters: per process inline; in celery mode the broker's Redis, so that a key's
@@ -213,7 +242,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # to another; a worker process killed under a live worker is redone at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
-# `celery -A config beat` (README "Scale-out"); tests/e2e/test_beat.py checks every entry
+# `celery -A config beat` (docs/deployment.md); tests/e2e/test_beat.py checks every entry
 # names a registered task.
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-jobs": {"task": "tts.purge_jobs", "schedule": TTS.job_purge_seconds},

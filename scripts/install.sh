@@ -4,7 +4,7 @@
 # f5-tts stack, and the project itself with its ASR and test extras.
 # Idempotent: the Makefile reruns it only when pyproject.toml or this file change.
 #
-# Which PyTorch build (the README has a table: driver needed, venv size, how to check):
+# Which PyTorch build (docs/installation.md has a table: driver needed, venv size, how to check):
 #   TORCH_VARIANT=        (default) PyPI's torch: on Linux x86_64 a CUDA 13.0 build, which
 #                         needs NVIDIA driver 580 or newer (nvidia-smi: "CUDA Version: 13.x")
 #   TORCH_VARIANT=cu130   the same CUDA 13.0 build from download.pytorch.org
@@ -34,7 +34,7 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3.12 || command -v 
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
-command -v jq >/dev/null || need+=(jq)  # used by the README examples
+command -v jq >/dev/null || need+=(jq)  # used by the docs' curl examples
 ldconfig -p 2>/dev/null | grep -q libsndfile || need+=(libsndfile1)
 # A real browser for the docs tests (tests/e2e/test_docs_browser.py): Debian's chromium and
 # chromium-driver. Optional: where they cannot be installed, those tests are skipped.
@@ -116,13 +116,26 @@ PY
 
 "$VENV/bin/python" -m pip check
 # Say what this machine will run on, and what to do if a GPU build cannot use the GPU.
+# The precision is the one the server will pick (TTS_PRECISION, `auto` by default), so a CPU
+# with native bfloat16 is reported as bfloat16, as the server's own start-up line says.
 "$VENV/bin/python" - <<'PY'
+import os
+
 from tts.engine import devices
+from tts.engine.errors import ModelUnavailable
+from tts.engine.precision import resolve_precision
 
 facts = devices.collect_facts()
-plan = devices.plan_device("auto", facts)
+plan = devices.plan_device(os.environ.get("TTS_DEVICE") or "auto", facts)
+precision = None
+if plan.device is not None:
+    try:
+        chosen = resolve_precision(os.environ.get("TTS_PRECISION") or "auto", plan.device)
+        precision = f"{chosen.name} ({chosen.reason})"
+    except ModelUnavailable as exc:
+        print("!!", exc.message)
 print(">> torch", facts.torch_version, "torchaudio", facts.torchaudio_version)
-print(">>", devices.summary(plan, facts))
+print(">>", devices.summary(plan, facts, precision))
 for warning in plan.warnings:
     print("!!", warning)
 PY

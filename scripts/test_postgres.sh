@@ -18,7 +18,7 @@ except psycopg.Error as exc:
 PY
 then
     if [ "${CI:-}" = "true" ]; then exit 1; fi
-    echo ">> skipped the PostgreSQL pass (README \"Scale-out\" says how to install PostgreSQL)"
+    echo ">> skipped the PostgreSQL pass (docs/development.md says how to install PostgreSQL)"
     exit 0
 fi
 # The tests make their own test database; tests that start `manage.py` themselves need the

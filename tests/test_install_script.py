@@ -42,6 +42,17 @@ def test_default_takes_torch_and_torchaudio_from_pypi(recording_venv):
     assert "--index-url" not in line
     assert line.endswith("torch==2.13.0 torchaudio==2.11.0")
     assert ">> models run on" in done.stdout  # the machine's device, said at the end
+    from tts.engine.precision import resolve_precision
+
+    chosen = resolve_precision("auto", "cpu")  # the test machines have no GPU
+    assert f"in {chosen.name} ({chosen.reason})" in done.stdout, done.stdout
+
+
+def test_the_summary_names_the_precision_the_server_will_use(recording_venv):
+    venv, _ = recording_venv
+    done = run_install(venv, TTS_DEVICE="cpu", TTS_PRECISION="bfloat16")
+    assert done.returncode == 0, done.stderr
+    assert "models run on cpu" in done.stdout and "in bfloat16 (TTS_PRECISION)" in done.stdout
 
 
 @pytest.mark.parametrize("variant", ["cu126", "cpu"])

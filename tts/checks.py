@@ -5,7 +5,7 @@ need, and warns about a GPU build that cannot use a GPU."""
 import shutil
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 
 from tts.engine.audio import unsupported_output_formats
@@ -70,4 +70,16 @@ def secret_key(app_configs, **kwargs):
             "own, so admin sessions end when it exits and differ between workers.",
             hint="Run `manage.py migrate` (it writes var/secret_key) or set "
                  "DJANGO_SECRET_KEY.", id="tts.W002")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def callback_secret(app_configs, **kwargs):
+    """Production checklist (docs/deployment.md): callbacks signed with a secret of their own."""
+    if getattr(settings, "CALLBACK_SECRET_DERIVED", False):
+        return [CheckWarning(
+            "Job callbacks are signed with a key derived from DJANGO_SECRET_KEY: receivers need "
+            "it to verify them, and it changes whenever the secret key does.",
+            hint="Set TTS_CALLBACK_SECRET to a random string of at least 32 characters and give "
+                 "it to the receivers (docs/api/jobs.md).", id="tts.W010")]
     return []

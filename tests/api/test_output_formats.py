@@ -149,7 +149,7 @@ def test_whole_wav_header_has_the_exact_length(client, narrator):
 @pytest.mark.parametrize("kind", ["streamed", "v1"])
 def test_streamed_wav_header_has_no_length_but_its_samples_read_to_the_end(
         client, narrator, kind):
-    """As documented (README, streaming): the header is written before the length is known;
+    """As documented (docs/api/streaming.md): the header is written before the length is known;
     libsndfile and ffmpeg read to the end of the data, Python's wave trusts the header."""
     data = REPLIES[kind](client, narrator, "wav")
     expected = len(REPLIES[kind](client, narrator, "pcm")) // 2

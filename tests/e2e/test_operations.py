@@ -65,7 +65,7 @@ def test_post_without_slash_and_deep_json_over_http(tts_server, ref_bytes):
 
 
 def test_start_up_objects_are_frozen_once_the_server_is_ready(tts_server):
-    # tts/services/memory.py: request garbage is then collected soon (bench/RESULTS.md, soak).
+    # tts/services/memory.py: request garbage is then collected soon (docs/performance.md, soak).
     deadline = time.monotonic() + 30
     while "start-up objects frozen" not in tts_server.log_text():
         assert time.monotonic() < deadline, tts_server.log_tail()

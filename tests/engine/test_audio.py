@@ -118,7 +118,7 @@ def not_audio(tmp_path_factory, ref_wav) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", ["random-bytes", "text", "json", "png-image",
-                                  "video-without-audio", "wav-header-only", "zip"])
+                                  "video-without-audio", "zip"])
 def test_decode_rejects_what_is_not_audio(name, not_audio):
     with pytest.raises(InvalidReferenceAudio) as info:
         audio.decode(not_audio[name])
@@ -139,6 +139,13 @@ def test_decode_never_follows_an_upload_to_files_on_the_server(kind, input_files
     with pytest.raises(InvalidReferenceAudio) as info:
         audio.decode(playlist.encode())
     assert info.value.code == "undecodable_audio"
+
+
+def test_a_wav_header_without_samples_is_empty_not_undecodable(not_audio):
+    """A valid WAV with no samples (its header alone) decodes to nothing: say it is empty."""
+    with pytest.raises(InvalidReferenceAudio) as info:
+        audio.decode(not_audio["wav-header-only"])
+    assert info.value.code == "empty_audio" and "no samples" in info.value.message
 
 
 def test_decode_rejects_empty_input():

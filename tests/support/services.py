@@ -17,8 +17,8 @@ CLAIM_KEY = "tts:test:claimed"
 
 
 def missing(service: str, why: Exception) -> None:
-    message = (f"{service} is not reachable ({why}); the scale-out tests need it (README "
-               "\"Scale-out\" says how to install it).")
+    message = (f"{service} is not reachable ({why}); the scale-out tests need it "
+               "(docs/development.md says how to install it).")
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

@@ -71,6 +71,27 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
     return exceptions.APIException(exc.message, code=exc.code)
 
 
+#: How each body a view parses carries a file, for the 415 that names what to send instead.
+MEDIA_TYPE_HINTS = {"multipart/form-data": "multipart/form-data (files as uploads: curl -F)",
+                    "application/json": "application/json (files as base64)"}
+
+
+def explain_media_type(exc: Exception, context: dict) -> Exception:
+    """A 415 that names the media types the endpoint takes, and why a URL-encoded form (curl
+    -d, an HTML form's default) is not one of them."""
+    view, request = context.get("view"), context.get("request")
+    if not isinstance(exc, exceptions.UnsupportedMediaType) or view is None:
+        return exc
+    accepted = [parser.media_type for parser in view.get_parsers()]
+    takes_files = "multipart/form-data" in accepted
+    named = [MEDIA_TYPE_HINTS.get(media, media) if takes_files else media for media in accepted]
+    sent = (getattr(request, "content_type", "") or "").split(";")[0].strip() or "none"
+    message = f"Unsupported media type \"{sent}\": send {' or '.join(named)}."
+    if sent == "application/x-www-form-urlencoded" and takes_files:
+        message += " A URL-encoded form (curl -d) cannot carry an audio file."
+    return exceptions.UnsupportedMediaType(sent, detail=message)
+
+
 class EngineAwareExceptionHandler(ExceptionHandler):
     def run(self):
         response = super().run()
@@ -83,13 +104,16 @@ class EngineAwareExceptionHandler(ExceptionHandler):
         exc = as_engine_error(exc)
         if isinstance(exc, engine.EngineError):
             return to_api_exception(exc)
-        return super().convert_known_exceptions(exc)
+        return super().convert_known_exceptions(explain_media_type(exc, self.context))
 
     def report_exception(self, exc: exceptions.APIException, response) -> None:
         # A busy, loading or unavailable model is an expected state, not a crash: one warning,
         # no traceback, no error-tracker event. Everything else is reported as DRF/Django do.
         if isinstance(self.exc, engine.EngineError) or isinstance(exc, ServiceUnavailable):
-            logger.warning("%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
+            # Readiness saying "not yet" is what a probe expects while the server starts (a
+            # preload that fails logs its own warning): not a warning each time it is asked.
+            level = logging.INFO if exc.get_codes() == "not_ready" else logging.WARNING
+            logger.log(level, "%s %s: %s", response.status_code, exc.get_codes(), exc.detail)
             response._has_been_logged = True  # Django would log it again at ERROR
             return
         super().report_exception(exc, response)

@@ -21,7 +21,7 @@ class _JobFields(serializers.Serializer):
         required=False, default="", allow_blank=True, max_length=2000,
         validators=[URLValidator(schemes=["http", "https"])],
         help_text="Where to POST the finished job (JSON, signed: `X-TTS-Signature: "
-                  "t=<unix time>,v1=<HMAC-SHA256 of \"<t>.<body>\">`; README \"Jobs\"). "
+                  "t=<unix time>,v1=<HMAC-SHA256 of \"<t>.<body>\">`; docs/api/jobs.md). "
                   "Retried with growing waits until a 2xx. An address on the internet: "
                   "loopback, private and link-local ones are refused unless the server "
                   "allows them (TTS_CALLBACK_ALLOW_PRIVATE).",

@@ -56,8 +56,11 @@ same key with the same request returns the same job; with another request it is 
 
 ```bash
 curl -X POST {server}/api/tts/jobs/ -H "Idempotency-Key: chapter-1" \\
-  -F voice=narrator -F "gen_text=<a whole chapter>"
+  -F voice=narrator -F "gen_text=<chapter1.txt"
 ```
+
+(`gen_text=<file` sends the file's text as the field; `gen_text=@file` would upload it as a
+file, which is a 400.)
 """
 
 

@@ -36,9 +36,11 @@ def refuse_unknown_fields(data: Mapping, fields: Mapping) -> None:
                 code="unknown_field")] for name in unknown})
 
 
-def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
-    """A numeric field whose errors name the field's range and default."""
-    shown = "null" if default is None else default
+def _ranged(field_cls, *, low, high, default, help_text: str, shown: str | None = None,
+            **kwargs):
+    """A numeric field whose errors name the field's range and default (``shown``: the
+    default in words, where it is not one number)."""
+    shown = shown or ("null" if default is None else default)
     message = f"Must be between {low} and {high} (default {shown})."
     return field_cls(
         min_value=low, max_value=high, default=default, help_text=f"{help_text} "
@@ -47,6 +49,32 @@ def _ranged(field_cls, *, low, high, default, help_text: str, **kwargs):
             "invalid": f"Must be a number. {message}",
             "max_string_length": f"Too long to be a number. {message}",
         }, **kwargs)
+
+
+def kind_of(value: object) -> str:
+    """A JSON value's kind, as a client would name it."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only text: in JSON, ``"gen_text": 123`` is a type error, not
+    the words "one hundred twenty-three" (DRF's CharField turns numbers into strings)."""
+
+    default_error_messages = {
+        "not_text": "{name} must be a string of text, not {kind}; put it in quotes."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text", name=self.field_name, kind=kind_of(data))
+        return super().to_internal_value(data)
 
 
 class NullableIntegerField(serializers.IntegerField):
@@ -70,14 +98,14 @@ class _GenerateFields(serializers.Serializer):
         help_text="Id of a saved voice (GET /api/tts/voices/), instead of ref_audio + ref_text.",
         error_messages={"invalid": "voice must be a saved voice id (letters, digits, hyphens, "
                                    "underscores); see GET /api/tts/voices/."})
-    ref_text = serializers.CharField(
+    ref_text = TextField(
         required=False, allow_blank=True, default="", trim_whitespace=True,
         max_length=MAX_REF_TEXT_CHARS, error_messages={"max_length": (
             "ref_text is longer than {max_length} characters; it should be the transcript of a "
             "clip of at most 12 s.")},
         help_text="Exact transcript of the reference clip. Empty means: transcribe it (needs "
                   "speech recognition on the server, TTS_ASR_MODEL).")
-    gen_text = serializers.CharField(
+    gen_text = TextField(
         help_text="The text to speak in the cloned voice (at most TTS_MAX_TEXT_CHARS "
                   "characters, 5000 by default). Long text is split into chunks at sentence "
                   "ends and joined with a cross-fade. `[voice-id]` switches to a saved voice "
@@ -103,6 +131,9 @@ class _GenerateFields(serializers.Serializer):
         error_messages={"invalid_choice": "\"{input}\" is not a quality preset; use one of "
                                           f"{', '.join(QUALITY_NFE)}, or set nfe_step."})
     nfe_step = _ranged(serializers.IntegerField, low=4, high=64, default=None, allow_null=True,
+                       shown="from quality: " + ", ".join(
+                           f"{name} {nfe}" for name, nfe in QUALITY_NFE.items())
+                       + f"; quality is {DEFAULT_QUALITY} unless sent",
                        help_text="Denoising steps: fewer is faster and rougher. Overrides "
                                  "quality; null or absent means quality's value.")
     cfg_strength = _ranged(serializers.FloatField, low=0.0, high=10.0, default=2.0,
@@ -110,6 +141,7 @@ class _GenerateFields(serializers.Serializer):
     sway_sampling_coef = _ranged(serializers.FloatField, low=-1.0, high=1.0, default=-1.0,
                                  help_text="Sway sampling coefficient of the step schedule.")
     seed = _ranged(NullableIntegerField, low=SEED_RANGE[0], high=SEED_RANGE[1], default=None,
+                   shown="null: a random seed, returned in the reply",
                    help_text="Random seed; null picks one. The seed used is always returned.",
                    allow_null=True)
     output_format = serializers.ChoiceField(

@@ -91,6 +91,10 @@ def decode(data: bytes, *, sample_rate: int = SAMPLE_RATE,
                                         "short clip in a common format.",
                                         code="undecodable_audio") from None
     samples = np.frombuffer(proc.stdout, dtype=np.float32)
+    if proc.returncode == 0 and samples.size == 0:  # a valid file with nothing in it
+        raise InvalidReferenceAudio(
+            "The reference audio is empty: the file decodes but holds no samples (0 s of "
+            "sound). Send a recording of 3-12 s of one speaker.", code="empty_audio")
     if proc.returncode != 0 or samples.size == 0:
         raise InvalidReferenceAudio(
             "The reference audio could not be decoded; send wav, mp3, flac, ogg/opus, "

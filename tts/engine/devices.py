@@ -194,7 +194,7 @@ def pairing_problem(torch_cuda: str | None, torchaudio_version: str | None) -> s
         return None
     return (f"torch is built for CUDA {torch_cuda} but torchaudio {torchaudio_version} for "
             f"CUDA {audio_cuda}: torchaudio will refuse to import. Install both from the same "
-            "index (scripts/install.sh does, see TORCH_VARIANT in the README).")
+            "index (scripts/install.sh does, see TORCH_VARIANT in docs/installation.md).")
 
 
 def gpu_supported(gpu: GpuInfo, arch_list: tuple[str, ...]) -> bool:
@@ -219,7 +219,7 @@ def _unsupported(gpu: GpuInfo, facts: DeviceFacts) -> str:
     fit = "TORCH_VARIANT=cu126" if gpu.capability < (7, 5) else "TORCH_VARIANT=cu130"
     return (f"The GPU {gpu.name} (compute capability {gpu.capability[0]}.{gpu.capability[1]}) "
             f"is not supported by this PyTorch build ({facts.torch_version}, kernels for "
-            f"{' '.join(facts.arch_list)}). Reinstall with {fit} (see the README).")
+            f"{' '.join(facts.arch_list)}). Reinstall with {fit} (see docs/installation.md).")
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -249,7 +249,7 @@ def plan_device(requested: str, facts: DeviceFacts) -> DevicePlan:
             return DevicePlan(requested, None, error=(
                 f"TTS_DEVICE={requested} but this PyTorch ({facts.torch_version}) is a CPU-only "
                 "build. Reinstall with a CUDA build (TORCH_VARIANT=cu130 or cu126, see the "
-                "README), or set TTS_DEVICE=auto or cpu."))
+                "docs/installation.md), or set TTS_DEVICE=auto or cpu."))
         if not facts.gpu_usable:
             return DevicePlan(requested, None, error=(
                 f"TTS_DEVICE={requested} but no GPU is usable. {_diagnosis(facts)} "

@@ -26,7 +26,7 @@ from .errors import ModelUnavailable
 
 CHOICES = ("auto", "float32", "bfloat16", "float16")
 #: CPU flags (``/proc/cpuinfo``) that make bfloat16 matrix products faster than float32.
-#: Without them oneDNN emulates bfloat16 on AVX-512 and it is slower (see bench/RESULTS.md).
+#: Without them oneDNN emulates bfloat16 on AVX-512 and it is slower (docs/performance.md).
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 CPU_FP16_FLAGS = ("amx_fp16", "avx512_fp16")
 

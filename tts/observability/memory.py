@@ -6,7 +6,7 @@ rendered JSON, about a megabyte a request. Only a full collection frees cycles, 
 runs one only when the objects that survived since the last exceed a quarter of all
 long-lived objects: with torch, Django and the models imported that is hundreds of thousands
 of objects, so the garbage of hundreds of requests piled up first, and the allocator's heaps,
-fragmented by it, kept growing (bench/RESULTS.md, soak).
+fragmented by it, kept growing (docs/performance.md, soak).
 
 Once the server has started (models loaded and warmed, or given up on), everything alive is
 moved out of the collector's sight with ``gc.freeze()``: full collections then look at what

@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tts.api.exceptions import as_engine_error, to_api_exception
+from tts.api.exceptions import as_engine_error, explain_media_type, to_api_exception
 from tts.engine.errors import EngineError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = to_api_exception(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    exc = explain_media_type(exc, context)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

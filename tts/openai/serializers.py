@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tts.api.serializers import ACCEPTED_AUDIO, MAX_REF_TEXT_CHARS
+from tts.api.serializers import ACCEPTED_AUDIO, MAX_REF_TEXT_CHARS, TextField
 from tts.services.generation import SEED_RANGE
 
 #: OpenAI's response_format -> our encoder (OpenAI's `opus` is Ogg Opus).
@@ -47,13 +47,18 @@ class OpenAISpeechRequestSerializer(serializers.Serializer):
     model = serializers.CharField(
         help_text="A model id from GET /v1/models: ours (e.g. F5-TTS), or tts-1, tts-1-hd, "
                   "gpt-4o-mini-tts (aliases of the server's default model).")
-    input = serializers.CharField(
+    input = TextField(
         help_text="The text to speak (at most TTS_MAX_TEXT_CHARS characters, 5000 by default). "
                   "`[voice-id]` tags switch saved voices, as on /api/tts/generate/.",
         error_messages={"blank": "input is empty; send the text to speak.",
                         "required": "input is required: the text to speak."})
-    voice = VoiceReferenceField(help_text="A saved voice: its id, or {\"id\": ...}. Create one "
-                                          "with POST /v1/audio/voices.")
+    voice = VoiceReferenceField(
+        help_text="A saved voice: its id, or {\"id\": ...}. Create one with POST "
+                  "/v1/audio/voices.",
+        error_messages={"required": "voice is required: the id of a saved voice (list them with "
+                                    "GET /v1/audio/voices, create one with POST "
+                                    "/v1/audio/voices); OpenAI's built-in voices such as alloy "
+                                    "exist only if you save voices with those ids."})
     response_format = serializers.ChoiceField(
         choices=list(RESPONSE_FORMATS), default="mp3",
         help_text="mp3 (default), opus (Ogg Opus), aac (ADTS), flac, wav, or pcm (raw 16-bit "
@@ -73,6 +78,9 @@ class OpenAISpeechRequestSerializer(serializers.Serializer):
                   "reference clip, not from instructions.")
     stream_format = serializers.ChoiceField(
         choices=["audio", "sse"], default="audio",
+        error_messages={"invalid_choice": "\"{input}\" is not a stream_format; use audio (the "
+                                          "file, sent as it is made; the default) or sse "
+                                          "(Server-Sent Events)."},
         help_text="`audio`: the encoded bytes with chunked transfer; `sse`: Server-Sent Events, "
                   "`speech.audio.delta` events with base64 audio, then `speech.audio.done`.")
     seed = serializers.IntegerField(
@@ -82,6 +90,10 @@ class OpenAISpeechRequestSerializer(serializers.Serializer):
                   "reproducible audio. The seed used is in the X-Seed header.")
     nfe_step = serializers.IntegerField(
         required=False, default=None, allow_null=True, min_value=4, max_value=64,
+        error_messages={key: "nfe_step must be a whole number between 4 and 64; leave it out "
+                             "for the model's preset: tts-1 7 (fast), tts-1-hd 32 (best), "
+                             "others the server's default quality (best, 32)."
+                        for key in ("min_value", "max_value", "invalid", "max_string_length")},
         help_text="Extension: denoising steps, 4 to 64; fewer is faster. Default: the model's "
                   "preset: tts-1 = quality fast (7), tts-1-hd = best (32), others the server's "
                   "default quality (best, 32).")

@@ -86,6 +86,9 @@ def _preload_until_ready(engine, pending: list[str], retry_seconds: float | None
 
 def start_preload(retry_seconds: float = PRELOAD_RETRY_SECONDS,
                   models: list[str] | None = None) -> threading.Thread:
+    # Loading from now on, not from when the thread has imported torch: readiness asked in
+    # between says "loading at start", not "loads on first use".
+    _loading.update(settings.TTS_PRELOAD if models is None else models)
     thread = threading.Thread(target=preload, kwargs={"retry_seconds": retry_seconds,
                                                       "models": models},
                               name="tts-preload", daemon=True)

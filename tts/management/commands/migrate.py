@@ -11,6 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.commands.migrate import Command as MigrateCommand
 
+from config.security import derived_callback_secret
+
 
 def prepare_var_dir() -> list[Path]:
     """Create what the settings point at; returns what was created."""
@@ -22,10 +24,23 @@ def prepare_var_dir() -> list[Path]:
     key_file = Path(settings.SECRET_KEY_FILE)
     if not os.environ.get("DJANGO_SECRET_KEY") and not key_file.exists():
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        key = secrets.token_urlsafe(50)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(50))
+            handle.write(key)
         created.append(key_file)
+        adopt_secret_key(key)
     return created
+
+
+def adopt_secret_key(key: str) -> None:
+    """This process imported the settings before the key file existed, so it made up a key
+    of its own: use the one just written instead, so the system checks that migrate runs next
+    see the key every later start will read (no tts.W002 while migrate is fixing it)."""
+    if not settings.SECRET_KEY.startswith("ephemeral-"):
+        return
+    settings.SECRET_KEY = key
+    if getattr(settings, "CALLBACK_SECRET_DERIVED", False):
+        settings.TTS_CALLBACK_SECRET = derived_callback_secret(key)
 
 
 class Command(MigrateCommand):

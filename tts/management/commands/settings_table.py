@@ -1,4 +1,4 @@
-"""Print (or write into the README) the table of every TTS_* setting, from config/options.py."""
+"""Print (or write into docs/configuration.md) the table of every TTS_* setting."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def replace_table(text: str, table: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Print the TTS_* settings table; --write README.md updates it in place."
+    help = ("Print the TTS_* settings table; --write docs/configuration.md updates it in "
+            "place.")
     requires_system_checks: list = []
 
     def add_arguments(self, parser):

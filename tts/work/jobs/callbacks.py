@@ -1,10 +1,11 @@
 """Job callbacks: the finished job POSTed to the client's URL, signed, retried.
 
 The body is the job's JSON. ``X-TTS-Signature: t=<unix time>,v1=<hex>`` where ``v1`` is the
-HMAC-SHA256, keyed with TTS_CALLBACK_SECRET (else the Django secret key), of
-``"<t>." + body``: a receiver recomputes it and compares in constant time, and refuses old
-``t`` to stop replays (README "Jobs"). Any 2xx is delivered; anything else is retried
-TTS_CALLBACK_ATTEMPTS times in all, waiting 1, 2, 4 ... seconds (at most 10 minutes).
+HMAC-SHA256, keyed with TTS_CALLBACK_SECRET (else a key derived from the secret key,
+config/security.py), of ``"<t>." + body``: a receiver recomputes it and compares in constant
+time, and refuses old ``t`` to stop replays (docs/api/jobs.md). Any 2xx is delivered;
+anything else is retried TTS_CALLBACK_ATTEMPTS times in all, waiting 1, 2, 4 ... seconds (at
+most 10 minutes).
 
 A delivery is durable: the job's row says when it is next due (``callback_due_at``), so
 whoever delivers (a Celery task with backoff, or the inline server's deliverer thread) can die
@@ -50,7 +51,7 @@ class CallbackRefused(Exception):
 
 
 def signature(body: bytes, timestamp: int, secret: str | None = None) -> str:
-    key = (secret or settings.TTS_CALLBACK_SECRET or settings.SECRET_KEY).encode()
+    key = (secret or settings.TTS_CALLBACK_SECRET).encode()  # never empty: see settings
     digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
