@@ -120,19 +120,29 @@ class EngineStateCollector:
     def __init__(self, health: Callable[[], dict]):
         self.health = health
 
+    def describe(self):
+        """The names alone. Without this, registering would call collect(), so every
+        process that sets Django up (`manage.py migrate` too) would ask health() at start:
+        in celery mode that asks the broker for its workers, which need not be up yet."""
+        yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("tts_queue_depth", "Requests waiting for a device now."),
+                GaugeMetricFamily("tts_loaded_models", "Models loaded in this process.",
+                                  labels=["model"]),
+                GaugeMetricFamily("tts_loaded_models_count", "Number of loaded models."))
+
     def collect(self):
         try:
             facts = self.health()
         except Exception as exc:  # noqa: BLE001 - a broken config must not break /metrics
             logger.warning("engine state not collected: %s", exc)
             return
-        depth = GaugeMetricFamily("tts_queue_depth", "Requests waiting for a device now.")
+        depth, loaded, count = self._families()
         depth.add_metric([], facts["queue_depth"])
-        loaded = GaugeMetricFamily("tts_loaded_models", "Models loaded in this process.",
-                                   labels=["model"])
         for model in facts["loaded_models"]:
             loaded.add_metric([model], 1)
-        count = GaugeMetricFamily("tts_loaded_models_count", "Number of loaded models.")
         count.add_metric([], len(facts["loaded_models"]))
         yield from (depth, loaded, count)
 
