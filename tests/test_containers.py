@@ -211,3 +211,19 @@ def test_deployment_page_covers_the_variants_and_records_sizes():
         assert needed in page, needed
     assert re.search(r"^\| `cpu` \|[^\n]*\| \d+(\.\d+)? GB \|", page, re.MULTILINE), \
         "the CPU image's measured size"
+
+
+@pytest.mark.parametrize("script", ["scripts/test_images.sh", "scripts/build_base_image.sh",
+                                    "docker/entrypoint.sh", "docker/build-venv.sh",
+                                    "docker/test-services/postgres-entrypoint.sh"])
+def test_shell_scripts_parse(script):
+    shell = "sh" if script.startswith("docker/") else "bash"
+    assert subprocess.run([shell, "-n", str(ROOT / script)]).returncode == 0
+
+
+def test_image_test_says_why_it_skips():
+    """Every way out without running the images prints SKIPPED and a reason."""
+    text = (ROOT / "scripts" / "test_images.sh").read_text()
+    assert 'echo ">> SKIPPED the container image tests: $*"' in text
+    exits = [line for line in text.splitlines() if re.search(r"\bexit 0\b", line)]
+    assert len(exits) == 1 and "TTS_REQUIRE_IMAGE_TESTS" in text
