@@ -103,7 +103,7 @@ EXPOSE 8000
 # leaves its job to be taken over by another worker. Give `docker stop -t`/compose's
 # stop_grace_period/Kubernetes' terminationGracePeriodSeconds more than 30 s.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=15s --timeout=10s --start-period=120s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=10s --start-period=120s --retries=3 \
     CMD ["python", "/app/docker/healthcheck.py"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/docker/entrypoint.sh"]
 CMD ["serve"]

@@ -15,6 +15,11 @@
 # longer than that (compose.yaml: stop_grace_period).
 set -eu
 cd /app
+# prometheus_client's multiprocess folder (compose.yaml's web service) must exist before any
+# Python process here imports the metrics, manage.py commands included.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 
 demo_models() {
     if [ "${TTS_DEMO:-0}" = "1" ]; then

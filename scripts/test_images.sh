@@ -139,10 +139,10 @@ trap cleanup EXIT
 wait_healthy() {  # container seconds
     local state=""
     for _ in $(seq "$2"); do
-        state=$("$DOCKER" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$1")
+        state=$("$DOCKER" inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}} restarts={{.RestartCount}}' "$1")
         case "$state" in
-            "running healthy") return 0 ;;
-            exited* | dead*) break ;;
+            "running healthy "*) return 0 ;;
+            exited* | dead* | restarting* | *restarts=[1-9]*) break ;;
         esac
         sleep 1
     done
