@@ -23,10 +23,6 @@ ARG BASE_IMAGE=debian:bookworm-slim
 
 # ---------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS build
-ARG TORCH_VARIANT=cpu
-ARG TORCH_INDEX_URL=
-ARG PYPI_INDEX_URL=https://pypi.org/simple
-ARG EXTRAS=asr
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120 \
     PIP_ROOT_USER_ACTION=ignore
 RUN --mount=type=secret,id=ca \
@@ -34,12 +30,16 @@ RUN --mount=type=secret,id=ca \
     apt-get $ca update -qq \
     && apt-get $ca install -y -qq --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
+ARG TORCH_VARIANT=cpu
+ARG TORCH_INDEX_URL=
+ARG PYPI_INDEX_URL=https://pypi.org/simple
 COPY docker/build-venv.sh /usr/local/bin/build-venv
 # 1. torch and torchaudio: the biggest layer, rebuilt only when the variant changes.
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     TORCH_VARIANT=$TORCH_VARIANT TORCH_INDEX_URL=$TORCH_INDEX_URL \
     PYPI_INDEX_URL=$PYPI_INDEX_URL build-venv torch
 # 2. The dependencies: rebuilt when pyproject.toml changes, not when the code does.
+ARG EXTRAS=asr
 COPY pyproject.toml /src/
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     mkdir -p /src/tts /src/config && touch /src/tts/__init__.py /src/config/__init__.py \
@@ -52,7 +52,6 @@ RUN cd /src && TORCH_VARIANT=$TORCH_VARIANT build-venv finish
 
 # ---------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime
-ARG TORCH_VARIANT=cpu
 # python3: the interpreter the venv was made with; ffmpeg: decoding references and the
 # libraries torchcodec loads; tini: a PID 1 that reaps ffmpeg's leftovers and forwards the
 # stop signal to the server or worker alone. No compilers, no caches, no tests.
@@ -73,6 +72,9 @@ COPY tts /app/tts
 COPY docker/entrypoint.sh docker/healthcheck.py /app/docker/
 RUN /opt/venv/bin/python -m compileall -q /app/config /app/tts
 
+# Declared here, not at the top of the stage: a build argument is part of the cache key of
+# every RUN after it, and the layers above are the same for every variant.
+ARG TORCH_VARIANT=cpu
 # Configuration only through the environment (README "Configuration"); these are the
 # image's defaults: listen on every interface, data in the volumes below.
 ENV PATH=/opt/venv/bin:$PATH \

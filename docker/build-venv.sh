@@ -38,7 +38,8 @@ case "$TORCH_VARIANT" in
     cu126 | cu130)
         TORCH_PINS="torch==$TORCH_VERSION+$TORCH_VARIANT torchaudio==$TORCHAUDIO_VERSION+$TORCH_VARIANT" ;;
     pypi)
-        TORCH_PINS="torch==$TORCH_VERSION torchaudio==$TORCHAUDIO_VERSION"
+        # ===: exactly PyPI's builds, never a +cpu wheel a wheelhouse may hold.
+        TORCH_PINS="torch===$TORCH_VERSION torchaudio===$TORCHAUDIO_VERSION"
         TORCH_INDEX_URL=${TORCH_INDEX_URL:-$PYPI_INDEX_URL} ;;
     *)
         echo "TORCH_VARIANT=$TORCH_VARIANT is not one of cpu, cu126, cu130, pypi" >&2
