@@ -6,10 +6,10 @@
 #     BASE_IMAGE names it, else one made here with debootstrap (scripts/build_base_image.sh,
 #     kept by tag), with the machine's CA bundle as a BuildKit secret and the machine's CPU
 #     torch wheel in wheelhouse/;
-#  2. demo mode: starts it, waits for its HEALTHCHECK (readiness) to turn healthy, generates
-#     once over HTTP and decodes the audio, checks every process runs as the image's non-root
-#     user and that no compiler is in the image, and that `docker stop` ends it within its
-#     grace period without a SIGKILL;
+#  2. demo mode: `compose up` of compose.yaml's default service, waits for the image's
+#     HEALTHCHECK (readiness) to turn healthy, generates once over HTTP and decodes the
+#     audio, checks every process runs as the image's non-root user and that no compiler is
+#     in the image, and that `docker stop` ends it within its grace period without a SIGKILL;
 #  3. the compose.yaml "scale" profile (migrate, web in celery mode, a worker, beat, Redis,
 #     PostgreSQL, health-gated): Redis and PostgreSQL are images built here from Debian's
 #     packages on the same base (docker/test-services/), since Docker Hub's cannot be
@@ -120,14 +120,13 @@ say "built $IMAGE in $(($(date +%s) - build_started)) s: $((size / 1000000)) MB"
 
 # --- Demo mode -------------------------------------------------------------------------------
 RUN_ID="ttsimg$$"
-DEMO="$RUN_ID-demo"
+DEMO=""
 cleanup() {
     status=$?
     if [ "${KEEP:-0}" = "1" ]; then
-        say "KEEP=1: left $DEMO and compose project $RUN_ID"
+        say "KEEP=1: left compose project $RUN_ID and its volumes"
         return
     fi
-    "$DOCKER" rm -f -v "$DEMO" >/dev/null 2>&1 || true
     if [ -n "${COMPOSE_ENV:-}" ]; then
         env "${COMPOSE_ENV[@]}" "${COMPOSE[@]}" -p "$RUN_ID" --profile scale down -v \
             --remove-orphans >/dev/null 2>&1 || true
@@ -153,11 +152,27 @@ wait_healthy() {  # container seconds
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 
-say "demo: docker run -e TTS_DEMO=1 (waits for the HEALTHCHECK on readiness)"
-"$DOCKER" run -d --name "$DEMO" -e TTS_DEMO=1 -e HF_HUB_OFFLINE=1 -p 127.0.0.1::8000 \
-    "$IMAGE" >/dev/null
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+PORT=$(free_port)
+WEB_PORT=$(free_port)
+# compose.yaml as an operator runs it: the image built above, Redis and PostgreSQL images
+# built below, throwaway secrets.
+COMPOSE_ENV=(TTS_IMAGE="$IMAGE" REDIS_IMAGE=tts-local/redis:bookworm
+             POSTGRES_IMAGE=tts-local/postgres:bookworm BASE_IMAGE="$BASE_IMAGE"
+             POSTGRES_PASSWORD="pw$RANDOM$RANDOM" DJANGO_SECRET_KEY="test-$RANDOM-$RANDOM-$RANDOM"
+             DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1 TTS_DEMO=1 HF_HUB_OFFLINE=1
+             WEB_CONCURRENCY=1 TTS_PORT="$WEB_PORT")
+compose() { env "${COMPOSE_ENV[@]}" "${COMPOSE[@]}" -p "$RUN_ID" --profile scale "$@"; }
+compose config -q || fail "compose.yaml does not parse"
+
+say "demo: ${COMPOSE[*]} up -d demo, the default service (waits for its HEALTHCHECK: readiness)"
+env "${COMPOSE_ENV[@]}" TTS_PORT="$PORT" "${COMPOSE[@]}" -p "$RUN_ID" up -d --no-build demo \
+    >var/image-compose.log 2>&1 || { cat var/image-compose.log >&2; fail "compose up demo"; }
+DEMO=$(compose ps -q demo | head -1)
+[ -n "$DEMO" ] || fail "no demo container"
 wait_healthy "$DEMO" 240
-PORT=$("$DOCKER" port "$DEMO" 8000/tcp | head -1 | sed 's/.*://')
 "$PY" scripts/image_check.py generate "http://127.0.0.1:$PORT" || fail "generation in demo mode"
 
 uids=$("$DOCKER" top "$DEMO" -eo pid,uid,args | tail -n +2)
@@ -189,16 +204,8 @@ for service in redis postgres; do
         -f "docker/test-services/$service.Dockerfile" -t "$tag" docker/test-services \
         >"var/image-$service.log" 2>&1 || { cat "var/image-$service.log" >&2; fail "$tag"; }
 done
-WEB_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-COMPOSE_ENV=(TTS_IMAGE="$IMAGE" REDIS_IMAGE=tts-local/redis:bookworm
-             POSTGRES_IMAGE=tts-local/postgres:bookworm BASE_IMAGE="$BASE_IMAGE"
-             POSTGRES_PASSWORD="pw$RANDOM$RANDOM" DJANGO_SECRET_KEY="test-$RANDOM-$RANDOM-$RANDOM"
-             DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1 TTS_DEMO=1 HF_HUB_OFFLINE=1
-             WEB_CONCURRENCY=1 TTS_PORT="$WEB_PORT")
-compose() { env "${COMPOSE_ENV[@]}" "${COMPOSE[@]}" -p "$RUN_ID" --profile scale "$@"; }
-compose config -q || fail "compose.yaml does not parse"
 say "scale: ${COMPOSE[*]} --profile scale up -d web worker beat"
-compose up -d --no-build web worker beat >var/image-compose.log 2>&1 \
+compose up -d --no-build web worker beat >>var/image-compose.log 2>&1 \
     || { cat var/image-compose.log >&2; compose logs --tail 30 >&2; fail "compose up"; }
 container() { compose ps -q "$1" | head -1; }
 WORKER=$(container worker)
