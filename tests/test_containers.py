@@ -227,3 +227,28 @@ def test_image_test_says_why_it_skips():
     assert 'echo ">> SKIPPED the container image tests: $*"' in text
     exits = [line for line in text.splitlines() if re.search(r"\bexit 0\b", line)]
     assert len(exits) == 1 and "TTS_REQUIRE_IMAGE_TESTS" in text
+
+
+def run_without_docker(**env: str) -> subprocess.CompletedProcess:
+    """The image test where no daemon answers (a docker client that always fails), as a user
+    who may neither install packages nor start dockerd."""
+    import os
+    import shutil
+
+    command = ["bash", str(ROOT / "scripts" / "test_images.sh")]
+    environment = {**os.environ, "DOCKER": "/bin/false", **env}
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to drop privileges")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_image_test_skips_out_loud_without_a_daemon():
+    done = run_without_docker()
+    assert done.returncode == 0, done.stderr
+    assert ">> SKIPPED the container image tests: no Docker daemon is reachable" in done.stdout
+    required = run_without_docker(TTS_REQUIRE_IMAGE_TESTS="1")
+    assert required.returncode == 1
+    assert "SKIPPED" in required.stdout
