@@ -91,7 +91,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     TORCH_VARIANT=${TORCH_VARIANT}
 LABEL org.opencontainers.image.title="f5-tts-server" \
       org.opencontainers.image.description="Voice-cloning text-to-speech REST API (F5-TTS, E2-TTS)" \
-      org.opencontainers.image.source="docs/deployment-containers.md"
+      org.opencontainers.image.licenses="MIT"
 # /var/lib/tts: the SQLite database, the generated secret key, demo models.
 # /var/lib/tts-media: saved voices and job audio (MEDIA_ROOT; shared by web and workers).
 # /models (weights, mounted read-only) and /cache (the Hugging Face hub cache) are mounted
