@@ -92,3 +92,36 @@ def test_streamed_generation_is_counted(client, form):
             - value(before, "tts_generated_audio_seconds_total", model="tiny-f5")) > 0.3
     assert (value(after, "tts_stream_first_audio_seconds_count", model="tiny-f5")
             - value(before, "tts_stream_first_audio_seconds_count", model="tiny-f5")) == 1
+
+
+def test_registering_the_engine_collector_asks_health_nothing():
+    """prometheus_client calls collect() to learn the names of a collector without
+    describe(): the health facts (in celery mode, the broker's worker list) would be read by
+    every process that sets Django up, `manage.py migrate` included, before Redis is up."""
+    from prometheus_client import CollectorRegistry
+
+    from tts.observability.metrics import EngineStateCollector
+
+    asked = []
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(EngineStateCollector(lambda: asked.append(1) or {}))
+    assert asked == []
+
+
+def test_migrate_in_celery_mode_never_touches_an_absent_broker(tmp_path):
+    """A container's `migrate` runs before Redis may be up: it must not log the broker."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TTS_EXECUTION": "celery", "TTS_VAR_DIR": str(tmp_path),
+           "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+           "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "broker" not in done.stderr.lower(), done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

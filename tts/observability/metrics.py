@@ -134,8 +134,9 @@ class EngineStateCollector:
         self.health = health
 
     def describe(self):
-        """The names alone: registering (at app ready) asks the engine nothing, so a models
-        file that demo mode has not written yet is no warning at start."""
+        """The names alone. Without this, registering (at app ready) would call collect(): every
+        process that sets Django up (`manage.py migrate` too) would ask the engine, or in celery
+        mode the broker, before either need be there."""
         yield from self._families()
 
     @staticmethod
