@@ -161,7 +161,7 @@ WEB_PORT=$(free_port)
 # built below, throwaway secrets.
 COMPOSE_ENV=(TTS_IMAGE="$IMAGE" REDIS_IMAGE=tts-local/redis:bookworm
              POSTGRES_IMAGE=tts-local/postgres:bookworm BASE_IMAGE="$BASE_IMAGE"
-             POSTGRES_PASSWORD="pw$RANDOM$RANDOM" DJANGO_SECRET_KEY="test-$RANDOM-$RANDOM-$RANDOM"
+             POSTGRES_PASSWORD="pw$RANDOM$RANDOM" DJANGO_SECRET_KEY="$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
              DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1 TTS_DEMO=1 HF_HUB_OFFLINE=1
              WEB_CONCURRENCY=1 TTS_PORT="$WEB_PORT")
 compose() { env "${COMPOSE_ENV[@]}" "${COMPOSE[@]}" -p "$RUN_ID" --profile scale "$@"; }
