@@ -73,24 +73,7 @@ case "${1:-}" in
         $PIP uninstall -q -y f5-tts-server
         ;;
     finish)
-        "$VENV/bin/python" - <<'PY'
-import sys
-import sysconfig
-from pathlib import Path
-
-import torch
-
-from tts.engine.devices import build_cuda, installed_build, pairing_problem
-
-audio = installed_build("torchaudio")
-problem = pairing_problem(torch.version.cuda, audio)
-if problem:
-    sys.exit(f"!! {problem}")
-if torch.version.cuda is None and build_cuda(audio):
-    for library in (Path(sysconfig.get_paths()["purelib"]) / "torchaudio" / "lib").glob("*.so"):
-        library.unlink()
-print(">> torch", torch.__version__, "CUDA", torch.version.cuda, "torchaudio", audio)
-PY
+        "$VENV/bin/python" -m tts.engine.torch_install
         $PIP check
         ;;
     *)

@@ -91,28 +91,9 @@ fi
 # Everything else (f5-tts, torchaudio 2.11, torchcodec 0.13, the web stack, ASR, tests).
 pip_install -e ".[asr,test]"
 
-# PyPI's torchaudio 2.11.0 is a CUDA build whose compiled extension cannot load
-# beside a CPU torch (OSError: libc10_cuda.so). f5-tts and vocos only use its
-# pure-Python parts (transforms.MelSpectrogram, transforms.Resample), which work
-# once the .so files are gone. Only do it where torch has no CUDA and torchaudio has,
-# and redo it after every install because a reinstall brings the files back.
-"$VENV/bin/python" - <<'PY'
-import sys
-import sysconfig
-from pathlib import Path
-
-import torch
-
-from tts.engine.devices import build_cuda, installed_build, pairing_problem
-
-audio = installed_build("torchaudio")
-problem = pairing_problem(torch.version.cuda, audio)
-if problem:
-    sys.exit(f"!! {problem}")
-if torch.version.cuda is None and build_cuda(audio):
-    for library in (Path(sysconfig.get_paths()["purelib"]) / "torchaudio" / "lib").glob("*.so"):
-        library.unlink()
-PY
+# Check the torch/torchaudio pair; beside a CPU torch, drop the CUDA libraries of PyPI's
+# torchaudio (it would not load; its pure-Python parts are what f5-tts uses).
+"$VENV/bin/python" -m tts.engine.torch_install
 
 "$VENV/bin/python" -m pip check
 # Say what this machine will run on, and what to do if a GPU build cannot use the GPU.
