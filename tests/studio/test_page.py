@@ -1,4 +1,4 @@
-"""The studio page as the server renders it (the browser tests are tests/e2e/test_studio_browser.py)."""
+"""The studio page as the server renders it (in a browser: tests/e2e/test_studio_browser.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_studio_is_served_at_the_root_with_a_strict_policy(client, settings):
     assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
     assert policy["connect-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
     html = response.content.decode()
-    assert "<script>" not in html and " style=" not in html, "nothing inline for the policy to allow"
+    assert "<script>" not in html and " style=" not in html, "nothing inline to allow"
     config = page_config(html)
     assert config["requireKey"] is False and config["defaultModel"] == "tiny-f5"
     assert config["jobThreshold"] <= settings.TTS_MAX_TEXT_CHARS
