@@ -1,138 +1,40 @@
-"""The docs pages used the way a newcomer uses them, in a real headless Chromium.
-
-Debian's chromium and chromium-driver (scripts/install.sh installs them) are driven by
-Selenium with the driver path given, so nothing is ever downloaded. Every host other than
-127.0.0.1 resolves to nothing, and the tests check from Chromium's network log that no
-request tried to leave the machine. A failing test saves a screenshot and names it.
-"""
+"""The docs pages used the way a newcomer uses them, in a real headless Chromium
+(tests/support/browser.py: Debian's chromium, nothing from other hosts, screenshots of
+failures)."""
 
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import json
-import os
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 import soundfile as sf
-from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from tests.support.audio import REF_TEXT
-from tests.support.server import ROOT
+from tests.support.browser import Page, chromium, off_machine, screenshot_on_failure
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(os.environ.get("TTS_TEST_SCREENSHOTS", ROOT / "var" / "test-screenshots"))
 GENERATE = "#operations-speech-generateSpeech"
 PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"
-WAIT_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium is not installed: scripts/install.sh installs Debian's chromium "
-                    "and chromium-driver for these tests")
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(WAIT_SECONDS)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
-
-
-class Page:
-    """The browser on one docs page, with what it logged since the page was opened."""
-
-    def __init__(self, driver, name: str):
-        self.driver = driver
-        self.name = name
-
-    def open(self, url: str) -> Page:
-        self.driver.get("about:blank")
-        self.driver.get_log("browser"), self.driver.get_log("performance")  # forget earlier pages
-        self.driver.get(url)
-        return self
-
-    def find(self, css: str, within=None):
-        """The first element matching ``css``, once there is one."""
-        return self.wait_for(lambda: (within or self.driver).find_element(By.CSS_SELECTOR, css),
-                             css)
-
-    def find_all(self, css: str, within=None) -> list:
-        return (within or self.driver).find_elements(By.CSS_SELECTOR, css)
-
-    def wait_for(self, condition, message: str = ""):
-        try:
-            return WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(
-                NoSuchElementException,)).until(lambda _: condition())
-        except TimeoutException:
-            raise AssertionError(f"timed out waiting: {message or condition}") from None
-
-    def console_problems(self) -> list[str]:
-        return [f"{entry['level']}: {entry['message']}" for entry in self.driver.get_log("browser")
-                if entry["level"] in ("SEVERE", "WARNING")]
-
-    def requested_urls(self) -> list[str]:
-        urls = []
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message["method"] == "Network.requestWillBeSent":
-                urls.append(message["params"]["request"]["url"])
-            elif message["method"] == "Network.webSocketCreated":
-                urls.append(message["params"]["url"])
-        return urls
-
-    def screenshot(self) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{self.name}.png"
-        self.driver.save_screenshot(str(path))
-        return path
 
 
 @pytest.fixture
 def page(browser, request) -> Page:
     return Page(browser, request.node.name)
-
-
-def screenshot_on_failure(test):
-    """A failing browser test saves what the page looked like and says where."""
-
-    @functools.wraps(test)
-    def run(**fixtures):
-        try:
-            return test(**fixtures)
-        except Exception as exc:
-            path = fixtures["page"].screenshot()
-            raise AssertionError(f"{exc}\nScreenshot of the page: {path}") from exc
-
-    return run
-
-
-def off_machine(urls: list[str]) -> list[str]:
-    """Requests to any host but this one (blob: and data: URLs never leave the browser)."""
-    return [url for url in urls if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-            and urlsplit(url).hostname != "127.0.0.1"]
 
 
 def open_generate(page: Page, server) -> object:

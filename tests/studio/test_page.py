@@ -27,7 +27,7 @@ def test_studio_is_served_at_the_root_with_a_strict_policy(client, settings):
                   .split(";"))
     assert policy["default-src"] == "'none'"
     assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
-    assert policy["connect-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert policy["connect-src"] == "'self' blob:" and policy["frame-ancestors"] == "'none'"
     html = response.content.decode()
     assert "<script>" not in html and " style=" not in html, "nothing inline to allow"
     config = page_config(html)

@@ -15,7 +15,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "style-src 'self'",
     "img-src 'self' data:",
     "media-src 'self' blob:",
-    "connect-src 'self'",
+    "connect-src 'self' blob:",  # the page re-reads audio it made (blob: URLs)
     "font-src 'self'",
     "manifest-src 'self'",
     "form-action 'self'",
