@@ -10,6 +10,7 @@ import io
 
 import pytest
 import soundfile as sf
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -164,9 +165,10 @@ def test_record_save_speak_download_job_and_library(page, studio_server):
     rename = row.find_element(By.CSS_SELECTOR, "input")
     fill(rename, "Renamed Voice")
     row.find_element(By.XPATH, ".//button[text()='Rename']").click()
-    page.wait_for(lambda: "Renamed" in text_of(page, "library-status"), "renamed")
+    page.wait_for(lambda: "Renamed Voice" in page.find(
+        "#voice-list li[data-voice=studio-voice]").text, "the library shows the new name")
+    assert "Renamed" in text_of(page, "library-status")
     row = page.find("#voice-list li[data-voice=studio-voice]")
-    assert "Renamed Voice" in row.text
     delete = row.find_element(By.CSS_SELECTOR, "button.delete")
     delete.click()
     delete.click()
@@ -184,12 +186,10 @@ def test_accessible_keyboard_usable_and_narrow(page, studio_server):
     open_studio(page, studio_server)
     assert page.axe_violations() == []
     # Keyboard: Tab reaches the Speak button, every control on the way has a name.
-    body = page.driver.find_element(By.TAG_NAME, "body")
-    body.send_keys(Keys.TAB)
     for _ in range(40):
+        ActionChains(page.driver).send_keys(Keys.TAB).perform()
         if page.js("return document.activeElement.id") == "speak-button":
             break
-        page.driver.switch_to.active_element.send_keys(Keys.TAB)
     assert page.js("return document.activeElement.id") == "speak-button"
     assert page.horizontal_overflow(420) == []
     assert page.axe_violations() == []  # narrow layout too
