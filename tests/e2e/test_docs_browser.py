@@ -34,7 +34,21 @@ def browser(tmp_path_factory):
 
 @pytest.fixture
 def page(browser, request) -> Page:
+    browser.set_window_size(1400, 1800)  # a test that went narrow leaves it so
     return Page(browser, request.node.name)
+
+
+@pytest.fixture(scope="module")
+def saved_voice(tts_server, ref_wav):
+    """A voice saved on the server, as the forms that use one need."""
+    with ref_wav.open("rb") as clip:
+        reply = requests.post(f"{tts_server.url}/api/tts/voices/", files={"ref_audio": clip},
+                              data={"id": "docs-voice", "name": "Docs voice",
+                                    "ref_text": REF_TEXT, "consent": "Agreed for the tests."},
+                              timeout=120)
+    assert reply.status_code == 201, reply.text
+    yield reply.json()
+    requests.delete(f"{tts_server.url}/api/tts/voices/docs-voice/", timeout=30)
 
 
 def open_generate(page: Page, server) -> object:
@@ -67,6 +81,40 @@ def choose(select_element, value: str) -> None:
     Select(select_element).select_by_value(value)
 
 
+def open_operation(page: Page, server, tag: str, operation_id: str) -> object:
+    page.open(f"{server.url}/api/docs/#/{tag}/{operation_id}")
+    operation = page.find(f"#operations-{tag}-{operation_id}")
+    page.wait_for(lambda: "is-open" in operation.get_attribute("class"), "deep link opens")
+    page.find(".execute", operation)
+    return operation
+
+
+def form_values(page: Page, operation) -> dict[str, tuple[str, bool | None]]:
+    """Each form field's starting value, and whether its "Send empty value" box is ticked."""
+    return {name: (value, ticked) for name, value, ticked in page.js("""
+        return [...arguments[0].querySelectorAll('.opblock-section-request-body tr')]
+          .map((row) => {
+            const name = row.querySelector('.parameter__name');
+            const input = row.querySelector('input:not([type=checkbox]), select, textarea');
+            const box = row.querySelector('input[type=checkbox]');
+            return name && [name.innerText.split('\\n')[0].replace(/[\\s*]+$/, ''),
+                            input ? input.value : null, box ? box.checked : null];
+          }).filter(Boolean);""", operation)}
+
+
+def reply_json(page: Page, operation) -> dict:
+    return json.loads(page.find(".live-responses-table .response .microlight", operation).text)
+
+
+def audio_reply(page: Page, operation) -> tuple[object, object]:
+    """The player and download link of a raw-audio reply, once the player has loaded it."""
+    player = page.find(".tts-audio audio", operation)
+    download = page.find(".tts-audio a[download]", operation)
+    page.wait_for(lambda: page.js(
+        "return arguments[0].readyState >= 1 && !arguments[0].error", player), "audio loads")
+    return player, download
+
+
 @screenshot_on_failure
 def test_swagger_renders_every_operation_without_console_errors(page, tts_server):
     schema = requests.get(f"{tts_server.url}/api/schema/", timeout=30, headers={
@@ -78,6 +126,8 @@ def test_swagger_renders_every_operation_without_console_errors(page, tts_server
                   f"{len(expected)} operations on the page")
     shown = {block.get_attribute("id").rsplit("-", 1)[1] for block in page.find_all(".opblock")}
     assert shown == expected
+    # No key is required here: no Authorize button, no padlocks.
+    assert page.find_all(".btn.authorize") == [] and page.find_all(".authorization__btn") == []
     generate = page.find(GENERATE)
     page.wait_for(lambda: "is-open" in generate.get_attribute("class"), "deep link opens")
     time.sleep(0.5)  # let late console messages (deprecation warnings) arrive
@@ -199,3 +249,93 @@ def test_redoc_renders_with_nothing_from_other_hosts(page, tts_server):
     assert off_machine(page.requested_urls()) == []
     assert page.console_problems() == []
 
+
+
+@screenshot_on_failure
+def test_generate_with_a_saved_voice_from_the_form(page, tts_server, saved_voice):
+    operation = open_generate(page, tts_server)
+    fields = form_values(page, operation)
+    assert fields["nfe_step"][0] == "", "the quality preset decides the steps"
+    assert [name for name, (_, ticked) in fields.items() if ticked] == [], (
+        "no empty field is sent unless asked")
+    fill(form_field(page, operation, "voice"), saved_voice["id"])
+    fill(form_field(page, operation, "ref_text"), "")  # a saved voice has its own
+    page.find("input[placeholder=ref_text]", operation).send_keys(" ", Keys.BACKSPACE)
+    choose(page.find("select", page.find("tr[data-property-name=quality]", operation)), "fast")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    reply = reply_json(page, operation)
+    assert reply["ref_text"] == REF_TEXT and reply["parameters"]["nfe_step"] == 7
+
+
+@screenshot_on_failure
+def test_voice_clip_downloads_from_the_docs(page, tts_server, saved_voice, ref_wav):
+    operation = open_operation(page, tts_server, "voices", "ttsVoicesClip")
+    fill(page.find("input[placeholder=voice_id]", operation), saved_voice["id"])
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/*")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    _, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "docs-voice.wav"
+    for accept in ("audio/*", "audio/wav"):
+        clip = requests.get(saved_voice["clip_url"], headers={"Accept": accept}, timeout=30)
+        assert clip.status_code == 200 and clip.content == ref_wav.read_bytes()
+
+
+@screenshot_on_failure
+def test_voice_and_job_forms_run_as_shipped(page, tts_server, ref_wav):
+    operation = open_operation(page, tts_server, "voices", "ttsVoicesCreate")
+    assert "string" not in [value for value, _ in form_values(page, operation).values()]
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    status, body = execute(page, operation)
+    assert status == "201", body
+    voice = reply_json(page, operation)
+    assert voice["name"] == "My voice" and voice["id"] == "my-voice"
+    requests.delete(f"{tts_server.url}/api/tts/voices/my-voice/", timeout=30)
+
+    operation = open_operation(page, tts_server, "jobs", "submitJob")
+    fields = form_values(page, operation)
+    assert "string" not in [value for value, _ in fields.values()]
+    assert fields["seed"][0] == "" and fields["nfe_step"][0] == ""
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    status, body = execute(page, operation)
+    assert status == "202", body
+    job = reply_json(page, operation)
+    assert job["status"] in ("queued", "running", "succeeded") and job["seed"] != 4294967295
+    requests.delete(f"{tts_server.url}/api/tts/jobs/{job['id']}/", timeout=30)
+
+
+@screenshot_on_failure
+def test_openai_speech_example_runs_as_shipped(page, tts_server, saved_voice):
+    operation = open_operation(page, tts_server, "openai", "openaiSpeech")
+    example = json.loads(page.find(".opblock-section-request-body textarea", operation)
+                         .get_attribute("value"))
+    voices = requests.get(f"{tts_server.url}/api/tts/voices/", timeout=30).json()["results"]
+    assert example["voice"] in [voice["id"] for voice in voices], "a voice this server has"
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/mpeg")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    player, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "speech.mp3"
+    assert page.js("return arguments[0].duration", player) > 0
+
+
+@screenshot_on_failure
+def test_pcm_plays_and_the_page_fits_420_px(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    choose(page.find("select", page.find("tr[data-property-name=output_format]", operation)), "pcm")
+    choose(page.find("select", page.find("tr[data-property-name=quality]", operation)), "fast")
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/*")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    player, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "speech.pcm"
+    raw = requests.post(f"{tts_server.url}/api/tts/generate/?response=audio", timeout=120,
+                        files={"ref_audio": ref_wav.open("rb")}, data={
+                            "ref_text": REF_TEXT, "gen_text": "Hello! This is my cloned "
+                            "voice speaking.", "quality": "fast", "output_format": "pcm"})
+    duration = page.js("return arguments[0].duration", player)
+    assert abs(duration - len(raw.content) / 2 / 24000) < 0.5, "the player knows the length"
+    assert page.horizontal_overflow(420) == []
+    assert page.console_problems() == []
