@@ -191,7 +191,8 @@ def test_accessible_keyboard_usable_and_narrow(page, studio_server):
         if page.js("return document.activeElement.id") == "speak-button":
             break
     assert page.js("return document.activeElement.id") == "speak-button"
-    assert page.horizontal_overflow(420) == []
+    overflow = page.horizontal_overflow(420)
+    assert not overflow, "\n".join(overflow)
     assert page.axe_violations() == []  # narrow layout too
     assert page.console_problems() == []
     assert off_machine(page.requested_urls()) == []

@@ -108,9 +108,15 @@ class Page:
             const root = document.documentElement;
             if (root.scrollWidth <= root.clientWidth) return [];
             const out = [`page ${root.scrollWidth} px wide in ${root.clientWidth} px`];
+            const clipped = (el) => {  // inside a box that scrolls or clips it
+              for (let up = el.parentElement; up && up !== document.body; up = up.parentElement)
+                if (getComputedStyle(up).overflowX !== 'visible') return true;
+              return false;
+            };
             for (const el of document.querySelectorAll('body *')) {
               const box = el.getBoundingClientRect();
-              if (box.width && box.right > root.clientWidth + 1 && out.length < 8)
+              if (box.width && box.right > root.clientWidth + 1 && out.length < 8
+                  && !clipped(el))
                 out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.` +
                          `${el.className} right=${Math.round(box.right)}`);
             }
