@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
+import sys
 
 import pytest
 import soundfile as sf
@@ -17,7 +19,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.browser import Page, chromium, off_machine, screenshot_on_failure
-from tests.support.server import LiveServer
+from tests.support.server import ROOT, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +33,20 @@ CHAPTER = " ".join(["Chapter one. The valley was cold that morning, and the rive
 
 @pytest.fixture(scope="module")
 def studio_server(tiny_dir):
-    """The server with speech recognition, so that a recording needs no typed transcript."""
-    server = LiveServer(tiny_dir / "models.toml",
-                        extra_env={"TTS_ASR_MODEL": whisper_model_path()}).start()
+    """The server with speech recognition (a recording needs no typed transcript) and API keys
+    required (the page asks for one)."""
+    server = LiveServer(tiny_dir / "models.toml", extra_env={
+        "TTS_ASR_MODEL": whisper_model_path(), "TTS_REQUIRE_API_KEY": "1"}).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def studio_key(studio_server) -> str:
+    done = subprocess.run([sys.executable, "manage.py", "apikeys", "create", "studio"],
+                          cwd=ROOT, env=studio_server.env(), capture_output=True, text=True,
+                          timeout=120, check=True)
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -78,15 +89,37 @@ def fetch_bytes(page: Page, url: str) -> bytes:
     return base64.b64decode(encoded)
 
 
-def open_studio(page: Page, server) -> None:
+def open_studio(page: Page, server, key: str) -> None:
+    """The studio with ``key`` entered, if the page asks for one."""
     page.open(f"{server.url}/")
+    by_id(page, "speak-button")
+    if page.js("return !document.getElementById('key-section').hidden"):
+        enter_key(page, key)
     page.wait_for(lambda: page.js("return document.querySelectorAll('#model option').length"),
                   "the models are listed")
 
 
+def enter_key(page: Page, key: str) -> None:
+    fill(by_id(page, "api-key"), key)
+    by_id(page, "api-key").send_keys(Keys.ENTER)
+
+
 @screenshot_on_failure
-def test_record_save_speak_download_job_and_library(page, studio_server):
-    open_studio(page, studio_server)
+def test_record_save_speak_download_job_and_library(page, studio_server, studio_key):
+    # Keys are required: the page asks for one, says plainly when it is wrong, and keeps it
+    # in this tab's session storage only.
+    page.open(f"{studio_server.url}/")
+    page.wait_for(lambda: by_id(page, "key-section").is_displayed(), "the key is asked for")
+    assert "API key" in by_id(page, "notice").text
+    enter_key(page, "wrong.key")
+    page.wait_for(lambda: "Enter a valid API key" in by_id(page, "notice").text,
+                  "a wrong key is refused plainly")
+    by_id(page, "key-forget").click()
+    assert page.js("return sessionStorage.length") == 0
+    open_studio(page, studio_server, studio_key)  # (forgets the console's 401s)
+    assert page.js("return sessionStorage.getItem('tts-studio-api-key')") == studio_key
+    assert page.js("return localStorage.length") == 0
+    assert not by_id(page, "notice").is_displayed()
 
     # Record from the (fake) microphone for about four seconds.
     record = by_id(page, "record")
@@ -182,8 +215,8 @@ def test_record_save_speak_download_job_and_library(page, studio_server):
 
 
 @screenshot_on_failure
-def test_accessible_keyboard_usable_and_narrow(page, studio_server):
-    open_studio(page, studio_server)
+def test_accessible_keyboard_usable_and_narrow(page, studio_server, studio_key):
+    open_studio(page, studio_server, studio_key)
     assert page.axe_violations() == []
     # Keyboard: Tab reaches the Speak button, every control on the way has a name.
     for _ in range(40):
