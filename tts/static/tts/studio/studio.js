@@ -139,10 +139,12 @@ function setupKey() {
 
 // --- the voice: record or upload ----------------------------------------------------------
 let clip = null; // {blob, name}: the clip recorded or chosen, for "used once" and saving
+let savedVoice = null; // {id, ref_text}: the voice saved from that clip
 let recording = null;
 
 function setClip(blob, name) {
   clip = { blob, name };
+  savedVoice = null;
   setMedia($("clip-preview"), blob);
   $("use-voice").value = "";
 }
@@ -218,7 +220,8 @@ function toggleRecording() {
 function transcriptHint() {
   $("ref-text-hint").textContent = config.asr
     ? "Leave it empty and the server recognises the words; they appear here once the clip is "
-      + "saved or used. Correct them if needed."
+      + "saved or used. Correct them if needed: a saved voice gets the correction when you "
+      + "next speak with it."
     : "Required: type exactly what is said in the clip (this server has no speech "
       + "recognition).";
 }
@@ -251,10 +254,11 @@ async function saveVoice() {
   try {
     const voice = await apiJson(`${API}/voices/`, { method: "POST", body: form });
     $("ref-text").value = voice.ref_text;
-    say(status, `Saved “${voice.name}” (id ${voice.id}, ${voice.duration.toFixed(1)} s used).`
-      + (voice.transcribed ? " The transcript above was recognised by the server." : ""));
+    savedVoice = { id: voice.id, ref_text: voice.ref_text };
     await loadVoices();
     $("use-voice").value = voice.id;
+    say(status, `Saved “${voice.name}” (id ${voice.id}, ${voice.duration.toFixed(1)} s used).`
+      + (voice.transcribed ? " The transcript above was recognised by the server." : ""));
   } catch (error) {
     fail(status)(error);
   } finally {
@@ -321,6 +325,9 @@ async function speak() {
     $("ref-text").focus();
     return;
   }
+  if (!(await saveCorrectedTranscript(status))) {
+    return;
+  }
   const fields = speechFields(text);
   if (text.length > config.jobThreshold) {
     await submitJob(fields);
@@ -357,6 +364,26 @@ async function speak() {
   } finally {
     speaking = null;
     speakingState(false);
+  }
+}
+
+// A transcript corrected after its voice was saved is saved to the voice (PATCH) first, so
+// that what is spoken uses it. False when that failed.
+async function saveCorrectedTranscript(status) {
+  const transcript = $("ref-text").value.trim();
+  if (!savedVoice || $("use-voice").value !== savedVoice.id || !transcript
+      || transcript === savedVoice.ref_text) {
+    return true;
+  }
+  try {
+    const voice = await apiJson(`${API}/voices/${savedVoice.id}/`, { method: "PATCH",
+      ...jsonBody({ ref_text: transcript }) });
+    savedVoice.ref_text = voice.ref_text;
+    say($("voice-status"), `Saved the corrected transcript to “${voice.name}”.`);
+    return true;
+  } catch (error) {
+    fail(status)(error);
+    return false;
   }
 }
 
