@@ -283,7 +283,6 @@ def _request_examples(paths: dict) -> None:
                                      "ref_text": EXAMPLE_REF_TEXT,
                                      "gen_text": "Chapter one. " + EXAMPLE_GEN_TEXT,
                                      "model": "{default_model}", "quality": "best"},
-        ("/api/tts/voices/{voice_id}/", "patch"): {"name": "Narrator, calm"},
     }
     for (path, method), value in examples.items():
         content = (paths.get(path, {}).get(method, {}).get("requestBody", {})
