@@ -196,6 +196,12 @@ def test_record_save_speak_download_job_and_library(page, studio_server, studio_
     page.wait_for(lambda: page.js(
         "return document.getElementById('job-player').currentTime") > 0, "the job's audio plays")
     assert page.find_all("#job-list li button")  # the recent jobs, with Play
+    # Another one, cancelled at once.
+    by_id(page, "speak-button").click()
+    page.wait_for(lambda: "Job " in text_of(page, "job-status")
+                  and by_id(page, "job-cancel").is_enabled(), "the second job is followed")
+    by_id(page, "job-cancel").click()
+    page.wait_for(lambda: "cancelled" in text_of(page, "job-status"), "the job is cancelled")
 
     # The library: preview, rename, delete.
     row = page.find("#voice-list li[data-voice=studio-voice]")
