@@ -192,7 +192,6 @@ async function startRecording() {
     $("level").value = 0;
     button.textContent = "Record";
     button.classList.remove("recording");
-    button.setAttribute("aria-pressed", "false");
     const elapsed = seconds();
     const type = recorder.mimeType || "audio/webm";
     setClip(new Blob(chunks, { type }), `recording.${type.includes("ogg") ? "ogg" : "webm"}`);
@@ -205,7 +204,6 @@ async function startRecording() {
   recording = recorder;
   button.textContent = "Stop recording";
   button.classList.add("recording");
-  button.setAttribute("aria-pressed", "true");
   say(status, "Recording… speak now.");
 }
 
@@ -219,9 +217,9 @@ function toggleRecording() {
 
 function transcriptHint() {
   $("ref-text-hint").textContent = config.asr
-    ? "Leave it empty and the server recognises the words; they appear here once the clip is "
-      + "saved or used. Correct them if needed: a saved voice gets the correction when you "
-      + "next speak with it."
+    ? "Leave it empty and the server recognises the words (they appear here once the clip is "
+      + "saved). Correct them if needed: a saved voice gets the correction when you next "
+      + "speak with it."
     : "Required: type exactly what is said in the clip (this server has no speech "
       + "recognition).";
 }
@@ -285,13 +283,13 @@ function speechFields(text) {
   return fields.filter(([, value]) => value !== "");
 }
 
-function formOf(fields) {
+function formOf(fields, withClip = clip) {
   const form = new FormData();
   for (const [name, value] of fields) {
     form.append(name, value);
   }
-  if (!fields.some(([name]) => name === "voice")) {
-    form.append("ref_audio", clip.blob, clip.name);
+  if (withClip && !fields.some(([name]) => name === "voice")) {
+    form.append("ref_audio", withClip.blob, withClip.name);
   }
   return form;
 }
@@ -352,7 +350,7 @@ async function speak() {
     }
     say(status, `Playing while it is generated… (seed ${seed})`);
     const mp3 = await playStream(response, player);
-    lastTake = { kind: "speech", fields, seed, mp3 };
+    lastTake = { kind: "speech", fields, seed, mp3, clip };
     say(status, `Done. Seed ${seed}: enter it under Seed to make this take again.`);
     $("downloads").hidden = false;
   } catch (error) {
@@ -462,8 +460,8 @@ async function download() {
       say(status, `Preparing ${format.toUpperCase()}…`);
       const fields = lastTake.fields.filter(([name]) => name !== "seed");
       fields.push(["seed", lastTake.seed], ["output_format", format]);
-      const response = await api(`${API}/generate/`, { method: "POST", body: formOf(fields),
-        accept: `audio/${format}` });
+      const response = await api(`${API}/generate/`, { method: "POST",
+        body: formOf(fields, lastTake.clip), accept: `audio/${format}` });
       blob = await response.blob();
     }
   } catch (error) {
