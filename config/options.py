@@ -52,6 +52,10 @@ class TTSSettings(BaseSettings):
         "DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.", "`0`", section="server"))
     demo_dir: Path | None = Field(None, **_doc(
         "Where demo mode writes the tiny models.", "`var/tiny-models`", section="server"))
+    studio: bool = Field(True, **_doc(
+        "The studio page at `/` (record or upload a voice, type, listen as it streams; it calls "
+        "only the public API). `0`: `/` is a 404 and only the API and its docs are served.",
+        "`1`", section="server"))
     default_model: str = Field("", **_doc(
         "Model used when a request names none; readiness waits for it.",
         "`F5-TTS` (`tiny-f5` in demo)"))

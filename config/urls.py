@@ -4,8 +4,11 @@ from drf_spectacular.views import SpectacularAPIView
 
 from tts.api.docs import RedocView, SwaggerView, favicon
 from tts.api.metrics import metrics
+from tts.studio.views import studio
 
 urlpatterns = [
+    # The studio (TTS_STUDIO): a page for people, on top of the public API.
+    path("", studio, name="studio"),
     path("api/tts/", include("tts.api.urls")),
     # OpenAI's paths have no trailing slash (its clients append none).
     path("v1/", include("tts.openai.urls")),

@@ -36,8 +36,9 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v jq >/dev/null || need+=(jq)  # used by the docs' curl examples
 ldconfig -p 2>/dev/null | grep -q libsndfile || need+=(libsndfile1)
-# A real browser for the docs tests (tests/e2e/test_docs_browser.py): Debian's chromium and
-# chromium-driver. Optional: where they cannot be installed, those tests are skipped.
+# A real browser for the page tests (tests/e2e/test_docs_browser.py, test_studio_browser.py):
+# Debian's chromium and chromium-driver. Optional: where they cannot be installed, those tests
+# are skipped. (Their accessibility check fetches axe-core with `npm pack` into var/.)
 browser=()
 [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || browser=(chromium chromium-driver)
 SUDO=""
@@ -54,7 +55,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt_install "${need[@]}"
 fi
 if [ ${#browser[@]} -gt 0 ]; then
-    echo ">> installing ${browser[*]} for the docs browser tests"
+    echo ">> installing ${browser[*]} for the browser tests"
     apt_install "${browser[@]}" || echo ">> could not install them: those tests will be skipped"
 fi
 

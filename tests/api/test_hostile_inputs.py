@@ -145,6 +145,11 @@ def test_ref_text_is_required_with_a_clip_only_without_asr(client, settings):
 
 
 def test_security_follows_the_key_setting(client, settings):
-    assert {} in generate_operation(openapi(client))["security"]
+    settings.TTS_REQUIRE_API_KEY = False
+    schema = openapi(client)
+    assert "security" not in generate_operation(schema), "no padlock where no key is needed"
+    assert "securitySchemes" not in schema["components"] and "security" not in schema
     settings.TTS_REQUIRE_API_KEY = True
-    assert {} not in generate_operation(openapi(client))["security"]
+    schema = openapi(client)
+    assert {} not in generate_operation(schema)["security"]
+    assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "apiKeyHeader"}

@@ -225,6 +225,17 @@ def test_update_rejects_unknown_fields_and_unknown_voices(client, ref_wav):
     assert error_of(response)["code"] == "voice_not_found"
 
 
+@pytest.mark.parametrize("accept", ["audio/*", "audio/wav", "*/*", "application/json"])
+def test_the_clip_answers_the_accept_headers_players_send(client, ref_wav, accept):
+    voice = created(create(client, ref_wav, id=f"clip-{accept.split('/')[1].strip('*') or 'any'}"))
+    clip = client.get(voice["clip_url"], HTTP_ACCEPT=accept)
+    assert clip.status_code == 200, clip.content[:300]
+    assert clip["Content-Type"].startswith("audio/") and clip.content == ref_wav.read_bytes()
+    missing = client.get(f"{VOICES}nobody/clip/", HTTP_ACCEPT=accept)
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert error_of(missing)["code"] == "voice_not_found"
+
+
 def test_delete_removes_the_voice_and_its_files(client, ref_wav, media):
     voice = created(create(client, ref_wav, id="gone"))
     folder = media / "voices" / "gone"

@@ -1,138 +1,54 @@
-"""The docs pages used the way a newcomer uses them, in a real headless Chromium.
-
-Debian's chromium and chromium-driver (scripts/install.sh installs them) are driven by
-Selenium with the driver path given, so nothing is ever downloaded. Every host other than
-127.0.0.1 resolves to nothing, and the tests check from Chromium's network log that no
-request tried to leave the machine. A failing test saves a screenshot and names it.
-"""
+"""The docs pages used the way a newcomer uses them, in a real headless Chromium
+(tests/support/browser.py: Debian's chromium, nothing from other hosts, screenshots of
+failures)."""
 
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import json
-import os
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 import soundfile as sf
-from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from tests.support.audio import REF_TEXT
-from tests.support.server import ROOT
+from tests.support.browser import Page, chromium, off_machine, screenshot_on_failure
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(os.environ.get("TTS_TEST_SCREENSHOTS", ROOT / "var" / "test-screenshots"))
 GENERATE = "#operations-speech-generateSpeech"
 PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"
-WAIT_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium is not installed: scripts/install.sh installs Debian's chromium "
-                    "and chromium-driver for these tests")
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(WAIT_SECONDS)
+    driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
 
-class Page:
-    """The browser on one docs page, with what it logged since the page was opened."""
-
-    def __init__(self, driver, name: str):
-        self.driver = driver
-        self.name = name
-
-    def open(self, url: str) -> Page:
-        self.driver.get("about:blank")
-        self.driver.get_log("browser"), self.driver.get_log("performance")  # forget earlier pages
-        self.driver.get(url)
-        return self
-
-    def find(self, css: str, within=None):
-        """The first element matching ``css``, once there is one."""
-        return self.wait_for(lambda: (within or self.driver).find_element(By.CSS_SELECTOR, css),
-                             css)
-
-    def find_all(self, css: str, within=None) -> list:
-        return (within or self.driver).find_elements(By.CSS_SELECTOR, css)
-
-    def wait_for(self, condition, message: str = ""):
-        try:
-            return WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(
-                NoSuchElementException,)).until(lambda _: condition())
-        except TimeoutException:
-            raise AssertionError(f"timed out waiting: {message or condition}") from None
-
-    def console_problems(self) -> list[str]:
-        return [f"{entry['level']}: {entry['message']}" for entry in self.driver.get_log("browser")
-                if entry["level"] in ("SEVERE", "WARNING")]
-
-    def requested_urls(self) -> list[str]:
-        urls = []
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message["method"] == "Network.requestWillBeSent":
-                urls.append(message["params"]["request"]["url"])
-            elif message["method"] == "Network.webSocketCreated":
-                urls.append(message["params"]["url"])
-        return urls
-
-    def screenshot(self) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{self.name}.png"
-        self.driver.save_screenshot(str(path))
-        return path
-
-
 @pytest.fixture
 def page(browser, request) -> Page:
+    browser.set_window_size(1400, 1800)  # a test that went narrow leaves it so
     return Page(browser, request.node.name)
 
 
-def screenshot_on_failure(test):
-    """A failing browser test saves what the page looked like and says where."""
-
-    @functools.wraps(test)
-    def run(**fixtures):
-        try:
-            return test(**fixtures)
-        except Exception as exc:
-            path = fixtures["page"].screenshot()
-            raise AssertionError(f"{exc}\nScreenshot of the page: {path}") from exc
-
-    return run
-
-
-def off_machine(urls: list[str]) -> list[str]:
-    """Requests to any host but this one (blob: and data: URLs never leave the browser)."""
-    return [url for url in urls if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-            and urlsplit(url).hostname != "127.0.0.1"]
+@pytest.fixture(scope="module")
+def saved_voice(tts_server, ref_wav):
+    """A voice saved on the server, as the forms that use one need."""
+    with ref_wav.open("rb") as clip:
+        reply = requests.post(f"{tts_server.url}/api/tts/voices/", files={"ref_audio": clip},
+                              data={"id": "docs-voice", "name": "Docs voice",
+                                    "ref_text": REF_TEXT, "consent": "Agreed for the tests."},
+                              timeout=120)
+    assert reply.status_code == 201, reply.text
+    yield reply.json()
+    requests.delete(f"{tts_server.url}/api/tts/voices/docs-voice/", timeout=30)
 
 
 def open_generate(page: Page, server) -> object:
@@ -165,6 +81,40 @@ def choose(select_element, value: str) -> None:
     Select(select_element).select_by_value(value)
 
 
+def open_operation(page: Page, server, tag: str, operation_id: str) -> object:
+    page.open(f"{server.url}/api/docs/#/{tag}/{operation_id}")
+    operation = page.find(f"#operations-{tag}-{operation_id}")
+    page.wait_for(lambda: "is-open" in operation.get_attribute("class"), "deep link opens")
+    page.find(".execute", operation)
+    return operation
+
+
+def form_values(page: Page, operation) -> dict[str, tuple[str, bool | None]]:
+    """Each form field's starting value, and whether its "Send empty value" box is ticked."""
+    return {name: (value, ticked) for name, value, ticked in page.js("""
+        return [...arguments[0].querySelectorAll('.opblock-section-request-body tr')]
+          .map((row) => {
+            const name = row.querySelector('.parameter__name');
+            const input = row.querySelector('input:not([type=checkbox]), select, textarea');
+            const box = row.querySelector('input[type=checkbox]');
+            return name && [name.innerText.split('\\n')[0].replace(/[\\s*]+$/, ''),
+                            input ? input.value : null, box ? box.checked : null];
+          }).filter(Boolean);""", operation)}
+
+
+def reply_json(page: Page, operation) -> dict:
+    return json.loads(page.find(".live-responses-table .response .microlight", operation).text)
+
+
+def audio_reply(page: Page, operation) -> tuple[object, object]:
+    """The player and download link of a raw-audio reply, once the player has loaded it."""
+    player = page.find(".tts-audio audio", operation)
+    download = page.find(".tts-audio a[download]", operation)
+    page.wait_for(lambda: page.js(
+        "return arguments[0].readyState >= 1 && !arguments[0].error", player), "audio loads")
+    return player, download
+
+
 @screenshot_on_failure
 def test_swagger_renders_every_operation_without_console_errors(page, tts_server):
     schema = requests.get(f"{tts_server.url}/api/schema/", timeout=30, headers={
@@ -176,6 +126,8 @@ def test_swagger_renders_every_operation_without_console_errors(page, tts_server
                   f"{len(expected)} operations on the page")
     shown = {block.get_attribute("id").rsplit("-", 1)[1] for block in page.find_all(".opblock")}
     assert shown == expected
+    # No key is required here: no Authorize button, no padlocks.
+    assert page.find_all(".btn.authorize") == [] and page.find_all(".authorization__btn") == []
     generate = page.find(GENERATE)
     page.wait_for(lambda: "is-open" in generate.get_attribute("class"), "deep link opens")
     time.sleep(0.5)  # let late console messages (deprecation warnings) arrive
@@ -297,3 +249,94 @@ def test_redoc_renders_with_nothing_from_other_hosts(page, tts_server):
     assert off_machine(page.requested_urls()) == []
     assert page.console_problems() == []
 
+
+
+@screenshot_on_failure
+def test_generate_with_a_saved_voice_from_the_form(page, tts_server, saved_voice):
+    operation = open_generate(page, tts_server)
+    fields = form_values(page, operation)
+    assert fields["nfe_step"][0] == "", "the quality preset decides the steps"
+    assert [name for name, (_, ticked) in fields.items() if ticked] == [], (
+        "no empty field is sent unless asked")
+    fill(form_field(page, operation, "voice"), saved_voice["id"])
+    fill(form_field(page, operation, "ref_text"), "")  # a saved voice has its own
+    page.find("input[placeholder=ref_text]", operation).send_keys(" ", Keys.BACKSPACE)
+    choose(page.find("select", page.find("tr[data-property-name=quality]", operation)), "fast")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    reply = reply_json(page, operation)
+    assert reply["ref_text"] == REF_TEXT and reply["parameters"]["nfe_step"] == 7
+
+
+@screenshot_on_failure
+def test_voice_clip_downloads_from_the_docs(page, tts_server, saved_voice, ref_wav):
+    operation = open_operation(page, tts_server, "voices", "ttsVoicesClip")
+    fill(page.find("input[placeholder=voice_id]", operation), saved_voice["id"])
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/*")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    _, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "docs-voice.wav"
+    for accept in ("audio/*", "audio/wav"):
+        clip = requests.get(saved_voice["clip_url"], headers={"Accept": accept}, timeout=30)
+        assert clip.status_code == 200 and clip.content == ref_wav.read_bytes()
+
+
+@screenshot_on_failure
+def test_voice_and_job_forms_run_as_shipped(page, tts_server, ref_wav):
+    operation = open_operation(page, tts_server, "voices", "ttsVoicesCreate")
+    assert "string" not in [value for value, _ in form_values(page, operation).values()]
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    status, body = execute(page, operation)
+    assert status == "201", body
+    voice = reply_json(page, operation)
+    assert voice["name"] == "My voice" and voice["id"] == "my-voice"
+    requests.delete(f"{tts_server.url}/api/tts/voices/my-voice/", timeout=30)
+
+    operation = open_operation(page, tts_server, "jobs", "submitJob")
+    fields = form_values(page, operation)
+    assert "string" not in [value for value, _ in fields.values()]
+    assert fields["seed"][0] == "" and fields["nfe_step"][0] == ""
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    status, body = execute(page, operation)
+    assert status == "202", body
+    job = reply_json(page, operation)
+    assert job["status"] in ("queued", "running", "succeeded") and job["seed"] != 4294967295
+    requests.delete(f"{tts_server.url}/api/tts/jobs/{job['id']}/", timeout=30)
+
+
+@screenshot_on_failure
+def test_openai_speech_example_runs_as_shipped(page, tts_server, saved_voice):
+    operation = open_operation(page, tts_server, "openai", "openaiSpeech")
+    example = json.loads(page.find(".opblock-section-request-body textarea", operation)
+                         .get_attribute("value"))
+    voices = requests.get(f"{tts_server.url}/api/tts/voices/", timeout=30).json()["results"]
+    assert example["voice"] in [voice["id"] for voice in voices], "a voice this server has"
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/mpeg")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    player, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "speech.mp3"
+    assert page.js("return arguments[0].duration", player) > 0
+
+
+@screenshot_on_failure
+def test_pcm_plays_and_the_page_fits_420_px(page, tts_server, ref_wav):
+    operation = open_generate(page, tts_server)
+    page.find("input[type=file]", operation).send_keys(str(ref_wav))
+    choose(page.find("select", page.find("tr[data-property-name=output_format]", operation)), "pcm")
+    choose(page.find("select", page.find("tr[data-property-name=quality]", operation)), "fast")
+    choose(page.find(".responses-wrapper select.content-type", operation), "audio/*")
+    status, body = execute(page, operation)
+    assert status == "200", body
+    player, download = audio_reply(page, operation)
+    assert download.get_attribute("download") == "speech.pcm"
+    raw = page.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0]).then((r) => r.arrayBuffer()).then((b) => done(b.byteLength));""",
+        download.get_attribute("href"))
+    duration = page.js("return arguments[0].duration", player)
+    assert raw > 0 and abs(duration - raw / 2 / 24000) < 0.01, "the player plays all of it"
+    overflow = page.horizontal_overflow(420)
+    assert not overflow, "\n".join(overflow)
+    assert page.console_problems() == []

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from tts.engine.errors import EngineError
-from tts.services import catalog
+from tts.services import catalog, voices
 
 from .serializers import ErrorResponseSerializer
 
@@ -28,6 +29,11 @@ EXAMPLE_REF_TEXT = "Some call me nature, others call me mother nature."
 EXAMPLE_GEN_TEXT = "Hello! This is my cloned voice speaking."
 #: Stands for the clip in the JSON example; clients put the base64 of their file here.
 REF_AUDIO_PLACEHOLDER = "<base64 of a 3-12 s wav/mp3/m4a clip>"
+#: Named in examples that need a saved voice while the server has none (save one first).
+FALLBACK_VOICE = "narrator"
+#: What the voice forms start with, so that choosing a clip and pressing Execute works.
+EXAMPLE_VOICE_NAME = "My voice"
+EXAMPLE_CONSENT = "The speaker agreed in writing on 2025-06-01."
 
 GENERATE_DESCRIPTION = f"""
 Clone the voice in `ref_audio` and speak `gen_text` with it.
@@ -190,7 +196,12 @@ def server_facts(request=None) -> dict[str, str]:
     facts = {"server": server, "default_model": settings.TTS_DEFAULT_MODEL,
              "max_queue": str(settings.TTS_MAX_QUEUE), "served_models": "",
              "unknown_model_detail": "Unknown model 'F6' (see GET /api/tts/models/).",
-             "unavailable_detail": GENERIC_UNAVAILABLE}
+             "unavailable_detail": GENERIC_UNAVAILABLE, "example_voice": FALLBACK_VOICE}
+    try:
+        saved = voices.voice_list().order_by("created_at").values_list("id", flat=True).first()
+    except DatabaseError:  # `manage.py spectacular` before `migrate`
+        saved = None
+    facts["example_voice"] = saved or FALLBACK_VOICE
     try:
         models = catalog.model_list()
     except EngineError:  # a broken model configuration: health and readiness report it
@@ -224,26 +235,60 @@ def _fill(node: Any, facts: Mapping[str, str]) -> Any:
     return node
 
 
-def _prefill_generate_bodies(schemas: dict, facts: Mapping[str, str]) -> None:
-    """Form defaults that make a first request work: the clip first, a real sentence and its
-    transcript, no seed (so each run picks one), the models served here."""
-    for name in ("GenerateMultipartRequest", "GenerateJsonRequest"):
-        body = schemas.get(name)
-        if not body:
+#: Form fields with a real value to start from (the rest start empty).
+FORM_EXAMPLES = {"ref_text": EXAMPLE_REF_TEXT, "gen_text": EXAMPLE_GEN_TEXT,
+                 "name": EXAMPLE_VOICE_NAME, "consent": EXAMPLE_CONSENT}
+#: Request bodies sent only as forms: their empty optional fields are simply not sent.
+FORM_BODIES = ("GenerateMultipartRequest", "JobMultipartRequest", "VoiceCreateMultipartRequest",
+               "OpenAIVoiceCreateRequest")
+
+
+def _is_text(prop: dict) -> bool:
+    variants = prop.get("oneOf") or [prop]
+    return all(variant.get("type") == "string" and variant.get("format") not in (
+        "binary", "byte") and "enum" not in variant for variant in variants)
+
+
+def _prefill_forms(schemas: dict, facts: Mapping[str, str]) -> None:
+    """Form values that make a first request work as shipped: the clip first, a real sentence
+    and its transcript, a voice name and a consent statement; no "string" placeholders and no
+    invented numbers (no seed, no step count: the server's defaults and the quality preset
+    apply). JSON bodies get whole examples instead (see _request_examples)."""
+    for name, body in schemas.items():
+        props = body.get("properties")
+        if not name.endswith("Request") or not props:
             continue
-        props = body["properties"]
-        if "ref_audio" in props:
+        form = name in FORM_BODIES
+        if form and "ref_audio" in props:
             body["properties"] = props = {"ref_audio": props["ref_audio"], **props}
-        props["ref_text"]["example"] = EXAMPLE_REF_TEXT
-        props["gen_text"]["example"] = EXAMPLE_GEN_TEXT
-        if name == "GenerateMultipartRequest":
-            # On the wire an empty form field is null: the form starts with no seed (Swagger
-            # UI would otherwise fill in a number, and every run would reuse it).
-            props["seed"]["example"] = ""
-        if facts["served_models"]:
+        for field, prop in props.items():
+            if field in FORM_EXAMPLES:
+                prop["example"] = FORM_EXAMPLES[field]
+            elif "example" in prop or prop.get("default") not in (None, ""):
+                continue
+            elif _is_text(prop) or (form and prop.get("nullable")):
+                # On the wire an empty form field is null or "": the server's default.
+                prop["example"] = ""
+        if "model" in props and facts["served_models"]:
             props["model"]["description"] += (
                 f" This server serves: {facts['served_models']}; its default is "
                 f"{facts['default_model']}.")
+
+
+def _request_examples(paths: dict) -> None:
+    """Whole JSON bodies for the operations whose JSON forms would otherwise be sampled
+    from the schema ("string", the largest seed)."""
+    examples = {
+        ("/api/tts/jobs/", "post"): {"ref_audio": REF_AUDIO_PLACEHOLDER,
+                                     "ref_text": EXAMPLE_REF_TEXT,
+                                     "gen_text": "Chapter one. " + EXAMPLE_GEN_TEXT,
+                                     "model": "{default_model}", "quality": "best"},
+    }
+    for (path, method), value in examples.items():
+        content = (paths.get(path, {}).get(method, {}).get("requestBody", {})
+                   .get("content", {}).get("application/json"))
+        if content is not None and not content.get("examples"):
+            content["examples"] = {"AsShipped": {"summary": "Works as it is", "value": value}}
 
 
 def _camel_operation_ids(paths: dict) -> None:
@@ -260,6 +305,7 @@ def _camel_operation_ids(paths: dict) -> None:
 def postprocess_schema(result: dict, generator, request, public, **kwargs) -> dict:
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     facts = server_facts(request)
-    _prefill_generate_bodies(result.get("components", {}).get("schemas", {}), facts)
+    _prefill_forms(result.get("components", {}).get("schemas", {}), facts)
+    _request_examples(result.get("paths", {}))
     _camel_operation_ids(result.get("paths", {}))
     return _fill(result, facts)

@@ -6,7 +6,8 @@
   (not with ``voice``; the schema is built per request, so it follows this server's
   configuration);
 - ``Retry-After``, ``X-Request-ID`` and the ``X-`` metadata of raw-audio replies are declared;
-- keys are optional (an empty security requirement) unless TTS_REQUIRE_API_KEY is on.
+- keys are declared only when TTS_REQUIRE_API_KEY is on: otherwise no operation needs one, so
+  the docs show no padlocks and no Authorize button (a key sent anyway still counts).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def _request_bodies(components: dict):
 
 def configured_schema(result, generator, request, public):
     components = result.get("components", {})
+    if not settings.TTS_REQUIRE_API_KEY:
+        components.pop("securitySchemes", None)
+        result.pop("security", None)
     for name, body in _request_bodies(components):
         body["additionalProperties"] = False
         properties = body["properties"]
@@ -59,9 +63,8 @@ def configured_schema(result, generator, request, public):
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            security = operation.get("security")
-            if not settings.TTS_REQUIRE_API_KEY and security and {} not in security:
-                security.append({})  # a key is optional here
+            if not settings.TTS_REQUIRE_API_KEY:
+                operation.pop("security", None)
             for status, response in operation["responses"].items():
                 headers = response.setdefault("headers", {})
                 headers["X-Request-ID"] = REQUEST_ID

@@ -9,12 +9,14 @@ from rest_framework import generics, status
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.services import voices
 
 from . import schema
+from .renderers import AudioRenderer
 from .uploads import BoundedUploadMixin
 from .voice_serializers import (
     VoiceCreateJsonSerializer,
@@ -176,6 +178,15 @@ class VoiceDetailView(APIView):
 
 
 class VoiceClipView(APIView):
+    # Accept: audio/* or audio/wav (what players and the docs page send) gets the clip;
+    # errors are JSON whatever was asked for.
+    renderer_classes = [AudioRenderer, JSONRenderer]
+
+    def handle_exception(self, exc):
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     @extend_schema(operation_id="tts_voices_clip", summary="Download a voice's clip",
                    description="The clip exactly as uploaded (its `ref_clip` says which part "
                                "is used).",

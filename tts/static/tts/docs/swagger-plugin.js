@@ -7,6 +7,10 @@
 //    the JSON example, not Swagger UI's internal form state.
 // 3. When the page refuses to send a request (a required field is missing), it says why
 //    next to the Execute button instead of doing nothing.
+// 4. Optional form fields left empty are not sent ("Send empty value" starts unticked):
+//    Swagger UI would send `ref_audio=` next to a saved `voice`, a 400.
+// 5. Raw PCM replies play (wrapped in a WAV header for the player; the download stays raw),
+//    and downloads are named by the format's usual extension (speech.mp3, not speech.mpeg).
 "use strict";
 
 window.TtsDocs = (() => {
@@ -24,10 +28,53 @@ window.TtsDocs = (() => {
     return key === undefined ? "" : String(headers[key]);
   };
 
+  // The usual file extension of each audio media type the API sends.
+  const EXTENSIONS = {
+    mpeg: "mp3", mp3: "mp3", wav: "wav", "x-wav": "wav", wave: "wav", "vnd.wave": "wav",
+    flac: "flac", "x-flac": "flac", ogg: "ogg", opus: "ogg", aac: "aac", "x-aac": "aac",
+    pcm: "pcm", l16: "pcm",
+  };
+
+  const subtypeOf = (contentType) =>
+    ((contentType || "").split("/")[1] || "").split(";")[0].trim().toLowerCase();
+
   const downloadName = (headers, contentType) => {
     const match = /filename="?([^";]+)"?/i.exec(header(headers, "content-disposition"));
-    const subtype = (contentType.split("/")[1] || "audio").split(";")[0];
-    return match ? match[1] : `speech.${subtype}`;
+    const subtype = subtypeOf(contentType);
+    return match ? match[1] : `speech.${EXTENSIONS[subtype] || subtype || "audio"}`;
+  };
+
+  // Raw 16-bit mono PCM with a WAV header in front: what a browser's player can play.
+  const wavFromPcm = (blob, sampleRate) => {
+    const view = new DataView(new ArrayBuffer(44));
+    const text = (offset, value) => [...value].forEach((c, i) =>
+      view.setUint8(offset + i, c.charCodeAt(0)));
+    text(0, "RIFF");
+    view.setUint32(4, 36 + blob.size, true);
+    text(8, "WAVEfmt ");
+    view.setUint32(16, 16, true);
+    view.setUint16(20, 1, true); // PCM
+    view.setUint16(22, 1, true); // mono
+    view.setUint32(24, sampleRate, true);
+    view.setUint32(28, sampleRate * 2, true);
+    view.setUint16(32, 2, true);
+    view.setUint16(34, 16, true);
+    text(36, "data");
+    view.setUint32(40, blob.size, true);
+    return new Blob([view.buffer, blob], { type: "audio/wav" });
+  };
+
+  const playable = new WeakMap();
+  const playableBlob = (props) => {
+    const blob = props.content;
+    if (EXTENSIONS[subtypeOf(props.contentType)] !== "pcm") {
+      return blob;
+    }
+    if (!playable.has(blob)) {
+      const rate = parseInt(header(props.headers, "x-sample-rate"), 10) || 24000;
+      playable.set(blob, wavFromPcm(blob, rate));
+    }
+    return playable.get(blob);
   };
 
   const audioBody = (React, props) => {
@@ -35,7 +82,10 @@ window.TtsDocs = (() => {
     const name = downloadName(props.headers, props.contentType);
     return React.createElement(
       "div", { className: "tts-audio" },
-      React.createElement("audio", { controls: true, preload: "metadata", src: url }),
+      React.createElement("audio", {
+        controls: true, preload: "metadata", src: objectUrl(playableBlob(props)),
+        "aria-label": "The audio of the reply",
+      }),
       React.createElement("a", { className: "tts-download", href: url, download: name },
         `Download ${name}`));
   };
@@ -107,6 +157,10 @@ window.TtsDocs = (() => {
 
   const plugin = () => ({
     wrapComponents: {
+      // Starts unticked: an optional field left empty is left out of the request.
+      ParameterIncludeEmpty: (Original, system) => (props) => system.React.createElement(
+        Original, { ...props, isIncludedOptions: { ...(props.isIncludedOptions || {}),
+          defaultValue: false } }),
       responseBody: (Original, system) => (props) =>
         isAudio(props) ? audioBody(system.React, props) : system.React.createElement(Original, props),
       execute: (Original, system) => (props) => {
