@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 import soundfile as sf
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -70,11 +71,23 @@ def fill(field, value: str) -> None:
 
 
 def execute(page: Page, operation) -> tuple[str, str]:
-    """Press Execute; the status code and the text of the reply the page shows."""
-    page.find(".execute", operation).click()
+    """Press Execute; the status code and the text of the reply the page shows. The page may
+    still be laying itself out after a change (a new media type re-renders the responses):
+    the button is brought to the middle of the screen and pressed once nothing covers it."""
+    button = page.find(".execute", operation)
+    page.js("arguments[0].scrollIntoView({block: 'center'})", button)
+    page.wait_for(lambda: _pressed(button), "Execute can be pressed")
     status = page.find(".live-responses-table .response .response-col_status", operation)
     body = page.find(".live-responses-table .response .response-col_description", operation)
     return status.text.strip(), body.text
+
+
+def _pressed(button) -> bool:
+    try:
+        button.click()
+    except ElementClickInterceptedException:  # covered for a moment: try again
+        return False
+    return True
 
 
 def choose(select_element, value: str) -> None:
