@@ -14,7 +14,7 @@ after their files there too.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from django.core.files import File
@@ -26,8 +26,7 @@ PARTIAL_PREFIX = ".partial-"
 class AtomicFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: File) -> str:
         target = Path(self.path(name))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, partial = tempfile.mkstemp(dir=target.parent, prefix=PARTIAL_PREFIX)
+        handle, partial = _open_partial(target.parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 for chunk in content.chunks():
@@ -57,13 +56,26 @@ class AtomicFileSystemStorage(FileSystemStorage):
 
     def _prune(self, folder: Path) -> None:
         """Remove ``folder`` and its parents below the root while they are empty."""
-        root = Path(self.location).resolve()
+        root = Path(self.location)
         while folder != root and root in folder.parents:
             try:
                 folder.rmdir()  # only when empty
             except OSError:
                 break
             folder = folder.parent
+
+
+def _open_partial(folder: Path) -> tuple[int, Path]:
+    """A new file under a temporary name in ``folder`` (made if missing), with the permissions
+    a plain write would give it (0666 less the umask)."""
+    for _ in range(3):  # a sweep may remove the folder between mkdir and open: again
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f"{PARTIAL_PREFIX}{secrets.token_hex(8)}"
+        try:
+            return os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), partial
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(f"{folder} keeps disappearing")
 
 
 def _sync_folder(folder: Path) -> None:

@@ -180,6 +180,9 @@ def test_saving_under_a_taken_name_keeps_both(tmp_path):
     second = storage.save("jobs/j/speech.wav", ContentFile(b"two"))
     assert first != second
     assert (storage.open(first).read(), storage.open(second).read()) == (b"one", b"two")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / first).stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain write
     storage.delete(first)
     storage.delete(second)
     assert list(tmp_path.iterdir()) == []  # the emptied folders went too
