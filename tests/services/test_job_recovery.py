@@ -47,8 +47,8 @@ def alone():
 
 
 def make_job(**fields) -> Job:
-    return Job.objects.create(id=uuid.uuid4(), request_hash="-", model="tiny-f5",
-                              gen_text="Hello.", options={"seed": 1}, **fields)
+    return Job.objects.create(**{"id": uuid.uuid4(), "request_hash": "-", "model": "tiny-f5",
+                                 "gen_text": "Hello.", "options": {"seed": 1}, **fields})
 
 
 def race(work, count: int = 4) -> list:
@@ -123,6 +123,40 @@ def test_a_run_that_was_taken_over_changes_nothing(settings):
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING and job.attempts == 2
     assert finish(second, Job.Status.SUCCEEDED).status == Job.Status.SUCCEEDED
+
+
+def test_a_job_beats_while_its_model_loads(settings, ref_bytes):
+    """From the claim on: a worker that loads the model first (a fresh pool process after a
+    crash) is alive, and sweepers running all along take nothing over."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tests.support.audio import REF_TEXT
+    from tts.work.jobs.run import job_run
+
+    settings.TTS_JOB_HEARTBEAT_SECONDS = 0.2  # taken for dead after 0.6 s of silence
+    stored = default_storage.save("jobs/beat/reference.wav", ContentFile(ref_bytes))
+    job = make_job(model="tiny-e2", ref_audio=stored, ref_text=REF_TEXT,
+                   options={"seed": 1, "nfe_step": 4})  # not loaded yet: it loads first
+    done = threading.Event()
+
+    def sweep_all_along() -> None:
+        try:
+            while not done.is_set():
+                requeue_stale()
+                done.wait(0.02)
+        finally:
+            connection.close()
+
+    sweeper = threading.Thread(target=sweep_all_along)
+    sweeper.start()
+    try:
+        finished = job_run(job_id=str(job.id))
+    finally:
+        done.set()
+        sweeper.join(30)
+    assert finished is not None and finished.status == Job.Status.SUCCEEDED
+    assert finished.attempts == 1
 
 
 class Receiver(BaseHTTPRequestHandler):

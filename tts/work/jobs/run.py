@@ -72,10 +72,11 @@ def job_run(*, job_id: str) -> Job | None:
     job = claim(job_id)
     if job is None:
         return None
+    heartbeat = _Heartbeat(job)  # from the claim on: loading a model can take a while
     try:
         if job.cancel_requested:
             raise GenerationCancelled("cancelled before it started")
-        result = _generate(job)
+        result = _generate(job, heartbeat)
         name = default_storage.save(f"{JOB_FOLDER}/{job.id}/speech.wav",
                                     ContentFile(_lossless_wav(result["samples"],
                                                               result["sample_rate"])))
@@ -93,6 +94,8 @@ def job_run(*, job_id: str) -> Job | None:
         return finish(job, Status.FAILED, error={"type": "server_error", "errors": [{
             "code": "error", "detail": "The job failed on the server; see its log.",
             "attr": None}]})
+    finally:
+        heartbeat.stop()
 
 
 def claim(job_id: str) -> Job | None:
@@ -152,7 +155,7 @@ def _mine(job: Job):
     return Job.objects.filter(id=job.id, attempts=job.attempts, status=Status.RUNNING)
 
 
-def _generate(job: Job) -> dict:
+def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
     """The job's samples, sample rate and output (generate's metadata but the audio)."""
     ref_audio = None
     if job.ref_audio:
@@ -166,25 +169,25 @@ def _generate(job: Job) -> dict:
         _mine(job).update(chunks_total=script.total_chunks())
         results: list[SynthesisResult] = []
         for stream in script.streams(admitted=lambda open_stream: _admitted(job, open_stream)):
-            results.append(_collect(job, stream, after=results))
+            results.append(_collect(job, stream, heartbeat, after=results))
         result, output = script.finish(results)
     else:
         generation = _admitted(job, lambda: start_generation(**request))
         _mine(job).update(chunks_total=generation.stream.total_chunks)
-        result = _collect(job, generation.stream)
+        result = _collect(job, generation.stream, heartbeat)
         output = generation.summary(round(result.seconds, 3))
         output["segments"] = [{"voice": job.voice or None, "text": job.gen_text.strip(),
                                "start": 0.0, "end": output["duration"]}]
     return {"samples": result.samples, "sample_rate": result.sample_rate, "output": output}
 
 
-def _collect(job: Job, stream: SpeechStream, after: list[SynthesisResult] = ()
-             ) -> SynthesisResult:
+def _collect(job: Job, stream: SpeechStream, heartbeat: _Heartbeat,
+             after: list[SynthesisResult] = ()) -> SynthesisResult:
     """Run ``stream`` to its end, recording progress after the chunks and seconds of the
     results ``after`` (a script's earlier parts); stops at a cancel or a takeover."""
     chunks_before = sum(result.chunks for result in after)
     seconds_before = sum(result.seconds for result in after)
-    stop_watching = _watch(job, stream.cancel)
+    heartbeat.attach(stream.cancel)
 
     def progressed(chunk) -> None:
         """Record the chunk; a cancel (or takeover) that the watcher has not seen yet still
@@ -202,7 +205,7 @@ def _collect(job: Job, stream: SpeechStream, after: list[SynthesisResult] = ()
     try:
         return stream.collect(on_chunk=progressed)
     finally:
-        stop_watching()
+        heartbeat.attach(None)
 
 
 def _admitted(job: Job, start: Callable[[], Any]) -> Any:
@@ -217,27 +220,47 @@ def _admitted(job: Job, start: Callable[[], Any]) -> Any:
             threading.Event().wait(1.0)
 
 
-def _watch(job: Job, cancel: Callable[[str], None]) -> Callable[[], None]:
-    """Beat for the job and cancel it when asked (or when another worker took it over), from
-    a thread, until the returned function is called."""
-    done = threading.Event()
-    beat = settings.TTS_JOB_HEARTBEAT_SECONDS
+class _Heartbeat:
+    """Beats for the job from a thread for the whole run (loading its model, waiting for the
+    device, generating: only a dead worker goes quiet), and cancels the stream being collected
+    when the job is cancelled or taken over by another worker."""
 
-    def run() -> None:
+    def __init__(self, job: Job):
+        self._job = job
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._cancel: Callable[[str], None] | None = None
+        self._ended = False  # cancelled or taken over
+        threading.Thread(target=self._run, name=f"job-{str(job.id)[:8]}", daemon=True).start()
+
+    def attach(self, cancel: Callable[[str], None] | None) -> None:
+        """What to call when the job ends elsewhere (the stream being collected, or None)."""
+        with self._lock:
+            self._cancel = cancel
+            if cancel is not None and self._ended:
+                cancel("the job was cancelled or taken over")
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        beat = settings.TTS_JOB_HEARTBEAT_SECONDS
         try:
-            while not done.wait(min(beat, 0.5)):
+            while not self._done.wait(min(beat, 0.5)):
                 try:
-                    if not _mine(job).filter(cancel_requested=False).update(
-                            heartbeat_at=timezone.now()):
-                        cancel("the job was cancelled or taken over")
-                        return
+                    alive = _mine(self._job).filter(cancel_requested=False).update(
+                        heartbeat_at=timezone.now())
                 except DatabaseError as exc:  # a busy database: try again at the next beat
-                    logger.warning("job %s: heartbeat failed: %s", job.id, exc)
+                    logger.warning("job %s: heartbeat failed: %s", self._job.id, exc)
+                    continue
+                if not alive:
+                    with self._lock:
+                        self._ended = True
+                        if self._cancel is not None:
+                            self._cancel("the job was cancelled or taken over")
+                    return
         finally:
             connection.close()  # this thread's own: nobody else closes it
-
-    threading.Thread(target=run, name=f"job-{str(job.id)[:8]}", daemon=True).start()
-    return done.set
 
 
 def _lossless_wav(samples: np.ndarray, sample_rate: int) -> bytes:
