@@ -12,7 +12,10 @@ import time
 import pytest
 import requests
 import soundfile as sf
-from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -74,9 +77,16 @@ def execute(page: Page, operation) -> tuple[str, str]:
     """Press Execute; the status code and the text of the reply the page shows. The page may
     still be laying itself out after a change (a new media type re-renders the responses):
     the button is brought to the middle of the screen and pressed once nothing covers it."""
-    button = page.find(".execute", operation)
-    page.js("arguments[0].scrollIntoView({block: 'center'})", button)
-    page.wait_for(lambda: _pressed(button), "Execute can be pressed")
+    for _ in range(3):  # a press during a re-render can be lost: press again if nothing began
+        button = page.find(".execute", operation)
+        page.js("arguments[0].scrollIntoView({block: 'center'})", button)
+        page.wait_for(lambda button=button: _pressed(button), "Execute can be pressed")
+        try:  # the request began: a spinner while it runs, then Clear and the reply
+            page.wait_for(lambda: page.find_all(
+                ".loading-container, .btn-clear, .live-responses-table", operation), timeout=10)
+            break
+        except AssertionError:
+            continue
     status = page.find(".live-responses-table .response .response-col_status", operation)
     body = page.find(".live-responses-table .response .response-col_description", operation)
     return status.text.strip(), body.text
@@ -85,8 +95,8 @@ def execute(page: Page, operation) -> tuple[str, str]:
 def _pressed(button) -> bool:
     try:
         button.click()
-    except ElementClickInterceptedException:  # covered for a moment: try again
-        return False
+    except (ElementClickInterceptedException, StaleElementReferenceException):
+        return False  # covered or replaced for a moment: try again
     return True
 
 

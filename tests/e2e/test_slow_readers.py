@@ -66,7 +66,10 @@ def test_a_client_that_stops_reading_is_disconnected_and_its_generation_cancelle
         sock.settimeout(30)  # the server closed the connection: what is left, then the end
         while sock.recv(1 << 16):
             pass
-        assert metric(server, "tts_streams_abandoned_total", reason="stalled") == 1
+        deadline = time.monotonic() + 30  # counted as the stream's worker ends, just after
+        while metric(server, "tts_streams_abandoned_total", reason="stalled") != 1:
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.2)
         assert metric(server, "tts_generations_total", model="tiny-f5") == generated
         health = requests.get(f"{server.url}/api/tts/health/", timeout=10).json()
         assert health["queue_depth"] == 0

@@ -20,7 +20,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, TimeoutException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -79,7 +83,8 @@ class Page:
     def wait_for(self, condition, message: str = "", timeout: float = WAIT_SECONDS):
         try:
             return WebDriverWait(self.driver, timeout, poll_frequency=0.1, ignored_exceptions=(
-                NoSuchElementException,)).until(lambda _: condition())
+                NoSuchElementException, StaleElementReferenceException)).until(
+                lambda _: condition())
         except TimeoutException:
             raise AssertionError(f"timed out waiting: {message or condition}") from None
 
