@@ -177,6 +177,12 @@ class TTSSettings(BaseSettings):
     audit_store_text: bool = Field(False, **_doc(
         "Also keep the generated text in the audit log (normally only its length).", "`0`",
         section="access"))
+    admin_login_attempts: int = Field(5, ge=1, **_doc(
+        "Wrong passwords in a row at `/admin/` before that user name from that address is "
+        "locked out (django-axes).", "5", section="access"))
+    admin_lockout_minutes: float = Field(15.0, gt=0, **_doc(
+        "How long an admin lock-out lasts; `manage.py axes_reset` lifts them all at once.",
+        "15", section="access"))
     metrics_token: str = Field("", **_doc(
         "When set, `/metrics` needs `Authorization: Bearer <token>`.", "unset (open)",
         section="access"))

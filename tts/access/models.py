@@ -11,6 +11,10 @@ class ApiKey(AbstractAPIKey):
 
     objects = APIKeyManager()
 
+    is_admin = models.BooleanField(
+        default=False,
+        help_text="Manages every tenant's voices and jobs, publishes shared voices and sees "
+                  "health and readiness in full (`apikeys create --admin`).")
     requests_per_minute = models.PositiveIntegerField(
         null=True, blank=True,
         help_text="Generation requests per minute; empty uses TTS_RATE_LIMIT_PER_MINUTE, "

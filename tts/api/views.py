@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.access.audit import audited
+from tts.access.authentication import is_admin_caller
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, StreamSession, speech_generate, speech_stream
@@ -214,7 +215,9 @@ class HealthView(APIView):
                                "run on with its name, memory and precision; the PyTorch build "
                                "(CUDA version, whether a GPU is usable); `warnings` an operator "
                                "must act on (e.g. a CUDA build with no usable GPU); execution "
-                               "mode, loaded models, queue depth, uptime.",
+                               "mode, loaded models, queue depth, uptime. Without an admin key "
+                               "(or an admin session) file paths, URLs and worker host names "
+                               "are left out.",
                    responses={200: HealthSerializer,
                               503: schema.error("Cannot take work.", (
                                   "Broken configuration", "server_error",
@@ -222,7 +225,8 @@ class HealthView(APIView):
                                   "The model configuration does not load: ...", None))},
                    tags=["operations"])
     def get(self, request):
-        return Response(HealthSerializer(health.health_status()).data)
+        full = is_admin_caller(request)
+        return Response(HealthSerializer(health.health_status(full=full)).data)
 
 
 class ReadinessView(APIView):
@@ -231,7 +235,8 @@ class ReadinessView(APIView):
 
     @extend_schema(operation_id="getReadiness", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
-                               "reason) before that, or when its weights are unavailable.",
+                               "reason) before that, or when its weights are unavailable. The "
+                               "reason names no file path or host unless an admin key asks.",
                    responses={200: ReadinessSerializer,
                               503: schema.error("Not ready.", (
                                   "Loading", "server_error", "not_ready",
@@ -239,7 +244,7 @@ class ReadinessView(APIView):
                                   "start with TTS_PRELOAD.", None))},
                    tags=["operations"])
     def get(self, request):
-        state = health.readiness()
+        state = health.readiness(full=is_admin_caller(request))
         if not state.ready:
             raise ServiceUnavailable(state.reason, code="not_ready", wait=10)
         return Response(ReadinessSerializer({"status": "ready",
