@@ -367,7 +367,8 @@ def test_a_callback_name_that_resolves_inside_is_not_posted_to_and_redirects_are
                                               {"id": "job"})
     finally:
         server.shutdown()
-    assert len(Redirector.deliveries) == 1 and (delivered, outcome) == (False, "refused by receiver")
+    assert len(Redirector.deliveries) == 1
+    assert (delivered, outcome) == (False, "refused by receiver")
 
 
 def test_a_job_counts_against_its_keys_audio_quota(client, form):

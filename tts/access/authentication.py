@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 
 from tts.observability.request_ids import bind_key_id
+from tts.work.voices import Tenant
 
 from .models import ApiKey
 
@@ -131,3 +132,12 @@ class ApiKeyRequired(BasePermission):
             return True
         raise exceptions.NotAuthenticated(f"This server requires an API key; {HOW}.",
                                           code="api_key_required")
+
+
+def tenant_of(request) -> Tenant:
+    """Whose voices this request may see and change: its key's (an admin key: everyone's);
+    without a key, the unowned ones (keys off: every voice, as before keys existed)."""
+    key = request_key(request)
+    if key is None:
+        return Tenant()
+    return Tenant(owner=key.prefix, admin=key.is_admin)

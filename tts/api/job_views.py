@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.access.audit import audited
-from tts.access.authentication import request_key
+from tts.access.authentication import request_key, tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import jobs
 from tts.services.generation import OUTPUT_FORMATS
@@ -70,6 +70,12 @@ def owner_of(request) -> str:
     return key.prefix if key is not None else ""
 
 
+def jobs_seen_by(request) -> str | None:
+    """Whose jobs this request reads and cancels: its key's; an admin key's, everyone's."""
+    key = request_key(request)
+    return None if key is not None and key.is_admin else owner_of(request)
+
+
 def job_reply(job, *, status_code: int = status.HTTP_200_OK, located: bool = False
               ) -> Response:
     """The job as JSON; ``located`` adds its ``Location`` (a new submission)."""
@@ -101,7 +107,8 @@ class JobListView(BoundedUploadMixin, APIView):
     def get(self, request):
         query = _ListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        found = jobs.job_list(owner=owner_of(request), status=query.validated_data["status"])
+        found = jobs.job_list(owner=jobs_seen_by(request),
+                              status=query.validated_data["status"])
         page = found[: query.validated_data["limit"]]
         return Response(JobListSerializer({
             "count": found.count(), "results": [jobs.job_document(job) for job in page]}).data)
@@ -138,7 +145,7 @@ class JobListView(BoundedUploadMixin, APIView):
         serializer.is_valid(raise_exception=True)
         upload = request.data.get("ref_audio")
         job, created = jobs.job_submit(
-            owner=owner_of(request), idempotency_key=key,
+            owner=owner_of(request), idempotency_key=key, tenant=tenant_of(request),
             filename=getattr(upload, "name", "") or "", **serializer.job_request())
         response = job_reply(job, status_code=status.HTTP_202_ACCEPTED, located=True)
         if not created:
@@ -157,7 +164,7 @@ class JobDetailView(APIView):
                    responses={200: OpenApiResponse(JobSerializer, examples=[JOB_EXAMPLE]),
                               404: JOB_NOT_FOUND}, tags=["jobs"])
     def get(self, request, job_id: str):
-        return job_reply(jobs.job_get(job_id=job_id, owner=owner_of(request)))
+        return job_reply(jobs.job_get(job_id=job_id, owner=jobs_seen_by(request)))
 
     @extend_schema(operation_id="cancelJob", summary="Cancel a job",
                    description="A queued job is cancelled at once; a running one stops within "
@@ -169,7 +176,7 @@ class JobDetailView(APIView):
                                   "The job has already succeeded; nothing to cancel.", "id"))},
                    tags=["jobs"])
     def delete(self, request, job_id: str):
-        job = jobs.job_cancel(job_id=job_id, owner=owner_of(request))
+        job = jobs.job_cancel(job_id=job_id, owner=jobs_seen_by(request))
         return job_reply(job, status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -198,7 +205,7 @@ class JobAudioView(APIView):
         tags=["jobs"])
     def get(self, request, job_id: str):
         output_format = self._output_format(request)
-        job, data, content_type = jobs.job_audio(job_id=job_id, owner=owner_of(request),
+        job, data, content_type = jobs.job_audio(job_id=job_id, owner=jobs_seen_by(request),
                                                  output_format=output_format)
         response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="job-{job.id}.{output_format}"'

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.access.audit import audited
-from tts.access.authentication import is_admin_caller
+from tts.access.authentication import is_admin_caller, tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, StreamSession, speech_generate, speech_stream
@@ -106,6 +106,7 @@ class GenerateView(BoundedUploadMixin, APIView):
             "model_id": data["model"], "ref_audio": data.get("ref_audio"),
             "ref_text": data["ref_text"], "voice": data["voice"], "gen_text": data["gen_text"],
             "options": serializer.generation_options(), "label": request.request_id,
+            "tenant": tenant_of(request),
         }
         if data["stream"] or events:
             if events and output_format not in ("", "pcm"):

@@ -13,6 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.authentication import tenant_of
 from tts.services import voices
 
 from . import schema
@@ -99,7 +100,7 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
     pagination_class = VoicePagination
 
     def get_queryset(self):
-        return voices.voice_list()
+        return voices.voice_list(tenant=tenant_of(self.request))
 
     @extend_schema(operation_id="tts_voices_list", summary="List saved voices",
                    description="Oldest first, 50 a page (`page`, `page_size` up to 200).",
@@ -139,7 +140,8 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
         voice = voices.voice_create(
             voice_id=data.get("id", ""), name=data["name"],
             description=data.get("description", ""), ref_audio=audio,
-            ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename)
+            ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename,
+            tenant=tenant_of(request))
         body = VoiceSerializer(voice, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED,
                         headers={"Location": request.build_absolute_uri(f"{voice.id}/")})
@@ -150,7 +152,7 @@ class VoiceDetailView(APIView):
                    responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                               404: NOT_FOUND}, tags=["voices"])
     def get(self, request, voice_id: str):
-        voice = voices.voice_get(voice_id=voice_id)
+        voice = voices.voice_get(voice_id=voice_id, tenant=tenant_of(request))
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(
@@ -167,13 +169,20 @@ class VoiceDetailView(APIView):
     def patch(self, request, voice_id: str):
         serializer = VoiceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        voice = voices.voice_update(voice_id=voice_id, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        tenant = tenant_of(request)
+        shared = fields.pop("shared", None)
+        if shared is not None:
+            voices.voice_share(voice_id=voice_id, shared=shared, tenant=tenant)
+        voice = (voices.voice_update(voice_id=voice_id, tenant=tenant, **fields)
+                 if fields or shared is None else voices.voice_get(voice_id=voice_id,
+                                                                   tenant=tenant))
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(operation_id="tts_voices_destroy", summary="Delete a voice and its files",
                    responses={204: None, 404: NOT_FOUND}, tags=["voices"])
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id)
+        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,7 +202,7 @@ class VoiceClipView(APIView):
                    responses={(200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY),
                               404: NOT_FOUND}, tags=["voices"])
     def get(self, request, voice_id: str):
-        voice, data = voices.voice_clip(voice_id=voice_id)
+        voice, data = voices.voice_clip(voice_id=voice_id, tenant=tenant_of(request))
         response = HttpResponse(data, content_type=voice.clip_content_type)
         extension = voice.clip.name.rsplit(".", 1)[-1]
         response["Content-Disposition"] = f'attachment; filename="{voice.id}.{extension}"'

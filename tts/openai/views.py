@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tts.access.audit import audited
+from tts.access.authentication import tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.api.schema import event_stream
 from tts.api.uploads import BoundedUploadMixin
@@ -180,7 +181,8 @@ class SpeechView(OpenAIView):
             model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
             options={"speed": speed, "seed": data["seed"],
                      "nfe_step": nfe_for(ALIAS_QUALITY.get(data["model"]), data["nfe_step"])},
-            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
+            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id,
+            tenant=tenant_of(request))
         if data["stream_format"] == "sse":
             response = StreamingHttpResponse(SpeechDeltas(audio), content_type="text/event-stream")
         else:
@@ -265,7 +267,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
                            {"id": "narrator", "name": "Narrator"}]})]), **COMMON},
                    tags=["openai"])
     def get(self, request):
-        entries = [{"id": v.id, "name": v.name} for v in voices.voice_list()]
+        entries = [{"id": v.id, "name": v.name}
+                   for v in voices.voice_list(tenant=tenant_of(request))]
         return Response(OpenAIVoiceListSerializer({"voices": entries}).data)
 
     @extend_schema(
@@ -287,7 +290,7 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
         voice = voices.voice_create(
             voice_id=data.get("id", ""), name=data["name"], ref_audio=sample.read(),
             ref_text=data.get("ref_text", ""), consent=data["consent"],
-            filename=sample.name or "")
+            filename=sample.name or "", tenant=tenant_of(request))
         return Response(OpenAIVoiceSerializer({"id": voice.id, "name": voice.name,
                                          "created_at": int(voice.created_at.timestamp())}).data)
 
@@ -300,5 +303,5 @@ class VoiceDetailView(OpenAIView):
                                                         "deleted": True})]),
                               404: NOT_FOUND, **COMMON}, tags=["openai"])
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id)
+        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

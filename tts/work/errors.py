@@ -20,6 +20,12 @@ class Conflict(EngineError):
     code = "conflict"
 
 
+class Forbidden(EngineError):
+    """The caller may see the resource but not change it (a shared voice)."""
+
+    code = "forbidden"
+
+
 class InvalidInput(EngineError):
     """The request is well-formed but cannot be carried out as asked (names ``attr``)."""
 

@@ -26,13 +26,13 @@ from tts.work.jobs.callbacks import check_callback_url
 from tts.work.jobs.run import JOB_FOLDER
 from tts.work.runtime import engine_config, known_model
 from tts.work.scripts import MAIN, check_script, is_script
-from tts.work.voices import clip_extension, delete_files, voice_get
+from tts.work.voices import ANYONE, Tenant, clip_extension, delete_files, voice_get
 
 
 def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = "",
                ref_audio: bytes | None = None, ref_text: str = "", voice: str = "",
                gen_text: str, options: Mapping[str, Any], callback_url: str = "",
-               filename: str = "") -> tuple[Job, bool]:
+               filename: str = "", tenant: Tenant = ANYONE) -> tuple[Job, bool]:
     """Returns the job and whether it is new (False: the same Idempotency-Key was sent
     before with the same request, and that job is returned)."""
     request_hash = _request_hash(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
@@ -43,7 +43,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         if earlier is not None:
             return earlier, False
     if is_script(gen_text):
-        segments, _ = check_script(gen_text)
+        segments, _ = check_script(gen_text, tenant.visible())
         if not (voice or ref_audio is not None) and any(s.voice == MAIN for s in segments):
             raise InvalidInput("gen_text has words for the request's own voice ([main], or "
                                "before the first tag): send ref_audio or voice with them.",
@@ -52,7 +52,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         check_callback_url(callback_url)
     model_id = known_model(model_id)
     if voice:
-        voice_get(voice_id=voice)
+        voice_get(voice_id=voice, tenant=tenant)
     if ref_audio is not None:
         check_upload(ref_audio, engine_config())  # a bad clip is refused now, not later
     options = dict(options)
