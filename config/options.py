@@ -168,6 +168,10 @@ class TTSSettings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0, **_doc(
         "Generation requests per minute per key (per client IP without keys); a key's own "
         "limit wins. 0: unlimited.", "0", section="access"))
+    write_rate_limit_per_minute: int = Field(0, ge=0, **_doc(
+        "Voice creations, updates and deletions and job submissions per minute per key (per "
+        "client IP without keys). 0: they count against the generation limit above (the same "
+        "budget); set, they have a budget of their own.", "0", section="access"))
     audio_seconds_per_day: float = Field(0.0, ge=0, **_doc(
         "Seconds of audio generated per key (or client IP) in any 24 h; a key's own limit "
         "wins. 0: unlimited.", "0", section="access"))

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
+from tts.services.voices import voices_named
+
 from .authentication import request_key
 from .models import ApiKey, AuditEntry
 
@@ -47,6 +49,13 @@ def note(*, reference: bytes | None = None, **fields) -> None:
         record.ref_sha256 = hashlib.sha256(reference).hexdigest()
     for name, value in fields.items():
         setattr(record, name, value)
+
+
+def note_voices(*, voice: str = "", gen_text: str = "") -> None:
+    """Record which saved voices a request used (its ``voice`` and its script's tags)."""
+    named = voices_named(voice=voice, gen_text=gen_text)
+    if named:
+        note(voice=",".join(named)[:100])
 
 
 def update_written(**fields) -> None:
@@ -129,7 +138,7 @@ def audited(action: str, *, text_field: str = "gen_text"):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(view, request, *args, **kwargs):
-            record = AuditRecord(action)
+            record = AuditRecord(action, voice=str(kwargs.get("voice_id", "")))
             token = _current.set(record)
             status, outcome = 500, "server_error"  # unless a reply says otherwise
             try:

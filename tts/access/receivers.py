@@ -10,7 +10,8 @@ from .audit import note, record_job, update_written
 @receiver(speech_generated, dispatch_uid="access.audit.speech_generated")
 def _speech_generated(sender, *, result, ref_audio: bytes, gen_text: str, voice: str = "",
                       **kwargs) -> None:
-    note(reference=ref_audio, model=result.model, text=gen_text, voice=voice or "",
+    # The voices used (the request's and its tags') were noted by the view (note_voices).
+    note(reference=ref_audio, model=result.model, text=gen_text,
          audio_seconds=float(result.duration))
 
 

@@ -1,6 +1,10 @@
 """Per-key (per client IP without keys) limits on generation: requests per minute, and seconds
 of generated audio in any 24 h. Both answer 429 with Retry-After. A key's own limit wins over
-the setting; 0 means unlimited."""
+the setting; 0 means unlimited.
+
+Every write counts too (voice create, update, delete; job submission): against the same
+per-minute budget as generation, or against a budget of its own when
+TTS_WRITE_RATE_LIMIT_PER_MINUTE is set. Reads (GET) are not limited here."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .authentication import request_key
@@ -39,10 +44,15 @@ class RequestRateThrottle(SimpleRateThrottle):
         who = f"key:{key.pk}" if key else f"ip:{self.get_ident(request)}"
         return f"throttle:{self.scope}:{who}"
 
-    def allow_request(self, request, view) -> bool:
+    what = "generation requests"
+
+    def limit(self, request) -> int:
         key = request_key(request)
-        limit = _limit(key.requests_per_minute if key else None,
-                       settings.TTS_RATE_LIMIT_PER_MINUTE)
+        return _limit(key.requests_per_minute if key else None,
+                      settings.TTS_RATE_LIMIT_PER_MINUTE)
+
+    def allow_request(self, request, view) -> bool:
+        limit = self.limit(request)
         if not limit:
             return True
         self.rate, self.num_requests, self.duration = f"{limit}/min", limit, 60
@@ -55,8 +65,33 @@ class RequestRateThrottle(SimpleRateThrottle):
             return True  # the limit fails open: a cache outage refuses nobody
         wait = max(1, math.ceil(self.wait() or 1))
         raise Throttled(wait=wait, detail=(
-            f"Rate limit of {limit} generation requests per minute reached; retry in {wait} s."),
+            f"Rate limit of {limit} {self.what} per minute reached; retry in {wait} s."),
             code="rate_limited")
+
+
+class WriteRateThrottle(RequestRateThrottle):
+    """Voice create/update/delete and job submissions. Without TTS_WRITE_RATE_LIMIT_PER_MINUTE
+    they share the generation budget (the same counter); with it, they have their own."""
+
+    what = "writes"
+
+    def get_cache_key(self, request, view) -> str:
+        if settings.TTS_WRITE_RATE_LIMIT_PER_MINUTE:
+            self.scope = "writes"
+        return super().get_cache_key(request, view)
+
+    def limit(self, request) -> int:
+        own = settings.TTS_WRITE_RATE_LIMIT_PER_MINUTE
+        if own:
+            return own
+        self.what = "generation requests and writes"
+        return super().limit(request)
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
 
 
 class AudioQuotaThrottle(BaseThrottle):

@@ -11,7 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited
+from tts.access.audit import audited, note_voices
 from tts.access.authentication import request_key, tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import jobs
@@ -144,9 +144,11 @@ class JobListView(BoundedUploadMixin, APIView):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = request.data.get("ref_audio")
+        job_request = serializer.job_request()
+        note_voices(voice=job_request.get("voice", ""), gen_text=job_request["gen_text"])
         job, created = jobs.job_submit(
             owner=owner_of(request), idempotency_key=key, tenant=tenant_of(request),
-            filename=getattr(upload, "name", "") or "", **serializer.job_request())
+            filename=getattr(upload, "name", "") or "", **job_request)
         response = job_reply(job, status_code=status.HTTP_202_ACCEPTED, located=True)
         if not created:
             response["Idempotent-Replayed"] = "true"

@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited
+from tts.access.audit import audited, note_voices
 from tts.access.authentication import is_admin_caller, tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
@@ -108,6 +108,7 @@ class GenerateView(BoundedUploadMixin, APIView):
             "options": serializer.generation_options(), "label": request.request_id,
             "tenant": tenant_of(request),
         }
+        note_voices(voice=data["voice"], gen_text=data["gen_text"])
         if data["stream"] or events:
             if events and output_format not in ("", "pcm"):
                 raise ValidationError({"output_format": [ErrorDetail(

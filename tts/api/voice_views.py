@@ -13,7 +13,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited, note
 from tts.access.authentication import tenant_of
+from tts.access.throttles import WriteRateThrottle
 from tts.services import voices
 
 from . import schema
@@ -96,6 +98,7 @@ class VoicePagination(PageNumberPagination):
 
 class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
     parser_classes = [MultiPartParser, JSONParser]
+    throttle_classes = [WriteRateThrottle]  # creations only: reads are not limited
     serializer_class = VoiceSerializer
     pagination_class = VoicePagination
 
@@ -127,6 +130,7 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
         responses={201: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                    **CREATE_ERRORS},
         examples=[CREATE_JSON_EXAMPLE], tags=["voices"])
+    @audited("voice_create", text_field="")
     def post(self, request):
         serializer_class = (VoiceCreateJsonSerializer
                             if request.content_type.startswith("application/json")
@@ -142,12 +146,14 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
             description=data.get("description", ""), ref_audio=audio,
             ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename,
             tenant=tenant_of(request))
+        note(voice=voice.id)
         body = VoiceSerializer(voice, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED,
                         headers={"Location": request.build_absolute_uri(f"{voice.id}/")})
 
 
 class VoiceDetailView(APIView):
+    throttle_classes = [WriteRateThrottle]  # updates and deletions
     @extend_schema(operation_id="tts_voices_retrieve", summary="One saved voice",
                    responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                               404: NOT_FOUND}, tags=["voices"])
@@ -166,6 +172,7 @@ class VoiceDetailView(APIView):
         responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                    400: UPDATE_INVALID, 404: NOT_FOUND, 503: schema.GENERATE_ERRORS[503]},
         tags=["voices"])
+    @audited("voice_update", text_field="")
     def patch(self, request, voice_id: str):
         serializer = VoiceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -181,6 +188,7 @@ class VoiceDetailView(APIView):
 
     @extend_schema(operation_id="tts_voices_destroy", summary="Delete a voice and its files",
                    responses={204: None, 404: NOT_FOUND}, tags=["voices"])
+    @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
         voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

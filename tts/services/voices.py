@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from tts.execution import executor
 from tts.models import Voice
 from tts.work.errors import Forbidden
-from tts.work.scripts import check_script, is_script
+from tts.work.scripts import MAIN, check_script, is_script, parse_script
 from tts.work.voices import (
     ANYONE,
     Tenant,
@@ -27,7 +27,7 @@ from tts.work.voices import (
 )
 
 __all__ = ["ANYONE", "Tenant", "voice_clip", "voice_create", "voice_delete", "voice_get",
-           "voice_list", "voice_share", "voice_update", "check_request_voices"]
+           "voice_list", "voice_share", "voice_update", "voices_named", "check_request_voices"]
 
 
 def voice_list(*, tenant: Tenant = ANYONE) -> QuerySet[Voice]:
@@ -96,3 +96,11 @@ def check_request_voices(*, voice: str = "", gen_text: str = "",
         voice_get(voice_id=voice, tenant=tenant)
     if is_script(gen_text):
         check_script(gen_text, tenant.visible())
+
+
+def voices_named(*, voice: str = "", gen_text: str = "") -> list[str]:
+    """The saved voices a request names, for the audit log: its ``voice``, then its tags."""
+    named = [voice] if voice else []
+    if is_script(gen_text):
+        named += sorted({segment.voice for segment in parse_script(gen_text)} - {MAIN} - {voice})
+    return named

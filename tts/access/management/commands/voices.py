@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tts.access.models import ApiKey
+from tts.access.models import ApiKey, AuditEntry
 from tts.models import Voice
 
 
@@ -31,6 +31,13 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         getattr(self, f"_{action}")(**options)
 
+    def _audit(self, action: str, voices, detail: str) -> None:
+        """Operators' changes are audited like the API's (who: the command line)."""
+        AuditEntry.objects.bulk_create(
+            AuditEntry(action=action, voice=voice_id[:100], request_id=f"manage.py voices "
+                       f"{detail}"[:64], status=200, outcome="ok")
+            for voice_id in voices.values_list("id", flat=True))
+
     def _list(self, **_):
         self.stdout.write(f"{'id':<40} {'owner':<9} shared")
         for voice in Voice.objects.order_by("id"):
@@ -49,11 +56,15 @@ class Command(BaseCommand):
         return found
 
     def _share(self, *, voice_id: list[str], **_):
-        count = self._voices(voice_id).update(shared=True)
+        voices = self._voices(voice_id)
+        self._audit("voice_share", voices, "share")
+        count = voices.update(shared=True)
         self.stdout.write(f"shared {count} voice(s)")
 
     def _unshare(self, *, voice_id: list[str], **_):
-        count = self._voices(voice_id).update(shared=False)
+        voices = self._voices(voice_id)
+        self._audit("voice_unshare", voices, "unshare")
+        count = voices.update(shared=False)
         self.stdout.write(f"unshared {count} voice(s)")
 
     def _assign(self, *, voice_id: list[str], key: str | None, nobody: bool,
@@ -64,5 +75,7 @@ class Command(BaseCommand):
             if found is None:
                 raise CommandError(f"no key with prefix {key!r}; see `manage.py apikeys list`")
             owner = found.prefix
-        count = self._voices(voice_id, all_unowned).update(owner=owner)
+        voices = self._voices(voice_id, all_unowned)
+        self._audit("voice_assign", voices, f"assign to {owner or 'nobody'}")
+        count = voices.update(owner=owner)
         self.stdout.write(f"assigned {count} voice(s) to {owner or 'nobody'}")
