@@ -172,6 +172,14 @@ class TTSSettings(BaseSettings):
         "Voice creations, updates and deletions and job submissions per minute per key (per "
         "client IP without keys). 0: they count against the generation limit above (the same "
         "budget); set, they have a budget of their own.", "0", section="access"))
+    voices_per_key: int = Field(0, ge=0, **_doc(
+        "Saved voices one key (or, without keys, all callers together) may keep; admin keys "
+        "are exempt. Over it a new voice is a 403 `voice_limit_reached`. 0: unlimited.", "0",
+        section="access"))
+    voice_storage_mb_per_key: float = Field(0.0, ge=0, **_doc(
+        "Megabytes of voice files (clips as uploaded and prepared references) one key may "
+        "keep; a new voice that would pass it is a 403 `voice_storage_limit_reached`. 0: "
+        "unlimited.", "0", section="access"))
     audio_seconds_per_day: float = Field(0.0, ge=0, **_doc(
         "Seconds of audio generated per key (or client IP) in any 24 h; a key's own limit "
         "wins. 0: unlimited.", "0", section="access"))

@@ -34,6 +34,9 @@ class Voice(models.Model):
     owner = models.CharField(max_length=16, blank=True, default="", db_index=True)
     #: Published by an admin: every caller may use it, only admins may change it.
     shared = models.BooleanField(default=False)
+    #: Bytes its files take (the clip as uploaded and the prepared reference): counted
+    #: against its owner's storage cap (TTS_VOICE_STORAGE_MB_PER_KEY).
+    stored_bytes = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

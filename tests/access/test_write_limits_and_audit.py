@@ -109,3 +109,51 @@ def test_every_voice_change_and_use_is_audited(client, settings, make_key, ref_w
     out = StringIO()
     call_command("export_audit", stdout=out)
     assert "voice_create" in out.getvalue() and "anna,bert" in out.getvalue()
+
+
+def test_voice_count_and_storage_caps_per_key_and_usage(client, settings, make_key, ref_wav):
+    settings.TTS_REQUIRE_API_KEY = True
+    settings.TTS_VOICES_PER_KEY = 2
+    _, raw = make_key("tenant")
+    who = {"HTTP_X_API_KEY": raw}
+    for voice_id in ("one", "two"):
+        assert client.post(VOICES, voice_body(ref_wav, voice_id), format="multipart",
+                           **who).status_code == 201
+    refused = client.post(VOICES, voice_body(ref_wav, "three"), format="multipart", **who)
+    assert refused.status_code == 403 and error_of(refused)["code"] == "voice_limit_reached"
+    usage = client.get("/api/tts/usage/", **who).json()
+    assert usage["voices"]["count"] == 2 and usage["voices"]["count_limit"] == 2
+    assert usage["voices"]["bytes"] > ref_wav.stat().st_size  # clip + prepared reference
+    # Another key has its own count; admin keys are exempt.
+    _, other = make_key("other")
+    assert client.post(VOICES, voice_body(ref_wav, "three"), format="multipart",
+                       HTTP_X_API_KEY=other).status_code == 201
+    _, admin = make_key("ops", is_admin=True)
+    for voice_id in ("a1", "a2", "a3"):
+        assert client.post(VOICES, voice_body(ref_wav, voice_id), format="multipart",
+                           HTTP_X_API_KEY=admin).status_code == 201
+    # Storage: a cap smaller than what one more clip needs.
+    settings.TTS_VOICES_PER_KEY = 0
+    used = usage["voices"]["bytes"]
+    settings.TTS_VOICE_STORAGE_MB_PER_KEY = (used + 1000) / 2**20
+    refused = client.post(VOICES, voice_body(ref_wav, "four"), format="multipart", **who)
+    assert refused.status_code == 403
+    assert error_of(refused)["code"] == "voice_storage_limit_reached"
+    assert client.delete(f"{VOICES}one/", **who).status_code == 204
+    assert client.post(VOICES, voice_body(ref_wav, "four"), format="multipart",
+                       **who).status_code == 201
+    assert AuditEntry.objects.filter(action="voice_create", outcome="voice_limit_reached",
+                                     status=403).exists()
+
+
+def test_usage_shows_the_audio_quota(client, settings, make_key, form):
+    settings.TTS_AUDIO_SECONDS_PER_DAY = 100
+    _, raw = make_key("tenant", requests_per_minute=7)
+    who = {"HTTP_X_API_KEY": raw}
+    before = client.get("/api/tts/usage/", **who).json()
+    assert before["requests_per_minute"] == 7 and before["audio_seconds_per_day"] == 100
+    assert before["audio_seconds_used"] == 0 and before["audio_seconds_left"] == 100
+    assert client.post(GENERATE, form(), **who).status_code == 200
+    after = client.get("/api/tts/usage/", **who).json()
+    assert after["audio_seconds_used"] > 0
+    assert after["audio_seconds_left"] == pytest.approx(100 - after["audio_seconds_used"])

@@ -94,6 +94,29 @@ class WriteRateThrottle(RequestRateThrottle):
 
 
 
+def audio_used(key, ident: str | None) -> float:
+    """Seconds of audio generated in the last 24 h by ``key`` (or, without one, the client
+    address ``ident``)."""
+    return _audio_entries(key, ident).aggregate(total=Sum("audio_seconds"))["total"] or 0.0
+
+
+def _audio_entries(key, ident: str | None):
+    entries = AuditEntry.objects.filter(created__gte=timezone.now() - DAY, audio_seconds__gt=0)
+    return (entries.filter(api_key=key) if key
+            else entries.filter(api_key__isnull=True, client_ip=ident))
+
+
+def limits_of(request) -> dict:
+    """The limits that apply to this request's key (or client address); None: unlimited."""
+    key = request_key(request)
+    rate = _limit(key.requests_per_minute if key else None, settings.TTS_RATE_LIMIT_PER_MINUTE)
+    audio = _limit(key.audio_seconds_per_day if key else None,
+                   settings.TTS_AUDIO_SECONDS_PER_DAY)
+    return {"requests_per_minute": rate or None,
+            "writes_per_minute": settings.TTS_WRITE_RATE_LIMIT_PER_MINUTE or rate or None,
+            "audio_seconds_per_day": audio or None}
+
+
 class AudioQuotaThrottle(BaseThrottle):
     """Sums the audit log: exact across workers and restarts. A request that starts under the
     quota may end over it by its own length."""
@@ -104,10 +127,7 @@ class AudioQuotaThrottle(BaseThrottle):
                        settings.TTS_AUDIO_SECONDS_PER_DAY)
         if not limit:
             return True
-        since = timezone.now() - DAY
-        entries = AuditEntry.objects.filter(created__gte=since, audio_seconds__gt=0)
-        entries = (entries.filter(api_key=key) if key
-                   else entries.filter(api_key__isnull=True, client_ip=self.get_ident(request)))
+        entries = _audio_entries(key, self.get_ident(request))
         used = entries.aggregate(total=Sum("audio_seconds"))["total"] or 0.0
         if used < limit:
             return True

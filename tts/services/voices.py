@@ -9,8 +9,9 @@ tools (management commands), never for a request.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from tts.execution import executor
 from tts.models import Voice
@@ -27,7 +28,8 @@ from tts.work.voices import (
 )
 
 __all__ = ["ANYONE", "Tenant", "voice_clip", "voice_create", "voice_delete", "voice_get",
-           "voice_list", "voice_share", "voice_update", "voices_named", "check_request_voices"]
+           "voice_list", "voice_share", "voice_update", "voice_usage", "voices_named",
+           "check_request_voices"]
 
 
 def voice_list(*, tenant: Tenant = ANYONE) -> QuerySet[Voice]:
@@ -41,10 +43,40 @@ def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "
     by the tenant's key."""
     if voice_id:
         check_free(voice_id)  # refused before the clip travels; checked again when saved
+    check_caps(tenant, incoming_bytes=len(ref_audio))
     created = executor().create_voice(
         name=name, ref_audio=ref_audio, consent=consent, ref_text=ref_text, voice_id=voice_id,
         description=description, filename=filename, owner=tenant.owner)
     return voice_get(voice_id=created)
+
+
+def voice_usage(tenant: Tenant) -> dict:
+    """The tenant's own voices: how many and how many bytes, against the caps."""
+    totals = Voice.objects.filter(owner=tenant.owner).aggregate(
+        count=Count("id"), stored=Sum("stored_bytes"))
+    limit_mb = settings.TTS_VOICE_STORAGE_MB_PER_KEY
+    return {"count": totals["count"] or 0,
+            "count_limit": None if tenant.admin else settings.TTS_VOICES_PER_KEY or None,
+            "bytes": totals["stored"] or 0,
+            "bytes_limit": None if tenant.admin or not limit_mb else int(limit_mb * 2**20)}
+
+
+def check_caps(tenant: Tenant, *, incoming_bytes: int) -> None:
+    """403 when one more voice (of about ``incoming_bytes``: the clip, before preparing)
+    would pass the tenant's count or storage cap. Admin keys are exempt."""
+    usage = voice_usage(tenant)
+    if usage["count_limit"] is not None and usage["count"] >= usage["count_limit"]:
+        raise Forbidden(f"This key keeps {usage['count']} voices, its limit "
+                        f"(TTS_VOICES_PER_KEY); delete one first.",
+                        code="voice_limit_reached", attr="id")
+    if (usage["bytes_limit"] is not None
+            and usage["bytes"] + incoming_bytes > usage["bytes_limit"]):
+        left = max(usage["bytes_limit"] - usage["bytes"], 0)
+        raise Forbidden(f"This voice ({incoming_bytes / 2**20:.2f} MB) would pass this key's "
+                        f"voice storage of {usage['bytes_limit'] / 2**20:g} MB "
+                        f"(TTS_VOICE_STORAGE_MB_PER_KEY; {left / 2**20:.2f} MB left); delete "
+                        "voices or send a shorter clip.", code="voice_storage_limit_reached",
+                        attr="ref_audio")
 
 
 def voice_update(*, voice_id: str, name: str | None = None, description: str | None = None,

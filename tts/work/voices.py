@@ -95,12 +95,12 @@ def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = ""
     try:
         saved.append(default_storage.save(f"{folder}/clip.{extension}",
                                           ContentFile(ref_audio)))
-        saved.append(default_storage.save(f"{folder}/reference.npz",
-                                          ContentFile(dump_reference(ref))))
+        prepared = dump_reference(ref)
+        saved.append(default_storage.save(f"{folder}/reference.npz", ContentFile(prepared)))
         with transaction.atomic():
             voice = Voice.objects.create(
                 id=voice_id, owner=owner, name=name, description=description,
-                consent=consent,
+                consent=consent, stored_bytes=len(ref_audio) + len(prepared),
                 clip=saved[0], prepared=saved[1],
                 clip_content_type=mimetypes.guess_type(f"x.{extension}")[0]
                 or "application/octet-stream",
@@ -129,8 +129,11 @@ def update_here(*, voice_id: str, name: str | None = None, description: str | No
         engine = get_engine()
         ref = engine.retext_reference(voice_reference(voice=voice), ref_text)
         old_prepared = voice.prepared.name
+        prepared = dump_reference(ref)
+        old_size = _size(old_prepared)
         voice.prepared = default_storage.save(f"{VOICE_FOLDER}/{voice.id}/reference.npz",
-                                              ContentFile(dump_reference(ref)))
+                                              ContentFile(prepared))
+        voice.stored_bytes = max(voice.stored_bytes - old_size, 0) + len(prepared)
         voice.reference_key = uuid.uuid4().hex
         for field, value in _reference_fields(ref).items():
             setattr(voice, field, value)
@@ -191,6 +194,13 @@ def _derive_id(name: str) -> str:
         number += 1
         candidate = f"{base}-{number}"
     return candidate
+
+
+def _size(name: str) -> int:
+    try:
+        return default_storage.size(name) if name else 0
+    except OSError:
+        return 0
 
 
 def clip_extension(filename: str) -> str:
