@@ -20,6 +20,7 @@ from tts.services.voices import voices_named
 
 from .authentication import request_key
 from .models import ApiKey, AuditEntry
+from .throttles import release
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class AuditRecord:
     audio_seconds: float = 0.0
     #: The row, once written (a stream completes it later, from its worker thread).
     entry_id: int | None = None
+    #: A stream's quota reservation, settled when the stream ends (tts.access.throttles).
+    reservation_id: int | None = None
 
 
 _current: contextvars.ContextVar[AuditRecord | None] = contextvars.ContextVar(
@@ -69,7 +72,18 @@ def update_written(**fields) -> None:
     except Exception:  # the audio went out; a missing log line is logged, not raised
         logger.exception("could not complete the audit entry %s", record.entry_id)
     finally:
+        release(record.reservation_id)  # the row now counts the real seconds
+        record.reservation_id = None
         connection.close()  # this thread is not a request: nobody else closes it
+
+
+def release_stream() -> None:
+    """A stream that ended without its summary (abandoned): what it held is released."""
+    record = _current.get()
+    if record is not None and record.reservation_id:
+        release(record.reservation_id)
+        record.reservation_id = None
+        connection.close()
 
 
 def client_ip(request) -> str | None:
@@ -141,6 +155,7 @@ def audited(action: str, *, text_field: str = "gen_text"):
             record = AuditRecord(action, voice=str(kwargs.get("voice_id", "")))
             token = _current.set(record)
             status, outcome = 500, "server_error"  # unless a reply says otherwise
+            response = None
             try:
                 try:
                     response = method(view, request, *args, **kwargs)
@@ -152,6 +167,11 @@ def audited(action: str, *, text_field: str = "gen_text"):
                 return response
             finally:
                 write(request, record, status=status, outcome=outcome, text_field=text_field)
+                reservation = getattr(request, "_audio_reservation", None)
+                if reservation and status < 400 and getattr(response, "streaming", False):
+                    record.reservation_id = reservation  # settled when the stream ends
+                else:
+                    release(reservation)  # the row has the real seconds, or none were made
                 _current.reset(token)
 
         return wrapper

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from tts.access.audit import audited, note_voices
 from tts.access.authentication import request_key, tenant_of
-from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle, hold_for_job
 from tts.services import jobs
 from tts.services.generation import OUTPUT_FORMATS
 
@@ -149,6 +149,8 @@ class JobListView(BoundedUploadMixin, APIView):
         job, created = jobs.job_submit(
             owner=owner_of(request), idempotency_key=key, tenant=tenant_of(request),
             filename=getattr(upload, "name", "") or "", **job_request)
+        if created:
+            hold_for_job(request, str(job.id))  # its quota reservation lasts until it ends
         response = job_reply(job, status_code=status.HTTP_202_ACCEPTED, located=True)
         if not created:
             response["Idempotent-Replayed"] = "true"

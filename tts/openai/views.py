@@ -145,6 +145,7 @@ SPEECH_HEADERS = (("X-Model", str, "Model that speaks."),
 
 class SpeechView(OpenAIView):
     parser_classes = [JSONParser]
+    quota_text_field = "input"  # what the audio quota estimates from
     throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]  # the same budget as /api/tts
 
     @extend_schema(
