@@ -180,6 +180,10 @@ class TTSSettings(BaseSettings):
         "Megabytes of voice files (clips as uploaded and prepared references) one key may "
         "keep; a new voice that would pass it is a 403 `voice_storage_limit_reached`. 0: "
         "unlimited.", "0", section="access"))
+    jobs_per_key: int = Field(0, ge=0, **_doc(
+        "Jobs one key (or, without keys, all anonymous callers together) may have queued or "
+        "running at once; admin keys are exempt. One more is a 429 `too_many_jobs`. 0: no "
+        "cap.", "0", section="access"))
     audio_seconds_per_day: float = Field(0.0, ge=0, **_doc(
         "Seconds of audio generated per key (or client IP) in any 24 h; a key's own limit "
         "wins. 0: unlimited.", "0", section="access"))

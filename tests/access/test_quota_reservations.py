@@ -94,3 +94,40 @@ def test_a_refused_or_failed_request_holds_nothing(client, make_key, jobs_stay_q
                           HTTP_X_API_KEY=raw)
     assert invalid.status_code == 400  # no voice and no clip: admitted, then refused
     assert not AudioReservation.objects.exists()
+
+
+def test_a_keys_concurrent_jobs_are_capped_in_parallel_too(make_key, settings,
+                                                           jobs_stay_queued, ref_wav):
+    settings.TTS_JOBS_PER_KEY = 2
+    _, raw = make_key("busy")
+    start = threading.Barrier(8)
+    codes: list[int] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            codes.append(APIClient().post(JOBS, {"gen_text": TEXT, "ref_text": "Words.",
+                                                 "nfe_step": 4,
+                                                 "ref_audio": ref_wav.open("rb")},
+                                          format="multipart", HTTP_X_API_KEY=raw).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [202, 202] + [429] * 6, codes
+    client = APIClient()
+    refused = client.post(JOBS, {"gen_text": TEXT, "ref_text": "Words.", "nfe_step": 4,
+                                 "ref_audio": ref_wav.open("rb")}, format="multipart",
+                          HTTP_X_API_KEY=raw)
+    assert refused.status_code == 429 and error_of(refused)["code"] == "too_many_jobs"
+    usage = client.get("/api/tts/usage/", HTTP_X_API_KEY=raw).json()
+    assert (usage["jobs_active"], usage["jobs_limit"]) == (2, 2)
+    # Another key has its own count.
+    _, other = make_key("other")
+    assert client.post(JOBS, {"gen_text": TEXT, "ref_text": "Words.", "nfe_step": 4,
+                              "ref_audio": ref_wav.open("rb")}, format="multipart",
+                       HTTP_X_API_KEY=other).status_code == 202

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -148,6 +149,7 @@ class JobListView(BoundedUploadMixin, APIView):
         note_voices(voice=job_request.get("voice", ""), gen_text=job_request["gen_text"])
         job, created = jobs.job_submit(
             owner=owner_of(request), idempotency_key=key, tenant=tenant_of(request),
+            max_active=0 if tenant_of(request).admin else settings.TTS_JOBS_PER_KEY,
             filename=getattr(upload, "name", "") or "", **job_request)
         if created:
             hold_for_job(request, str(job.id))  # its quota reservation lasts until it ends

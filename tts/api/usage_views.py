@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 
 from tts.access.authentication import request_key, tenant_of
 from tts.access.throttles import audio_used, limits_of
-from tts.services import voices
+from tts.services import jobs, voices
 
 
 class VoiceUsageSerializer(serializers.Serializer):
@@ -31,6 +32,9 @@ class UsageSerializer(serializers.Serializer):
     audio_seconds_per_day = serializers.FloatField(allow_null=True)
     audio_seconds_used = serializers.FloatField(help_text="In the last 24 h.")
     audio_seconds_left = serializers.FloatField(allow_null=True)
+    jobs_active = serializers.IntegerField(help_text="Your jobs queued or running now.")
+    jobs_limit = serializers.IntegerField(allow_null=True, help_text="TTS_JOBS_PER_KEY; null: "
+                                          "no cap.")
     voices = VoiceUsageSerializer()
 
 
@@ -49,5 +53,7 @@ class UsageView(APIView):
         body = {"key": key.prefix if key else None, "admin": tenant.admin, **limits,
                 "audio_seconds_used": round(used, 3),
                 "audio_seconds_left": None if quota is None else round(max(quota - used, 0), 3),
+                "jobs_active": jobs.active_jobs(owner=key.prefix if key else ""),
+                "jobs_limit": None if tenant.admin else settings.TTS_JOBS_PER_KEY or None,
                 "voices": voices.voice_usage(tenant)}
         return Response(UsageSerializer(body).data)

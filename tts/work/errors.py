@@ -26,6 +26,12 @@ class Forbidden(EngineError):
     code = "forbidden"
 
 
+class LimitReached(EngineError):
+    """The caller's own cap (not the server's capacity) refuses this now: a 429."""
+
+    code = "limit_reached"
+
+
 class InvalidInput(EngineError):
     """The request is well-formed but cannot be carried out as asked (names ``attr``)."""
 

@@ -46,3 +46,9 @@ def job_audio(*, job_id: str, owner: str | None = "", output_format: str = "wav"
         samples, rate = sf.read(handle, dtype="float32")
     spec = audio.OUTPUT_FORMATS[output_format]
     return job, audio.encode(samples, rate, output_format), spec.content_type
+
+
+def active_jobs(*, owner: str) -> int:
+    """How many of ``owner``'s jobs are queued or running."""
+    return Job.objects.filter(owner=owner, status__in=(Job.Status.QUEUED,
+                                                       Job.Status.RUNNING)).count()
