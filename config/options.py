@@ -168,6 +168,22 @@ class TTSSettings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0, **_doc(
         "Generation requests per minute per key (per client IP without keys); a key's own "
         "limit wins. 0: unlimited.", "0", section="access"))
+    write_rate_limit_per_minute: int = Field(0, ge=0, **_doc(
+        "Voice creations, updates and deletions and job submissions per minute per key (per "
+        "client IP without keys). 0: they count against the generation limit above (the same "
+        "budget); set, they have a budget of their own.", "0", section="access"))
+    voices_per_key: int = Field(0, ge=0, **_doc(
+        "Saved voices one key (or, without keys, all callers together) may keep; admin keys "
+        "are exempt. Over it a new voice is a 403 `voice_limit_reached`. 0: unlimited.", "0",
+        section="access"))
+    voice_storage_mb_per_key: float = Field(0.0, ge=0, **_doc(
+        "Megabytes of voice files (clips as uploaded and prepared references) one key may "
+        "keep; a new voice that would pass it is a 403 `voice_storage_limit_reached`. 0: "
+        "unlimited.", "0", section="access"))
+    jobs_per_key: int = Field(0, ge=0, **_doc(
+        "Jobs one key (or, without keys, all anonymous callers together) may have queued or "
+        "running at once; admin keys are exempt. One more is a 429 `too_many_jobs`. 0: no "
+        "cap.", "0", section="access"))
     audio_seconds_per_day: float = Field(0.0, ge=0, **_doc(
         "Seconds of audio generated per key (or client IP) in any 24 h; a key's own limit "
         "wins. 0: unlimited.", "0", section="access"))
@@ -177,6 +193,12 @@ class TTSSettings(BaseSettings):
     audit_store_text: bool = Field(False, **_doc(
         "Also keep the generated text in the audit log (normally only its length).", "`0`",
         section="access"))
+    admin_login_attempts: int = Field(5, ge=1, **_doc(
+        "Wrong passwords in a row at `/admin/` before that user name from that address is "
+        "locked out (django-axes).", "5", section="access"))
+    admin_lockout_minutes: float = Field(15.0, gt=0, **_doc(
+        "How long an admin lock-out lasts; `manage.py axes_reset` lifts them all at once.",
+        "15", section="access"))
     metrics_token: str = Field("", **_doc(
         "When set, `/metrics` needs `Authorization: Bearer <token>`.", "unset (open)",
         section="access"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -92,11 +93,14 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "tts",
     "tts.access",
+    "axes",  # admin login throttling (TTS_ADMIN_LOGIN_ATTEMPTS)
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "tts.observability.request_ids.RequestIdMiddleware",
+    # A Host outside ALLOWED_HOSTS: a JSON 400 and one WARNING line (no traceback).
+    "tts.web.hosts.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,7 +111,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# /admin/ logins: django-axes counts failures per user name and client address and locks that
+# pair out for a while (a 429), so passwords cannot be guessed at speed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = TTS.admin_login_attempts
+AXES_COOLOFF_TIME = timedelta(minutes=TTS.admin_lockout_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = TTS.num_proxies or None
+
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -20,5 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "tts.web.errors.bad_request"
 handler404 = "tts.web.errors.not_found"
 handler500 = "tts.web.errors.server_error"

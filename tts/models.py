@@ -28,6 +28,15 @@ class Voice(models.Model):
     clip_content_type = models.CharField(max_length=100, default="application/octet-stream")
     #: New whenever the prepared reference changes: keys the in-process cache.
     reference_key = models.CharField(max_length=32)
+    #: The API key's prefix that created it; "" when none did (keys off, or a voice from
+    #: before voices had owners): such a voice is seen and used by every caller and changed
+    #: by callers without a key and by admin keys (tts.work.voices.Tenant).
+    owner = models.CharField(max_length=16, blank=True, default="", db_index=True)
+    #: Published by an admin: every caller may use it, only admins may change it.
+    shared = models.BooleanField(default=False)
+    #: Bytes its files take (the clip as uploaded and the prepared reference): counted
+    #: against its owner's storage cap (TTS_VOICE_STORAGE_MB_PER_KEY).
+    stored_bytes = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

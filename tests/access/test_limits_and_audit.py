@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import time
 from io import StringIO
 
 import pytest
@@ -46,19 +47,25 @@ def test_a_key_with_limit_zero_is_unlimited(client, settings, make_key):
         assert client.post(GENERATE, {}, HTTP_X_API_KEY=free).status_code == 400
 
 
+#: "Hello from the tests." (21 bytes) reserves 21 / 12 = 1.75 s at admission: a quota just
+#: above it admits one such request, and refuses the next once the first made any audio.
+ONE_REQUEST = 1.76
+
+
 def test_daily_audio_quota_per_key(client, form, make_key):
-    key, raw = make_key("quota", audio_seconds_per_day=0.2)
+    key, raw = make_key("quota", audio_seconds_per_day=ONE_REQUEST)
     first = client.post(GENERATE, form(), HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert first.status_code == 200
-    assert first.json()["duration"] > 0.2
+    assert first.json()["duration"] > 0.01
     second = client.post(GENERATE, form(), HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert_throttled(second, "audio_quota_exceeded", at_most=24 * 3600)
     assert int(second["Retry-After"]) > 23 * 3600  # the first generation leaves the window
-    assert "0.2 s of generated audio per 24 h" in error_of(second)["detail"]
+    assert "1.76 s of generated audio per 24 h" in error_of(second)["detail"]
+    assert "left" in error_of(second)["detail"]
 
 
 def test_daily_audio_quota_per_ip_without_keys(client, settings, form):
-    settings.TTS_AUDIO_SECONDS_PER_DAY = 0.2
+    settings.TTS_AUDIO_SECONDS_PER_DAY = ONE_REQUEST
     assert client.post(GENERATE, form()).status_code == 200
     assert_throttled(client.post(GENERATE, form()), "audio_quota_exceeded", at_most=86400)
     assert client.post(GENERATE, form(), REMOTE_ADDR="10.0.0.7").status_code == 200
@@ -115,13 +122,20 @@ def test_export_audit_as_csv_and_json_lines(client, form, make_key):
 @pytest.mark.django_db(transaction=True)  # the stream's worker thread writes with its own
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")  # connection
 def test_streamed_audio_is_audited_and_counts_against_the_quota(client, form, make_key):
-    key, raw = make_key("streamer", audio_seconds_per_day=0.2)
+    from tts.access.models import AudioReservation
+
+    key, raw = make_key("streamer", audio_seconds_per_day=ONE_REQUEST)
     streamed = client.post(GENERATE, form(stream="true"), HTTP_X_API_KEY=raw,
                            HTTP_ACCEPT="audio/wav")
     assert streamed.status_code == 200 and streamed.streaming
+    assert AudioReservation.objects.filter(api_key=key).count() == 1  # held while it streams
     assert len(b"".join(streamed)) > 1000
     entry = AuditEntry.objects.get(api_key=key)
-    assert entry.model == "tiny-f5" and entry.audio_seconds > 0.2
+    assert entry.model == "tiny-f5" and entry.audio_seconds > 0.01
+    deadline = time.monotonic() + 10  # settled by the stream's end, in its worker thread
+    while AudioReservation.objects.filter(api_key=key).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not AudioReservation.objects.filter(api_key=key).exists()
     assert_throttled(client.post(GENERATE, form(stream="true"), HTTP_X_API_KEY=raw),
                      "audio_quota_exceeded", at_most=86400)
 

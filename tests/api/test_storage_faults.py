@@ -105,9 +105,14 @@ def test_a_full_database_is_recognised_as_full_storage():
 
 def test_readiness_turns_503_with_the_reason_and_health_shows_free_space(client, settings,
                                                                          disk):
+    from tts.access.models import ApiKey
+
     health = client.get("/api/tts/health/").json()
     assert set(health["storage"]) == {"data", "media"}
-    assert health["storage"]["media"]["path"] == settings.MEDIA_ROOT
+    assert "path" not in health["storage"]["media"]  # paths only for admin callers
+    _, admin = ApiKey.objects.create_key(name="ops", is_admin=True)
+    full = client.get("/api/tts/health/", HTTP_AUTHORIZATION=f"Bearer {admin}").json()
+    assert full["storage"]["media"]["path"] == settings.MEDIA_ROOT
     assert 0 < health["storage"]["media"]["free_mb"] <= health["storage"]["media"]["total_mb"]
     settings.TTS_MIN_FREE_MB = 1
     disk.fill(leave=512 * 1024)

@@ -16,8 +16,11 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
+from tts.services.voices import voices_named
+
 from .authentication import request_key
 from .models import ApiKey, AuditEntry
+from .throttles import release
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ class AuditRecord:
     audio_seconds: float = 0.0
     #: The row, once written (a stream completes it later, from its worker thread).
     entry_id: int | None = None
+    #: A stream's quota reservation, settled when the stream ends (tts.access.throttles).
+    reservation_id: int | None = None
 
 
 _current: contextvars.ContextVar[AuditRecord | None] = contextvars.ContextVar(
@@ -49,6 +54,13 @@ def note(*, reference: bytes | None = None, **fields) -> None:
         setattr(record, name, value)
 
 
+def note_voices(*, voice: str = "", gen_text: str = "") -> None:
+    """Record which saved voices a request used (its ``voice`` and its script's tags)."""
+    named = voices_named(voice=voice, gen_text=gen_text)
+    if named:
+        note(voice=",".join(named)[:100])
+
+
 def update_written(**fields) -> None:
     """Complete the already written row of the current record (the worker thread of a stream
     runs in a copy of the request's context, so it sees the same record)."""
@@ -60,7 +72,18 @@ def update_written(**fields) -> None:
     except Exception:  # the audio went out; a missing log line is logged, not raised
         logger.exception("could not complete the audit entry %s", record.entry_id)
     finally:
+        release(record.reservation_id)  # the row now counts the real seconds
+        record.reservation_id = None
         connection.close()  # this thread is not a request: nobody else closes it
+
+
+def release_stream() -> None:
+    """A stream that ended without its summary (abandoned): what it held is released."""
+    record = _current.get()
+    if record is not None and record.reservation_id:
+        release(record.reservation_id)
+        record.reservation_id = None
+        connection.close()
 
 
 def client_ip(request) -> str | None:
@@ -129,9 +152,10 @@ def audited(action: str, *, text_field: str = "gen_text"):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(view, request, *args, **kwargs):
-            record = AuditRecord(action)
+            record = AuditRecord(action, voice=str(kwargs.get("voice_id", "")))
             token = _current.set(record)
             status, outcome = 500, "server_error"  # unless a reply says otherwise
+            response = None
             try:
                 try:
                     response = method(view, request, *args, **kwargs)
@@ -143,6 +167,11 @@ def audited(action: str, *, text_field: str = "gen_text"):
                 return response
             finally:
                 write(request, record, status=status, outcome=outcome, text_field=text_field)
+                reservation = getattr(request, "_audio_reservation", None)
+                if reservation and status < 400 and getattr(response, "streaming", False):
+                    record.reservation_id = reservation  # settled when the stream ends
+                else:
+                    release(reservation)  # the row has the real seconds, or none were made
                 _current.reset(token)
 
         return wrapper

@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 
 from tts.observability.request_ids import bind_key_id
+from tts.work.voices import Tenant
 
 from .models import ApiKey
 
@@ -43,14 +44,44 @@ def request_key(request) -> ApiKey | None:
 
 
 def key_from_request(request) -> str | None:
-    """The key the client sent, or None."""
+    """The key the client sent, or None. Two different keys in one request (a Bearer token
+    and another X-API-Key) are a 400: the server never guesses which one was meant."""
+    sent = _sent_keys(request)
+    if len(set(sent)) > 1:
+        raise exceptions.ParseError(
+            "This request carries two different credentials (Authorization and X-API-Key); "
+            "send one key only.", code="conflicting_credentials")
+    return sent[0] if sent else None
+
+
+def _sent_keys(request) -> list[str]:
+    sent = []
     header = get_authorization_header(request).decode("latin-1").strip()
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() in SCHEMES and value.strip():
-            return value.strip()
+            sent.append(value.strip())
     value = request.META.get("HTTP_X_API_KEY", "").strip()
-    return value or None
+    if value:
+        sent.append(value)
+    return sent
+
+
+def is_admin_caller(request) -> bool:
+    """Whether this request comes from an operator: a valid admin key (``apikeys create
+    --admin``) or a staff user signed in to /admin/. Never raises: views open to everyone
+    (health, readiness) use it to decide how much to show."""
+    key = request_key(request)
+    if key is None:
+        try:
+            raw = key_from_request(request)
+            key = check_key(raw) if raw else None
+        except exceptions.APIException:
+            key = None
+    if key is not None and key.is_admin:
+        return True
+    user = getattr(getattr(request, "_request", request), "user", None)
+    return bool(getattr(user, "is_staff", False) and getattr(user, "is_active", False))
 
 
 def issued_prefix(raw: str) -> bool:
@@ -101,3 +132,12 @@ class ApiKeyRequired(BasePermission):
             return True
         raise exceptions.NotAuthenticated(f"This server requires an API key; {HOW}.",
                                           code="api_key_required")
+
+
+def tenant_of(request) -> Tenant:
+    """Whose voices this request may see and change: its key's (an admin key: everyone's);
+    without a key, the unowned ones (keys off: every voice, as before keys existed)."""
+    key = request_key(request)
+    if key is None:
+        return Tenant()
+    return Tenant(owner=key.prefix, admin=key.is_admin)

@@ -11,6 +11,10 @@ class ApiKey(AbstractAPIKey):
 
     objects = APIKeyManager()
 
+    is_admin = models.BooleanField(
+        default=False,
+        help_text="Manages every tenant's voices and jobs, publishes shared voices and sees "
+                  "health and readiness in full (`apikeys create --admin`).")
     requests_per_minute = models.PositiveIntegerField(
         null=True, blank=True,
         help_text="Generation requests per minute; empty uses TTS_RATE_LIMIT_PER_MINUTE, "
@@ -53,3 +57,21 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+
+class AudioReservation(models.Model):
+    """Seconds of audio a request admitted now may make, held against its key's (or client
+    address's) daily quota until the real duration is known: settled (deleted, the audit row
+    then carries the real seconds) when it ends, released when it fails or is cancelled.
+    One a server lost (a crash mid-request) stops counting after an hour."""
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="reservations")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    seconds = models.FloatField()
+    #: Held for a job until it finishes (tts.models.Job's id).
+    job_id = models.CharField(max_length=36, blank=True, default="", db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.seconds:g} s held since {self.created:%Y-%m-%d %H:%M:%S}"

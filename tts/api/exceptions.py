@@ -58,6 +58,10 @@ def to_api_exception(exc: engine.EngineError) -> exceptions.APIException:
         return ResourceNotFound(exc.message, code=exc.code)
     if isinstance(exc, service.Conflict):
         return ResourceConflict(exc.message, code=exc.code)
+    if isinstance(exc, service.LimitReached):
+        return exceptions.Throttled(wait=exc.retry_after, detail=exc.message, code=exc.code)
+    if isinstance(exc, service.Forbidden):
+        return exceptions.PermissionDenied(exc.message, code=exc.code)
     if isinstance(exc, (engine.InvalidReferenceAudio, engine.InvalidReferenceText,
                         engine.GenerationFailed, service.InvalidInput)):
         return ValidationError({exc.attr or "non_field_errors": [ErrorDetail(exc.message,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,9 +12,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited
-from tts.access.authentication import request_key
-from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
+from tts.access.audit import audited, note_voices
+from tts.access.authentication import request_key, tenant_of
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle, hold_for_job
 from tts.services import jobs
 from tts.services.generation import OUTPUT_FORMATS
 
@@ -70,6 +71,12 @@ def owner_of(request) -> str:
     return key.prefix if key is not None else ""
 
 
+def jobs_seen_by(request) -> str | None:
+    """Whose jobs this request reads and cancels: its key's; an admin key's, everyone's."""
+    key = request_key(request)
+    return None if key is not None and key.is_admin else owner_of(request)
+
+
 def job_reply(job, *, status_code: int = status.HTTP_200_OK, located: bool = False
               ) -> Response:
     """The job as JSON; ``located`` adds its ``Location`` (a new submission)."""
@@ -101,7 +108,8 @@ class JobListView(BoundedUploadMixin, APIView):
     def get(self, request):
         query = _ListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        found = jobs.job_list(owner=owner_of(request), status=query.validated_data["status"])
+        found = jobs.job_list(owner=jobs_seen_by(request),
+                              status=query.validated_data["status"])
         page = found[: query.validated_data["limit"]]
         return Response(JobListSerializer({
             "count": found.count(), "results": [jobs.job_document(job) for job in page]}).data)
@@ -137,9 +145,14 @@ class JobListView(BoundedUploadMixin, APIView):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = request.data.get("ref_audio")
+        job_request = serializer.job_request()
+        note_voices(voice=job_request.get("voice", ""), gen_text=job_request["gen_text"])
         job, created = jobs.job_submit(
-            owner=owner_of(request), idempotency_key=key,
-            filename=getattr(upload, "name", "") or "", **serializer.job_request())
+            owner=owner_of(request), idempotency_key=key, tenant=tenant_of(request),
+            max_active=0 if tenant_of(request).admin else settings.TTS_JOBS_PER_KEY,
+            filename=getattr(upload, "name", "") or "", **job_request)
+        if created:
+            hold_for_job(request, str(job.id))  # its quota reservation lasts until it ends
         response = job_reply(job, status_code=status.HTTP_202_ACCEPTED, located=True)
         if not created:
             response["Idempotent-Replayed"] = "true"
@@ -157,7 +170,7 @@ class JobDetailView(APIView):
                    responses={200: OpenApiResponse(JobSerializer, examples=[JOB_EXAMPLE]),
                               404: JOB_NOT_FOUND}, tags=["jobs"])
     def get(self, request, job_id: str):
-        return job_reply(jobs.job_get(job_id=job_id, owner=owner_of(request)))
+        return job_reply(jobs.job_get(job_id=job_id, owner=jobs_seen_by(request)))
 
     @extend_schema(operation_id="cancelJob", summary="Cancel a job",
                    description="A queued job is cancelled at once; a running one stops within "
@@ -169,7 +182,7 @@ class JobDetailView(APIView):
                                   "The job has already succeeded; nothing to cancel.", "id"))},
                    tags=["jobs"])
     def delete(self, request, job_id: str):
-        job = jobs.job_cancel(job_id=job_id, owner=owner_of(request))
+        job = jobs.job_cancel(job_id=job_id, owner=jobs_seen_by(request))
         return job_reply(job, status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -198,7 +211,7 @@ class JobAudioView(APIView):
         tags=["jobs"])
     def get(self, request, job_id: str):
         output_format = self._output_format(request)
-        job, data, content_type = jobs.job_audio(job_id=job_id, owner=owner_of(request),
+        job, data, content_type = jobs.job_audio(job_id=job_id, owner=jobs_seen_by(request),
                                                  output_format=output_format)
         response = HttpResponse(data, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="job-{job.id}.{output_format}"'

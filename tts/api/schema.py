@@ -198,7 +198,9 @@ def server_facts(request=None) -> dict[str, str]:
              "unknown_model_detail": "Unknown model 'F6' (see GET /api/tts/models/).",
              "unavailable_detail": GENERIC_UNAVAILABLE, "example_voice": FALLBACK_VOICE}
     try:
-        saved = voices.voice_list().order_by("created_at").values_list("id", flat=True).first()
+        # Only a voice every caller may use (unowned or shared): the docs are open to all.
+        saved = (voices.voice_list(tenant=voices.Tenant()).order_by("created_at")
+                 .values_list("id", flat=True).first())
     except DatabaseError:  # `manage.py spectacular` before `migrate`
         saved = None
     facts["example_voice"] = saved or FALLBACK_VOICE

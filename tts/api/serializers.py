@@ -420,7 +420,7 @@ class TorchBuildSerializer(serializers.Serializer):
 
 
 class WorkerSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="host:pid")
+    name = serializers.CharField(help_text="host:pid for admin callers; worker-N for others.")
     models = serializers.ListField(child=serializers.CharField(), help_text="Models it serves.")
     ready = serializers.BooleanField(help_text="Its default model is loaded and warm.")
     device = serializers.CharField(allow_null=True)
@@ -429,7 +429,8 @@ class WorkerSerializer(serializers.Serializer):
 
 
 class StorageSerializer(serializers.Serializer):
-    path = serializers.CharField()
+    path = serializers.CharField(required=False,
+                                 help_text="Shown to admin callers only (an admin key).")
     free_mb = serializers.FloatField(allow_null=True)
     total_mb = serializers.FloatField(allow_null=True)
 

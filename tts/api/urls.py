@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import job_views, views, voice_views
+from . import job_views, usage_views, views, voice_views
 
 
 def unslashed(view: type) -> object:
@@ -17,6 +17,7 @@ urlpatterns = [
     path("models/<str:model_id>/", views.ModelDetailView.as_view(), name="tts-model"),
     path("health/", views.HealthView.as_view(), name="tts-health"),
     path("health/ready/", views.ReadinessView.as_view(), name="tts-ready"),
+    path("usage/", usage_views.UsageView.as_view(), name="tts-usage"),
     path("jobs/", job_views.JobListView.as_view(), name="tts-jobs"),
     path("jobs", unslashed(job_views.JobListView)),
     path("jobs/<str:job_id>/", job_views.JobDetailView.as_view(), name="tts-job"),

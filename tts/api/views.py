@@ -13,7 +13,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited
+from tts.access.audit import audited, note_voices
+from tts.access.authentication import is_admin_caller, tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
 from tts.services import catalog, health
 from tts.services.generation import SpeechResult, StreamSession, speech_generate, speech_stream
@@ -105,7 +106,9 @@ class GenerateView(BoundedUploadMixin, APIView):
             "model_id": data["model"], "ref_audio": data.get("ref_audio"),
             "ref_text": data["ref_text"], "voice": data["voice"], "gen_text": data["gen_text"],
             "options": serializer.generation_options(), "label": request.request_id,
+            "tenant": tenant_of(request),
         }
+        note_voices(voice=data["voice"], gen_text=data["gen_text"])
         if data["stream"] or events:
             if events and output_format not in ("", "pcm"):
                 raise ValidationError({"output_format": [ErrorDetail(
@@ -214,7 +217,9 @@ class HealthView(APIView):
                                "run on with its name, memory and precision; the PyTorch build "
                                "(CUDA version, whether a GPU is usable); `warnings` an operator "
                                "must act on (e.g. a CUDA build with no usable GPU); execution "
-                               "mode, loaded models, queue depth, uptime.",
+                               "mode, loaded models, queue depth, uptime. Without an admin key "
+                               "(or an admin session) file paths, URLs and worker host names "
+                               "are left out.",
                    responses={200: HealthSerializer,
                               503: schema.error("Cannot take work.", (
                                   "Broken configuration", "server_error",
@@ -222,7 +227,8 @@ class HealthView(APIView):
                                   "The model configuration does not load: ...", None))},
                    tags=["operations"])
     def get(self, request):
-        return Response(HealthSerializer(health.health_status()).data)
+        full = is_admin_caller(request)
+        return Response(HealthSerializer(health.health_status(full=full)).data)
 
 
 class ReadinessView(APIView):
@@ -231,7 +237,8 @@ class ReadinessView(APIView):
 
     @extend_schema(operation_id="getReadiness", summary="Readiness",
                    description="200 once the default model is loaded and warm; 503 (with the "
-                               "reason) before that, or when its weights are unavailable.",
+                               "reason) before that, or when its weights are unavailable. The "
+                               "reason names no file path or host unless an admin key asks.",
                    responses={200: ReadinessSerializer,
                               503: schema.error("Not ready.", (
                                   "Loading", "server_error", "not_ready",
@@ -239,7 +246,7 @@ class ReadinessView(APIView):
                                   "start with TTS_PRELOAD.", None))},
                    tags=["operations"])
     def get(self, request):
-        state = health.readiness()
+        state = health.readiness(full=is_admin_caller(request))
         if not state.ready:
             raise ServiceUnavailable(state.reason, code="not_ready", wait=10)
         return Response(ReadinessSerializer({"status": "ready",

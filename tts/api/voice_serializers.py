@@ -92,6 +92,9 @@ class VoiceUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     description = _description_field()
     ref_text = _ref_text_field("A corrected transcript of the kept clip; the prepared "
                                "reference is rebuilt with it. Empty: transcribe it again.")
+    shared = serializers.BooleanField(
+        required=False, help_text="Admin keys only: true publishes the voice to every key "
+                                  "(usable by all, changeable by admins only).")
 
 
 class VoiceSerializer(serializers.Serializer):
@@ -103,6 +106,9 @@ class VoiceSerializer(serializers.Serializer):
     duration = serializers.FloatField(help_text="Seconds of reference audio used.")
     ref_clip = ClipSerializer(help_text="Which part of the uploaded clip is used.")
     consent = serializers.CharField()
+    shared = serializers.BooleanField(
+        help_text="Usable by every key, changeable by admin keys only. With API keys a voice "
+                  "belongs to the key that created it: other keys never see it.")
     clip_url = serializers.SerializerMethodField(help_text="Download the clip as uploaded.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -13,6 +13,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tts.access.audit import audited, note
+from tts.access.authentication import tenant_of
+from tts.access.throttles import WriteRateThrottle
 from tts.services import voices
 
 from . import schema
@@ -95,11 +98,12 @@ class VoicePagination(PageNumberPagination):
 
 class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
     parser_classes = [MultiPartParser, JSONParser]
+    throttle_classes = [WriteRateThrottle]  # creations only: reads are not limited
     serializer_class = VoiceSerializer
     pagination_class = VoicePagination
 
     def get_queryset(self):
-        return voices.voice_list()
+        return voices.voice_list(tenant=tenant_of(self.request))
 
     @extend_schema(operation_id="tts_voices_list", summary="List saved voices",
                    description="Oldest first, 50 a page (`page`, `page_size` up to 200).",
@@ -126,6 +130,7 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
         responses={201: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                    **CREATE_ERRORS},
         examples=[CREATE_JSON_EXAMPLE], tags=["voices"])
+    @audited("voice_create", text_field="")
     def post(self, request):
         serializer_class = (VoiceCreateJsonSerializer
                             if request.content_type.startswith("application/json")
@@ -139,18 +144,21 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
         voice = voices.voice_create(
             voice_id=data.get("id", ""), name=data["name"],
             description=data.get("description", ""), ref_audio=audio,
-            ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename)
+            ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename,
+            tenant=tenant_of(request))
+        note(voice=voice.id)
         body = VoiceSerializer(voice, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED,
                         headers={"Location": request.build_absolute_uri(f"{voice.id}/")})
 
 
 class VoiceDetailView(APIView):
+    throttle_classes = [WriteRateThrottle]  # updates and deletions
     @extend_schema(operation_id="tts_voices_retrieve", summary="One saved voice",
                    responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                               404: NOT_FOUND}, tags=["voices"])
     def get(self, request, voice_id: str):
-        voice = voices.voice_get(voice_id=voice_id)
+        voice = voices.voice_get(voice_id=voice_id, tenant=tenant_of(request))
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(
@@ -164,16 +172,25 @@ class VoiceDetailView(APIView):
         responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                    400: UPDATE_INVALID, 404: NOT_FOUND, 503: schema.GENERATE_ERRORS[503]},
         tags=["voices"])
+    @audited("voice_update", text_field="")
     def patch(self, request, voice_id: str):
         serializer = VoiceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        voice = voices.voice_update(voice_id=voice_id, **serializer.validated_data)
+        fields = dict(serializer.validated_data)
+        tenant = tenant_of(request)
+        shared = fields.pop("shared", None)
+        if shared is not None:
+            voices.voice_share(voice_id=voice_id, shared=shared, tenant=tenant)
+        voice = (voices.voice_update(voice_id=voice_id, tenant=tenant, **fields)
+                 if fields or shared is None else voices.voice_get(voice_id=voice_id,
+                                                                   tenant=tenant))
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(operation_id="tts_voices_destroy", summary="Delete a voice and its files",
                    responses={204: None, 404: NOT_FOUND}, tags=["voices"])
+    @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id)
+        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,7 +210,7 @@ class VoiceClipView(APIView):
                    responses={(200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY),
                               404: NOT_FOUND}, tags=["voices"])
     def get(self, request, voice_id: str):
-        voice, data = voices.voice_clip(voice_id=voice_id)
+        voice, data = voices.voice_clip(voice_id=voice_id, tenant=tenant_of(request))
         response = HttpResponse(data, content_type=voice.clip_content_type)
         extension = voice.clip.name.rsplit(".", 1)[-1]
         response["Content-Disposition"] = f'attachment; filename="{voice.id}.{extension}"'

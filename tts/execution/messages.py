@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts.engine.errors import ConfigurationError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: a voice task carries its owner
 
 
 class ProtocolMismatch(ConfigurationError):

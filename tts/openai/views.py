@@ -21,8 +21,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited
-from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle
+from tts.access.audit import audited, note, note_voices
+from tts.access.authentication import tenant_of
+from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle, WriteRateThrottle
 from tts.api.schema import event_stream
 from tts.api.uploads import BoundedUploadMixin
 from tts.services import catalog, voices
@@ -144,6 +145,7 @@ SPEECH_HEADERS = (("X-Model", str, "Model that speaks."),
 
 class SpeechView(OpenAIView):
     parser_classes = [JSONParser]
+    quota_text_field = "input"  # what the audio quota estimates from
     throttle_classes = [RequestRateThrottle, AudioQuotaThrottle]  # the same budget as /api/tts
 
     @extend_schema(
@@ -176,11 +178,13 @@ class SpeechView(OpenAIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         speed = serializer.model_speed()
+        note_voices(voice=data["voice"], gen_text=data["input"])
         audio = speech_stream(  # the bytes of one file, as they are made
             model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
             options={"speed": speed, "seed": data["seed"],
                      "nfe_step": nfe_for(ALIAS_QUALITY.get(data["model"]), data["nfe_step"])},
-            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id)
+            output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id,
+            tenant=tenant_of(request))
         if data["stream_format"] == "sse":
             response = StreamingHttpResponse(SpeechDeltas(audio), content_type="text/event-stream")
         else:
@@ -258,6 +262,7 @@ VOICE_EXAMPLE = OpenApiExample("A new voice", response_only=True, value={
 
 class VoiceListView(BoundedUploadMixin, OpenAIView):
     parser_classes = [MultiPartParser]
+    throttle_classes = [WriteRateThrottle]  # creations only: reads are not limited
 
     @extend_schema(operation_id="openai_voices_list", summary="List voices (Open WebUI shape)",
                    responses={200: OpenApiResponse(OpenAIVoiceListSerializer, examples=[
@@ -265,7 +270,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
                            {"id": "narrator", "name": "Narrator"}]})]), **COMMON},
                    tags=["openai"])
     def get(self, request):
-        entries = [{"id": v.id, "name": v.name} for v in voices.voice_list()]
+        entries = [{"id": v.id, "name": v.name}
+                   for v in voices.voice_list(tenant=tenant_of(request))]
         return Response(OpenAIVoiceListSerializer({"voices": entries}).data)
 
     @extend_schema(
@@ -279,6 +285,7 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
                    400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED, 503: UNAVAILABLE,
                    **COMMON},
         tags=["openai"])
+    @audited("voice_create", text_field="")
     def post(self, request):
         serializer = OpenAIVoiceCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -287,18 +294,21 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
         voice = voices.voice_create(
             voice_id=data.get("id", ""), name=data["name"], ref_audio=sample.read(),
             ref_text=data.get("ref_text", ""), consent=data["consent"],
-            filename=sample.name or "")
+            filename=sample.name or "", tenant=tenant_of(request))
+        note(voice=voice.id)
         return Response(OpenAIVoiceSerializer({"id": voice.id, "name": voice.name,
                                          "created_at": int(voice.created_at.timestamp())}).data)
 
 
 class VoiceDetailView(OpenAIView):
+    throttle_classes = [WriteRateThrottle]
     @extend_schema(operation_id="openai_voices_destroy", summary="Delete a voice",
                    responses={200: OpenApiResponse(OpenAIVoiceDeletedSerializer, examples=[
                        OpenApiExample("Deleted", value={"id": "narrator",
                                                         "object": "audio.voice.deleted",
                                                         "deleted": True})]),
                               404: NOT_FOUND, **COMMON}, tags=["openai"])
+    @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id)
+        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

@@ -11,6 +11,9 @@ from tts.engine.synthesis import DEFAULT_QUALITY, MAX_SEED, QUALITY_NFE, nfe_for
 from tts.execution import executor
 from tts.work.sessions import StreamSession
 from tts.work.speech import CONTENT_TYPES, OUTPUT_FORMATS, SpeechRequest, SpeechResult
+from tts.work.voices import ANYONE, Tenant
+
+from .voices import check_request_voices
 
 #: For the HTTP layer's validation: what may be asked for.
 SEED_RANGE = (0, MAX_SEED)
@@ -19,12 +22,15 @@ __all__ = ["CONTENT_TYPES", "DEFAULT_QUALITY", "OUTPUT_FORMATS", "QUALITY_NFE", 
            "SpeechResult", "StreamSession", "nfe_for", "speech_generate", "speech_stream"]
 
 
+
 def speech_generate(*, gen_text: str, options: Mapping[str, Any], model_id: str = "",
                     ref_audio: bytes | None = None, ref_text: str = "", voice: str = "",
                     output_format: str = "wav", include_spectrogram: bool = False,
-                    label: str = "-") -> SpeechResult:
+                    label: str = "-", tenant: Tenant = ANYONE) -> SpeechResult:
     """The whole file at once. ``[voice-id]`` tags in ``gen_text`` make it a multi-voice
-    script (tts.work.scripts); ``model_id`` empty means the server's default model."""
+    script (tts.work.scripts); ``model_id`` empty means the server's default model. The
+    voices it names must be the tenant's to use."""
+    check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
     return executor().generate(SpeechRequest(
         gen_text=gen_text, options=options, model_id=model_id, ref_audio=ref_audio,
         ref_text=ref_text, voice=voice, output_format=output_format,
@@ -34,9 +40,10 @@ def speech_generate(*, gen_text: str, options: Mapping[str, Any], model_id: str 
 def speech_stream(*, gen_text: str, options: Mapping[str, Any], model_id: str = "",
                   ref_audio: bytes | None = None, ref_text: str = "", voice: str = "",
                   output_format: str = "wav", events: bool = False,
-                  label: str = "-") -> StreamSession:
+                  label: str = "-", tenant: Tenant = ANYONE) -> StreamSession:
     """Admitted, prepared and loaded before it returns (errors are still ordinary replies);
     generated while the caller iterates: one growing file, or Server-Sent Events."""
+    check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
     return executor().stream(SpeechRequest(
         gen_text=gen_text, options=options, model_id=model_id, ref_audio=ref_audio,
         ref_text=ref_text, voice=voice, output_format=output_format, events=events,

@@ -1,39 +1,89 @@
 """Saved voices, as clients use them: list, read, create, rename or re-transcribe, delete,
 fetch the clip. Preparing a clip (decoding, transcribing) needs the models, so the executor
-runs it where they are (tts.work.voices)."""
+runs it where they are (tts.work.voices).
+
+Every use case takes the caller's ``tenant``: a voice it cannot see is a 404, one it may use
+but not change (shared) a 403 on a change. The default (``ANYONE``) is for operators' own
+tools (management commands), never for a request.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from tts.execution import executor
 from tts.models import Voice
-from tts.work.voices import check_free, delete_files, update_here, voice_get
+from tts.work.errors import Forbidden
+from tts.work.scripts import MAIN, check_script, is_script, parse_script
+from tts.work.voices import (
+    ANYONE,
+    Tenant,
+    check_free,
+    delete_files,
+    update_here,
+    voice_get,
+    voice_to_change,
+)
 
-__all__ = ["voice_clip", "voice_create", "voice_delete", "voice_get", "voice_list",
-           "voice_update"]
+__all__ = ["ANYONE", "Tenant", "voice_clip", "voice_create", "voice_delete", "voice_get",
+           "voice_list", "voice_share", "voice_update", "voice_usage", "voices_named",
+           "check_request_voices"]
 
 
-def voice_list() -> QuerySet[Voice]:
-    return Voice.objects.all()
+def voice_list(*, tenant: Tenant = ANYONE) -> QuerySet[Voice]:
+    return tenant.visible()
 
 
 def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
-                 voice_id: str = "", description: str = "", filename: str = "") -> Voice:
-    """Prepare the clip exactly as generate does (errors included), then persist it."""
+                 voice_id: str = "", description: str = "", filename: str = "",
+                 tenant: Tenant = ANYONE) -> Voice:
+    """Prepare the clip exactly as generate does (errors included), then persist it, owned
+    by the tenant's key."""
     if voice_id:
         check_free(voice_id)  # refused before the clip travels; checked again when saved
+    check_caps(tenant, incoming_bytes=len(ref_audio))
     created = executor().create_voice(
         name=name, ref_audio=ref_audio, consent=consent, ref_text=ref_text, voice_id=voice_id,
-        description=description, filename=filename)
+        description=description, filename=filename, owner=tenant.owner)
     return voice_get(voice_id=created)
 
 
+def voice_usage(tenant: Tenant) -> dict:
+    """The tenant's own voices: how many and how many bytes, against the caps."""
+    totals = Voice.objects.filter(owner=tenant.owner).aggregate(
+        count=Count("id"), stored=Sum("stored_bytes"))
+    limit_mb = settings.TTS_VOICE_STORAGE_MB_PER_KEY
+    return {"count": totals["count"] or 0,
+            "count_limit": None if tenant.admin else settings.TTS_VOICES_PER_KEY or None,
+            "bytes": totals["stored"] or 0,
+            "bytes_limit": None if tenant.admin or not limit_mb else int(limit_mb * 2**20)}
+
+
+def check_caps(tenant: Tenant, *, incoming_bytes: int) -> None:
+    """403 when one more voice (of about ``incoming_bytes``: the clip, before preparing)
+    would pass the tenant's count or storage cap. Admin keys are exempt."""
+    usage = voice_usage(tenant)
+    if usage["count_limit"] is not None and usage["count"] >= usage["count_limit"]:
+        raise Forbidden(f"This key keeps {usage['count']} voices, its limit "
+                        f"(TTS_VOICES_PER_KEY); delete one first.",
+                        code="voice_limit_reached", attr="id")
+    if (usage["bytes_limit"] is not None
+            and usage["bytes"] + incoming_bytes > usage["bytes_limit"]):
+        left = max(usage["bytes_limit"] - usage["bytes"], 0)
+        raise Forbidden(f"This voice ({incoming_bytes / 2**20:.2f} MB) would pass this key's "
+                        f"voice storage of {usage['bytes_limit'] / 2**20:g} MB "
+                        f"(TTS_VOICE_STORAGE_MB_PER_KEY; {left / 2**20:.2f} MB left); delete "
+                        "voices or send a shorter clip.", code="voice_storage_limit_reached",
+                        attr="ref_audio")
+
+
 def voice_update(*, voice_id: str, name: str | None = None, description: str | None = None,
-                 ref_text: str | None = None) -> Voice:
+                 ref_text: str | None = None, tenant: Tenant = ANYONE) -> Voice:
     """Change what is given; a new transcript (empty: recognise it) re-prepares the reference
     from the stored clip, where the models are."""
+    voice_to_change(voice_id=voice_id, tenant=tenant)
     if ref_text is None:  # names only: no model needed
         return update_here(voice_id=voice_id, name=name, description=description)
     updated = executor().update_voice(voice_id=voice_id, name=name, description=description,
@@ -41,14 +91,48 @@ def voice_update(*, voice_id: str, name: str | None = None, description: str | N
     return voice_get(voice_id=updated)
 
 
-def voice_delete(*, voice_id: str) -> None:
-    voice = voice_get(voice_id=voice_id)
+def voice_share(*, voice_id: str, shared: bool, tenant: Tenant = ANYONE) -> Voice:
+    """Publish a voice to every key (or take it back). Admins only."""
+    voice = voice_get(voice_id=voice_id, tenant=tenant)
+    if not tenant.admin:
+        raise Forbidden("Only an admin key publishes shared voices (manage.py apikeys "
+                        "create --admin, or manage.py voices share).", code="admin_only",
+                        attr="shared")
+    voice.shared = shared
+    voice.save(update_fields=["shared", "updated_at"])
+    return voice
+
+
+def voice_delete(*, voice_id: str, tenant: Tenant = ANYONE) -> None:
+    voice = voice_to_change(voice_id=voice_id, tenant=tenant)
     delete_files(voice.clip.name, voice.prepared.name)  # first: frees room for the delete
     voice.delete()
 
 
-def voice_clip(*, voice_id: str) -> tuple[Voice, bytes]:
-    """The clip as it was uploaded."""
-    voice = voice_get(voice_id=voice_id)
+def voice_clip(*, voice_id: str, tenant: Tenant = ANYONE) -> tuple[Voice, bytes]:
+    """The clip as it was uploaded (its owner's, or an admin's, to download: a shared
+    voice is used by others, its recording is not handed out)."""
+    voice = voice_to_change(voice_id=voice_id, tenant=tenant) if not tenant.admin else (
+        voice_get(voice_id=voice_id, tenant=tenant))
     with default_storage.open(voice.clip.name, "rb") as handle:
         return voice, handle.read()
+
+
+def check_request_voices(*, voice: str = "", gen_text: str = "",
+                         tenant: Tenant = ANYONE) -> None:
+    """Before a generation or a job leaves the web side: its ``voice`` and its script's tags
+    must name voices the tenant may use. Another tenant's voice is answered exactly as one
+    that does not exist (a 404 for ``voice``, ``unknown_voice`` for tags), so ids cannot be
+    probed."""
+    if voice:
+        voice_get(voice_id=voice, tenant=tenant)
+    if is_script(gen_text):
+        check_script(gen_text, tenant.visible())
+
+
+def voices_named(*, voice: str = "", gen_text: str = "") -> list[str]:
+    """The saved voices a request names, for the audit log: its ``voice``, then its tags."""
+    named = [voice] if voice else []
+    if is_script(gen_text):
+        named += sorted({segment.voice for segment in parse_script(gen_text)} - {MAIN} - {voice})
+    return named

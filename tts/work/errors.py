@@ -20,6 +20,18 @@ class Conflict(EngineError):
     code = "conflict"
 
 
+class Forbidden(EngineError):
+    """The caller may see the resource but not change it (a shared voice)."""
+
+    code = "forbidden"
+
+
+class LimitReached(EngineError):
+    """The caller's own cap (not the server's capacity) refuses this now: a 429."""
+
+    code = "limit_reached"
+
+
 class InvalidInput(EngineError):
     """The request is well-formed but cannot be carried out as asked (names ``attr``)."""
 

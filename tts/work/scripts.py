@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 
 import numpy as np
+from django.db.models import QuerySet
 
 from tts.engine.reference import PreparedReference
 from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
@@ -68,15 +69,18 @@ def starts_with_tag(text: str) -> bool:
     return match is not None and not text[:match.start()].strip() and match[1] != MAIN
 
 
-def check_script(gen_text: str) -> tuple[list[ScriptSegment], dict[str, Voice]]:
+def check_script(gen_text: str, voices: QuerySet[Voice] | None = None
+                 ) -> tuple[list[ScriptSegment], dict[str, Voice]]:
     """The script's segments and the saved voices its tags name, without preparing any
-    reference. Unknown tags are one error listing them all."""
+    reference. Unknown tags are one error listing them all. ``voices``: those the caller may
+    use (a tenant's); another tenant's voice is unknown, exactly as one that does not exist."""
     segments = parse_script(gen_text)
     if not segments:
         raise InvalidInput("gen_text holds voice tags but no words to speak.",
                            code="blank", attr="gen_text")
     tagged = sorted({s.voice for s in segments} - {MAIN})
-    found = {v.id: v for v in Voice.objects.filter(id__in=tagged)}
+    found = {v.id: v for v in (Voice.objects.all() if voices is None else voices)
+             .filter(id__in=tagged)}
     unknown = [voice_id for voice_id in tagged if voice_id not in found]
     if unknown:
         raise InvalidInput(

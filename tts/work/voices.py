@@ -13,18 +13,20 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils.text import slugify
 
 from tts.engine.reference import PreparedReference
 from tts.engine.reference_store import dump_reference
 from tts.models import Voice
 
-from .errors import InvalidInput, NotFound
+from .errors import Forbidden, InvalidInput, NotFound
 from .runtime import get_engine
 
 logger = logging.getLogger(__name__)
@@ -36,16 +38,51 @@ CLIP_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "oga", "m4a", 
                              "webm", "weba", "aiff", "caf"})
 
 
-def voice_get(*, voice_id: str) -> Voice:
-    voice = Voice.objects.filter(id=voice_id).first()
+@dataclass(frozen=True)
+class Tenant:
+    """Who asks, for voices: the API key's prefix ("" without a key) and whether it is an
+    admin key. A caller sees its own voices, shared ones and unowned ones (``owner=""``:
+    made without a key); it changes its own; an admin sees and changes all. A voice the
+    caller cannot see is a 404, the same as one that does not exist."""
+
+    owner: str = ""
+    admin: bool = False
+
+    def visible(self) -> QuerySet[Voice]:
+        if self.admin:
+            return Voice.objects.all()
+        return Voice.objects.filter(Q(owner=self.owner) | Q(shared=True) | Q(owner=""))
+
+    def may_change(self, voice: Voice) -> bool:
+        return self.admin or (voice.owner == self.owner and not voice.shared)
+
+
+#: Unscoped: the work side, once the web side has checked the caller (tts.services).
+ANYONE = Tenant(admin=True)
+
+
+def voice_get(*, voice_id: str, tenant: Tenant = ANYONE) -> Voice:
+    voice = tenant.visible().filter(id=voice_id).first()
     if voice is None:
         raise NotFound(f"No saved voice {voice_id!r}; list them with GET /api/tts/voices/.",
                        code="voice_not_found", attr="voice")
     return voice
 
 
+def voice_to_change(*, voice_id: str, tenant: Tenant) -> Voice:
+    """The voice, when ``tenant`` may change it: 404 when it cannot see it, 403 when it is
+    someone else's it may only use (shared, or unowned while this caller has a key)."""
+    voice = voice_get(voice_id=voice_id, tenant=tenant)
+    if not tenant.may_change(voice):
+        raise Forbidden(f"The voice {voice_id!r} is shared: every key may use it, only an "
+                        "admin key may change or delete it.", code="voice_read_only",
+                        attr="voice")
+    return voice
+
+
 def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
-                voice_id: str = "", description: str = "", filename: str = "") -> Voice:
+                voice_id: str = "", description: str = "", filename: str = "",
+                owner: str = "") -> Voice:
     """Prepare the clip exactly as generate does (errors included), then persist it."""
     if voice_id:
         check_free(voice_id)
@@ -58,11 +95,12 @@ def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = ""
     try:
         saved.append(default_storage.save(f"{folder}/clip.{extension}",
                                           ContentFile(ref_audio)))
-        saved.append(default_storage.save(f"{folder}/reference.npz",
-                                          ContentFile(dump_reference(ref))))
+        prepared = dump_reference(ref)
+        saved.append(default_storage.save(f"{folder}/reference.npz", ContentFile(prepared)))
         with transaction.atomic():
             voice = Voice.objects.create(
-                id=voice_id, name=name, description=description, consent=consent,
+                id=voice_id, owner=owner, name=name, description=description,
+                consent=consent, stored_bytes=len(ref_audio) + len(prepared),
                 clip=saved[0], prepared=saved[1],
                 clip_content_type=mimetypes.guess_type(f"x.{extension}")[0]
                 or "application/octet-stream",
@@ -91,8 +129,11 @@ def update_here(*, voice_id: str, name: str | None = None, description: str | No
         engine = get_engine()
         ref = engine.retext_reference(voice_reference(voice=voice), ref_text)
         old_prepared = voice.prepared.name
+        prepared = dump_reference(ref)
+        old_size = _size(old_prepared)
         voice.prepared = default_storage.save(f"{VOICE_FOLDER}/{voice.id}/reference.npz",
-                                              ContentFile(dump_reference(ref)))
+                                              ContentFile(prepared))
+        voice.stored_bytes = max(voice.stored_bytes - old_size, 0) + len(prepared)
         voice.reference_key = uuid.uuid4().hex
         for field, value in _reference_fields(ref).items():
             setattr(voice, field, value)
@@ -153,6 +194,13 @@ def _derive_id(name: str) -> str:
         number += 1
         candidate = f"{base}-{number}"
     return candidate
+
+
+def _size(name: str) -> int:
+    try:
+        return default_storage.size(name) if name else 0
+    except OSError:
+        return 0
 
 
 def clip_extension(filename: str) -> str:

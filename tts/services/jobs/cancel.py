@@ -10,7 +10,7 @@ from tts.work.jobs.run import cancel_queued
 from .records import job_get
 
 
-def job_cancel(*, job_id: str, owner: str = "") -> Job:
+def job_cancel(*, job_id: str, owner: str | None = "") -> Job:
     """A queued job is cancelled at once; a running one stops within a denoising step (its
     worker watches for the request). A finished job cannot be cancelled (409)."""
     job = job_get(job_id=job_id, owner=owner)

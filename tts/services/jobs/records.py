@@ -14,22 +14,27 @@ from tts.models import Job
 from tts.work.errors import Conflict, NotFound
 
 
-def job_get(*, job_id: str, owner: str = "") -> Job:
+def _owned(owner: str | None) -> QuerySet[Job]:
+    """``owner`` None: every job (an admin key's view)."""
+    return Job.objects.all() if owner is None else Job.objects.filter(owner=owner)
+
+
+def job_get(*, job_id: str, owner: str | None = "") -> Job:
     job = None
     with contextlib.suppress(ValueError):
-        job = Job.objects.filter(id=uuid.UUID(str(job_id)), owner=owner).first()
+        job = _owned(owner).filter(id=uuid.UUID(str(job_id))).first()
     if job is None:
         raise NotFound(f"No job {job_id!r}; list yours with GET /api/tts/jobs/.",
                        code="job_not_found", attr="id")
     return job
 
 
-def job_list(*, owner: str = "", status: str = "") -> QuerySet[Job]:
-    jobs = Job.objects.filter(owner=owner)
+def job_list(*, owner: str | None = "", status: str = "") -> QuerySet[Job]:
+    jobs = _owned(owner)
     return jobs.filter(status=status) if status else jobs
 
 
-def job_audio(*, job_id: str, owner: str = "", output_format: str = "wav"
+def job_audio(*, job_id: str, owner: str | None = "", output_format: str = "wav"
               ) -> tuple[Job, bytes, str]:
     """The job's speech encoded in ``output_format``, and its content type."""
     job = job_get(job_id=job_id, owner=owner)
@@ -41,3 +46,9 @@ def job_audio(*, job_id: str, owner: str = "", output_format: str = "wav"
         samples, rate = sf.read(handle, dtype="float32")
     spec = audio.OUTPUT_FORMATS[output_format]
     return job, audio.encode(samples, rate, output_format), spec.content_type
+
+
+def active_jobs(*, owner: str) -> int:
+    """How many of ``owner``'s jobs are queued or running."""
+    return Job.objects.filter(owner=owner, status__in=(Job.Status.QUEUED,
+                                                       Job.Status.RUNNING)).count()

@@ -14,27 +14,30 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from tts.engine.errors import EngineError
 from tts.engine.reference import check_upload
 from tts.engine.synthesis import MAX_SEED
 from tts.execution import executor
 from tts.models import Job
-from tts.work.errors import Conflict, InvalidInput
+from tts.work.errors import Conflict, InvalidInput, LimitReached
 from tts.work.jobs.callbacks import check_callback_url
 from tts.work.jobs.run import JOB_FOLDER
 from tts.work.runtime import engine_config, known_model
 from tts.work.scripts import MAIN, check_script, is_script
-from tts.work.voices import clip_extension, delete_files, voice_get
+from tts.work.voices import ANYONE, Tenant, clip_extension, delete_files, voice_get
 
 
 def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = "",
                ref_audio: bytes | None = None, ref_text: str = "", voice: str = "",
                gen_text: str, options: Mapping[str, Any], callback_url: str = "",
-               filename: str = "") -> tuple[Job, bool]:
+               filename: str = "", tenant: Tenant = ANYONE,
+               max_active: int = 0) -> tuple[Job, bool]:
     """Returns the job and whether it is new (False: the same Idempotency-Key was sent
-    before with the same request, and that job is returned)."""
+    before with the same request, and that job is returned). ``max_active``: how many of the
+    owner's jobs may be queued or running at once (0: no cap); checked and the job created
+    in one transaction, so parallel submissions cannot pass it."""
     request_hash = _request_hash(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                  voice=voice, gen_text=gen_text, options=options,
                                  callback_url=callback_url)
@@ -43,7 +46,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         if earlier is not None:
             return earlier, False
     if is_script(gen_text):
-        segments, _ = check_script(gen_text)
+        segments, _ = check_script(gen_text, tenant.visible())
         if not (voice or ref_audio is not None) and any(s.voice == MAIN for s in segments):
             raise InvalidInput("gen_text has words for the request's own voice ([main], or "
                                "before the first tag): send ref_audio or voice with them.",
@@ -52,7 +55,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         check_callback_url(callback_url)
     model_id = known_model(model_id)
     if voice:
-        voice_get(voice_id=voice)
+        voice_get(voice_id=voice, tenant=tenant)
     if ref_audio is not None:
         check_upload(ref_audio, engine_config())  # a bad clip is refused now, not later
     options = dict(options)
@@ -65,7 +68,9 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         stored = default_storage.save(f"{JOB_FOLDER}/{job_id}/reference.{extension}",
                                       ContentFile(ref_audio))
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # SQLite: BEGIN IMMEDIATE; elsewhere the count is locked
+            if max_active:
+                _check_active(owner, max_active)
             job = Job.objects.create(
                 id=job_id, owner=owner, idempotency_key=idempotency_key,
                 request_hash=request_hash, model=model_id, voice=voice, ref_audio=stored,
@@ -82,6 +87,18 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         delete_files(stored)
         raise
     return job, True
+
+
+def _check_active(owner: str, max_active: int) -> None:
+    if connection.vendor == "postgresql":  # SQLite's IMMEDIATE transaction already is one
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"jobs:{owner}"])
+    count = Job.objects.filter(owner=owner, status__in=(Job.Status.QUEUED,
+                                                        Job.Status.RUNNING)).count()
+    if count >= max_active:
+        raise LimitReached(f"This key has {count} jobs queued or running, its limit "
+                           "(TTS_JOBS_PER_KEY); wait for one to finish or cancel one.",
+                           code="too_many_jobs", retry_after=5)
 
 
 def _dispatch_or_withdraw(job: Job) -> None:

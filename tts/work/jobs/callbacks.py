@@ -44,6 +44,7 @@ TIMEOUT_SECONDS = 10
 #: The longest wait between two attempts at one callback.
 MAX_BACKOFF_SECONDS = 600
 SIGNATURE_HEADER = "X-TTS-Signature"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class CallbackRefused(Exception):
@@ -57,18 +58,98 @@ def signature(body: bytes, timestamp: int, secret: str | None = None) -> str:
 
 
 def check_callback_url(url: str) -> None:
-    """At submission: a loopback, private or link-local address (or ``localhost``) is a 400
-    unless TTS_CALLBACK_ALLOW_PRIVATE. Other names are resolved, and checked, at delivery."""
+    """At submission: an address that is not global unicast (loopback, private, link-local,
+    multicast, reserved, and the IPv6 forms that carry an IPv4 address: mapped, compatible,
+    6to4, NAT64, Teredo), or ``localhost``, is a 400. TTS_CALLBACK_ALLOW_PRIVATE lets private
+    unicast through, never multicast, broadcast or unspecified. Other names are resolved, and
+    every address they give checked, at each delivery."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    try:
-        refused = not _allowed(ipaddress.ip_address(host))
-    except ValueError:  # a name
-        refused = (host == "localhost" or host.endswith(".localhost")) and not _allow_private()
-    if refused:
+    address = literal_address(host)
+    if address is not None:
+        why = refusal(address)
+    elif (host == "localhost" or host.endswith(".localhost")) and not _allow_private():
+        why = "a loopback name"
+    else:
+        why = None
+    if why:
         raise InvalidInput(
-            f"callback_url points at {host}, a loopback, private or link-local address; use "
-            "an address on the internet, or set TTS_CALLBACK_ALLOW_PRIVATE=1 on the server to "
-            "post inside its network.", code="callback_not_allowed", attr="callback_url")
+            f"callback_url points at {host}, {why}; use an address on the internet (global "
+            "unicast), or set TTS_CALLBACK_ALLOW_PRIVATE=1 on the server to post inside its "
+            "network.", code="callback_not_allowed", attr="callback_url")
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """``host`` as an IP address when it is written as one, in any form the resolver would
+    read as one (``127.1``, ``2130706433``, ``0x7f.0.0.1``), else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
+#: IPv6 ranges that carry or lead to IPv4 or local space; refused whatever they embed.
+_TRANSITION_V6 = {
+    "IPv4-compatible (::a.b.c.d)": ipaddress.IPv6Network("::/96"),
+    "IPv4-mapped": ipaddress.IPv6Network("::ffff:0:0/96"),
+    "IPv4-translated": ipaddress.IPv6Network("::ffff:0:0:0/96"),
+    "NAT64": ipaddress.IPv6Network("64:ff9b::/96"),
+    "local-use NAT64": ipaddress.IPv6Network("64:ff9b:1::/48"),
+    "6to4": ipaddress.IPv6Network("2002::/16"),
+    "Teredo": ipaddress.IPv6Network("2001::/32"),
+    "discard-only": ipaddress.IPv6Network("100::/64"),
+    "documentation": ipaddress.IPv6Network("2001:db8::/32"),
+    "ORCHID": ipaddress.IPv6Network("2001:10::/28"),
+    "ORCHIDv2": ipaddress.IPv6Network("2001:20::/28"),
+    "benchmarking": ipaddress.IPv6Network("2001:2::/48"),
+    "segment-routing": ipaddress.IPv6Network("5f00::/16"),
+}
+_NOT_GLOBAL_V4 = {
+    "a 6to4 relay anycast address": ipaddress.IPv4Network("192.88.99.0/24"),
+    "a shared (carrier-grade NAT) address": ipaddress.IPv4Network("100.64.0.0/10"),
+    "an IETF protocol address": ipaddress.IPv4Network("192.0.0.0/24"),
+}
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why the server does not post to ``address``, or None when it may (global unicast;
+    with TTS_CALLBACK_ALLOW_PRIVATE also loopback, private and link-local unicast)."""
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_unspecified:
+        return "the unspecified address"
+    if isinstance(address, ipaddress.IPv4Address):
+        if address == ipaddress.IPv4Address("255.255.255.255"):
+            return "the broadcast address"
+        if address.is_reserved or address in ipaddress.IPv4Network("0.0.0.0/8"):
+            return "a reserved address"
+        for why, network in _NOT_GLOBAL_V4.items():
+            if address in network and not _allow_private():
+                return why
+    else:
+        if address.is_loopback:
+            return None if _allow_private() else "a loopback address"
+        if address.ipv4_mapped is not None:
+            # Connecting to ::ffff:a.b.c.d reaches a.b.c.d: judged as that address.
+            inner = refusal(address.ipv4_mapped)
+            return f"IPv4-mapped {inner}" if inner else (
+                None if _allow_private() else "an IPv4-mapped address")
+        for why, network in _TRANSITION_V6.items():
+            if address in network:
+                return f"an IPv6 {why} address"
+        if address not in ipaddress.IPv6Network("2000::/3"):
+            local = (address.is_loopback or address.is_link_local or address.is_private
+                     or address.is_site_local)
+            if not (local and _allow_private()):
+                return ("a loopback, private or link-local address" if local
+                        else "an address outside global unicast (2000::/3)")
+            return None
+    if not address.is_global and not _allow_private():
+        return "a loopback, private, link-local or reserved address"
+    return None
 
 
 def deliver_due(job_id: str) -> float | None:
@@ -86,7 +167,7 @@ def deliver_due(job_id: str) -> float | None:
     delivered, outcome = attempt_delivery(job.callback_url, job_document(job), attempt)
     retry = None
     if delivered:
-        status = f"delivered: {outcome} (attempt {attempt})"
+        status = f"delivered (attempt {attempt})"
     elif delivered is None:
         status = f"refused: {outcome}"
     elif attempt >= attempts:
@@ -112,10 +193,16 @@ def due_callbacks(*, overdue_seconds: float = 0.0, limit: int = 100) -> list[str
             .order_by("callback_due_at").values_list("id", flat=True)[:limit]]
 
 
+#: What a tenant reads in ``callback_status``: a category, never the remote's own answer or
+#: the connection's error (that would make callbacks a port scanner). The log has the detail.
+DELIVERED, REFUSED_BY_RECEIVER, UNREACHABLE, NOT_ALLOWED = (
+    "delivered", "refused by receiver", "unreachable", "address not allowed")
+
+
 def attempt_delivery(url: str, document: dict, attempt: int = 1) -> tuple[bool | None, str]:
-    """POST ``document`` once, signed. (True, "HTTP 2xx") when delivered; (False, why) when
-    it may be tried again; (None, why) when the address is refused. Redirects are not
-    followed."""
+    """POST ``document`` once, signed. (True, "delivered") when a 2xx came back; (False,
+    category) when it may be tried again; (None, "address not allowed") when the address is
+    refused. Redirects are not followed."""
     body = json.dumps(document).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "f5-tts-server",
                SIGNATURE_HEADER: signature(body, int(time.time())), "X-TTS-Job": document["id"],
@@ -124,16 +211,16 @@ def attempt_delivery(url: str, document: dict, attempt: int = 1) -> tuple[bool |
         status = _post(url, body, headers)
     except CallbackRefused as exc:
         logger.warning("callback of job %s to %s refused: %s", document["id"], url, exc)
-        return None, str(exc)
+        return None, NOT_ALLOWED
     except (OSError, http.client.HTTPException) as exc:
-        outcome = f"{type(exc).__name__}: {exc}"
+        outcome, category = f"{type(exc).__name__}: {exc}", UNREACHABLE
     else:
-        outcome = f"HTTP {status}"
+        outcome, category = f"HTTP {status}", REFUSED_BY_RECEIVER
         if 200 <= status < 300:
-            return True, outcome
+            return True, DELIVERED
     logger.warning("callback of job %s to %s failed (attempt %d): %s", document["id"], url,
                    attempt, outcome)
-    return False, outcome
+    return False, category
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -156,17 +243,12 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 def _checked_addresses(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses = [ipaddress.ip_address(info[4][0].partition("%")[0]) for info in infos]
-    refused = [address for address in addresses if not _allowed(address)]
-    if refused:
-        raise CallbackRefused(f"{host} resolves to {refused[0]}, a loopback, private or "
-                              "link-local address (TTS_CALLBACK_ALLOW_PRIVATE)")
+    for address in addresses:
+        why = refusal(address)
+        if why:
+            raise CallbackRefused(f"{host} resolves to {address}, {why} "
+                                  "(TTS_CALLBACK_ALLOW_PRIVATE)")
     return list(dict.fromkeys(str(address) for address in addresses))
-
-
-def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return _allow_private() or address.is_global
 
 
 def _allow_private() -> bool:

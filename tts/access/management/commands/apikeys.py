@@ -23,7 +23,10 @@ class Command(BaseCommand):
                             help="Own audio quota per 24 h (default: TTS_AUDIO_SECONDS_PER_DAY; "
                                  "0 = none).")
         create.add_argument("--expires-in-days", type=float, default=None)
-        sub.add_parser("list", help="Every key: prefix, name, limits, state.")
+        create.add_argument("--admin", action="store_true",
+                            help="An admin key: sees and changes every key's voices and jobs, "
+                                 "publishes shared voices, reads health in full.")
+        sub.add_parser("list", help="Every key: prefix, name, limits, state (* = admin).")
         revoke = sub.add_parser("revoke", help="Revoke a key for good, by its prefix.")
         revoke.add_argument("prefix", help="The part of the key before the dot.")
 
@@ -31,7 +34,7 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(**options)
 
     def _create(self, *, name: str, requests_per_minute, audio_seconds_per_day,
-                expires_in_days, **_):
+                expires_in_days, admin: bool = False, **_):
         for label, value in (("--requests-per-minute", requests_per_minute),
                              ("--audio-seconds-per-day", audio_seconds_per_day)):
             if value is not None and value < 0:
@@ -40,8 +43,9 @@ class Command(BaseCommand):
                   if expires_in_days is not None else None)
         key, raw = ApiKey.objects.create_key(
             name=name[:50], requests_per_minute=requests_per_minute,
-            audio_seconds_per_day=audio_seconds_per_day, expiry_date=expiry)
-        self.stderr.write(f"created key {key.prefix} for {key.name!r}; store it now, it is "
+            audio_seconds_per_day=audio_seconds_per_day, expiry_date=expiry, is_admin=admin)
+        self.stderr.write(f"created {'admin ' if admin else ''}key {key.prefix} for "
+                          f"{key.name!r}; store it now, it is "
                           "not shown again:")
         self.stdout.write(raw)
 
@@ -50,6 +54,7 @@ class Command(BaseCommand):
                           f"{'created':<17} name")
         for key in ApiKey.objects.order_by("created"):
             state = "revoked" if key.revoked else "expired" if key.has_expired else "active"
+            state += "*" if key.is_admin else ""
             rpm = "default" if key.requests_per_minute is None else key.requests_per_minute
             quota = ("default" if key.audio_seconds_per_day is None
                      else f"{key.audio_seconds_per_day:g}")
