@@ -142,14 +142,19 @@ class StreamSession:
             self._finished = True
         finally:
             if not self._finished:
-                with self._room:
-                    self._gone = True
-                    self._room.notify_all()
-                self.cancel(_gone("the client disconnected"))
+                self._abandon(_gone("the client disconnected"))
 
     def close(self) -> None:
         if not self._finished:
-            self.cancel(_gone("the response was closed"))
+            self._abandon(_gone("the response was closed"))
+
+    def _abandon(self, why: str) -> None:
+        """Nobody reads any more: a producer waiting for room stops waiting, and the
+        generation is cancelled."""
+        with self._room:
+            self._gone = True
+            self._room.notify_all()
+        self.cancel(why)
 
 
 def _gone(otherwise: str) -> str:
