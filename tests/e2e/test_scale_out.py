@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +23,7 @@ import soundfile as sf
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.audio import REF_TEXT
-from tests.support.server import LiveServer
+from tests.support.server import ROOT, LiveServer
 from tests.support.services import postgres_database, redis_database
 from tts.engine.audio import ffmpeg_binary
 
@@ -91,8 +92,17 @@ def maps_of(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
 
+def admin_key(cluster) -> str:
+    """An admin key: health names the workers (their host and pid) to admins only."""
+    created = subprocess.run([sys.executable, "manage.py", "apikeys", "create", "--admin",
+                              "ops"], cwd=ROOT, env=cluster.env(), capture_output=True,
+                             text=True, timeout=120, check=True)
+    return created.stdout.strip().splitlines()[-1]
+
+
 def test_the_web_process_holds_no_model_while_the_workers_do(cluster):
-    health = requests.get(cluster.url + "/api/tts/health/", timeout=10).json()
+    health = requests.get(cluster.url + "/api/tts/health/", timeout=10, headers={
+        "Authorization": f"Bearer {admin_key(cluster)}"}).json()
     assert health["execution_mode"] == "celery"
     assert len(health["workers"]) == 2 and all(w["ready"] for w in health["workers"])
     assert health["loaded_models"] == ["tiny-f5"] and health["device"] == "cpu"

@@ -56,7 +56,10 @@ def readiness(*, full: bool = True) -> Readiness:
     if low is not None:
         state = Readiness(False, state.default_model, low)
     if state.reason and state.reason != _last_reason:
-        logger.warning("not ready: %s", state.reason)  # once per distinct reason
+        # Once per distinct reason; loading and warming up at start are expected (INFO).
+        starting = state.reason.endswith("ready in a moment.")
+        logger.log(logging.INFO if starting else logging.WARNING, "not ready: %s",
+                   state.reason)
     _last_reason = state.reason
     if full or not state.reason:
         return state
