@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.throttling import BaseThrottle
 
 from tts.services.voices import voices_named
@@ -137,11 +137,13 @@ def record_job(job) -> None:
     length and the audio it made, so jobs count against quotas like generate."""
     key = ApiKey.objects.filter(prefix=job.owner).first() if job.owner else None
     try:
-        AuditEntry.objects.create(
-            action="job", api_key=key, key_prefix=job.owner[:8], request_id=f"job {job.id}",
-            model=job.model[:100], voice=job.voice[:100], text_chars=len(job.gen_text),
-            text=job.gen_text if settings.TTS_AUDIT_STORE_TEXT else "",
-            audio_seconds=job.audio_seconds, status=200, outcome=job.status)
+        with transaction.atomic():  # a savepoint: the job's end (the outer transaction) stands
+            AuditEntry.objects.create(
+                action="job", api_key=key, key_prefix=job.owner[:8],
+                request_id=f"job {job.id}", model=job.model[:100], voice=job.voice[:100],
+                text_chars=len(job.gen_text),
+                text=job.gen_text if settings.TTS_AUDIT_STORE_TEXT else "",
+                audio_seconds=job.audio_seconds, status=200, outcome=job.status)
     except Exception:
         logger.exception("could not write the audit entry of job %s", job.id)
 

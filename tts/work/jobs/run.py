@@ -22,7 +22,7 @@ import soundfile as sf
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -131,7 +131,11 @@ def finish(job: Job, status: str, **fields: Any) -> Job | None:
         fields.update(callback_due_at=now, callback_status="pending")
     for wait in (*FINISH_RETRY_SECONDS, None):
         try:
-            updated = _mine(job).update(status=status, finished_at=now, **fields)
+            with transaction.atomic():  # what the receivers write (audit, quota) shows with it
+                updated = _mine(job).update(status=status, finished_at=now, **fields)
+                if updated:
+                    job.refresh_from_db()
+                    job_finished.send(sender=Job, job=job)
             break
         except DatabaseError as exc:
             if wait is None:
@@ -143,10 +147,8 @@ def finish(job: Job, status: str, **fields: Any) -> Job | None:
         logger.warning("job %s was taken over by another worker; this run's end is dropped",
                        job.id)
         return None
-    job.refresh_from_db()
     logger.info("job %s %s after %d of %s chunks", job.id, status, job.chunks_done,
                 job.chunks_total)
-    job_finished.send(sender=Job, job=job)
     return job
 
 
