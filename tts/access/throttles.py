@@ -157,7 +157,13 @@ def hold_for_job(request, job_id: str) -> None:
 
 
 def release_job(job_id: str) -> None:
-    AudioReservation.objects.filter(job_id=job_id).delete()
+    """Settle or release a job's reservation; runs inside the job's end (a savepoint: a
+    failure here never keeps the end from being recorded)."""
+    try:
+        with transaction.atomic():
+            AudioReservation.objects.filter(job_id=job_id).delete()
+    except Exception:  # a reservation left over expires on its own
+        logger.exception("could not release the audio reservation of job %s", job_id)
 
 
 def _wanted(request, text_field: str) -> tuple[str, float]:
