@@ -238,6 +238,11 @@ def _version(match: re.Match[str]) -> str:
 WHOLE_PHRASES = {"24/7": "twenty four seven", "50/50": "fifty fifty", "9/11": "nine eleven",
                  "365/24/7": "three sixty five twenty four seven"}
 
+#: Said as written, whatever they hold: code identifiers (snake_case, file names, calls) and
+#: `inline code`.
+AS_WRITTEN = re.compile(r"`[^`\n]+`|\b[A-Za-z]\w*_\w*\b|\b\w+\.(?:py|js|ts|json|txt|md|html|"
+                        r"css|go|rs|java|cpp|c|h|sh|yml|yaml|toml|csv|exe|dll)\b|\b\w+\(\)")
+
 #: Left whole to the grammars: no rule below may cut into these.
 DEFER = re.compile("|".join([
     rf"\b(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b",
@@ -257,7 +262,7 @@ RULES: list[Rule] = [
     (re.compile("|".join(re.escape(p) for p in WHOLE_PHRASES) + r"(?![\w/])"),
      lambda m: WHOLE_PHRASES[m[0]]),
     (re.compile(rf"(?<![\w$€£¥₹]){SYMBOLS}\s?(?P<low>{NUMBER})\s?[-–]\s?(?P=cur)?"
-                rf"(?P<high>{NUMBER})(?![\w.])"), _money_range),
+                rf"(?P<high>{NUMBER})(?!\w|\.\d)"), _money_range),
     (re.compile(rf"(?<![\w$€£¥₹]){SYMBOLS}\s?(?P<amount>{NUMBER}){SCALE}?(?![\w.]\w)"),
      _money_before),
     (re.compile(rf"(?<![\w.,])(?P<amount>{NUMBER})\s?{CODES}\b"), _money_after),

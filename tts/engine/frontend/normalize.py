@@ -16,7 +16,7 @@ import threading
 from difflib import SequenceMatcher
 from typing import Any
 
-from .english import BEFORE_DEFER, DEFER, RULES
+from .english import AS_WRITTEN, BEFORE_DEFER, DEFER, RULES
 from .lexicon import Lexicon
 from .spoken import SpokenBuilder, SpokenText
 
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 LANGUAGES = ("en", "zh")
 #: Where a sentence may end: after . ! ? (followed by a space and a capital, a digit or a
 #: quote), after Chinese stops, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9])|(?<=[。！？；])|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u3400-\u9fff])|(?<=[。！？；])|\n+")
 _NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|No|vs|etc|Capt|Gen|Lt|Sgt|"
                          r"Col|Gov|Sen|Rep|Rev|Fr|Inc|Ltd|Co|Corp|Apt|Ave|Rd|Blvd|Dept|Fig|"
                          r"approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|"
@@ -148,9 +148,10 @@ def _speak_gap(builder: SpokenBuilder, text: str, offset: int, lang: str | None,
 
 
 def _claims(sentence: str, lang: str | None, lexicon: Lexicon | None,
-            enabled: bool) -> list[tuple[int, int, str]]:
-    """Stretches said outright: lexicon entries, then (English) the rules, none overlapping."""
-    taken: list[tuple[int, int, str]] = []
+            enabled: bool) -> list[tuple[int, int, str | None]]:
+    """Stretches said outright: lexicon entries, then (English) code said as written (None),
+    then the rules; none overlapping."""
+    taken: list[tuple[int, int, str | None]] = []
 
     def free(start: int, end: int, spans) -> bool:
         return all(end <= a or start >= b for a, b, *_ in spans)
@@ -159,6 +160,9 @@ def _claims(sentence: str, lang: str | None, lexicon: Lexicon | None,
         if free(start, end, taken):
             taken.append((start, end, say))
     if enabled and lang == "en":
+        for match in AS_WRITTEN.finditer(sentence):
+            if free(*match.span(), taken):
+                taken.append((*match.span(), None))
         deferred = [(m.start(), m.end()) for m in DEFER.finditer(sentence)]
         for index, (pattern, speak) in enumerate(RULES):
             for match in pattern.finditer(sentence):
@@ -185,8 +189,11 @@ def normalize_text(text: str, *, enabled: bool = True, lexicon: Lexicon | None =
         for start, end, say in _claims(sentence, lang, lexicon, enabled):
             _speak_gap(builder, sentence[position:start], offset + s_start + position, lang,
                        enabled)
-            _join(builder, sentence, position, start, offset + s_start)
-            builder.say(say, offset + s_start + start, offset + s_start + end)
+            if say is None:  # said as written
+                builder.keep(sentence[start:end], offset + s_start + start)
+            else:
+                _join(builder, sentence, position, start, offset + s_start)
+                builder.say(say, offset + s_start + start, offset + s_start + end)
             position = end
         _speak_gap(builder, sentence[position:], offset + s_start + position, lang, enabled)
     return builder.build()
