@@ -32,8 +32,11 @@ _NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|No|vs|etc|Capt|
                          r"\b[A-Z]|\be\.g|\bi\.e)\.$")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
-#: Worth the grammars' time: digits, symbols they read, or a dotted abbreviation.
-_ENGLISH_WORK = re.compile(r"[0-9&@%°+=#~×÷½¼¾/]|\b[A-Za-z]{1,4}\.")
+#: Worth the grammars' time: digits, symbols they read, dotted initials ("U.S.A.") or a
+#: capitalised abbreviation inside a sentence ("Apt. 4", "Mon. night"). Other sentences are
+#: said as written without calling them (most of a chapter's).
+_ENGLISH_WORK = re.compile(r"[0-9&@%°+=#~×÷½¼¾/]|\bwww\.|\b(?:[A-Za-z]\.){2,}"
+                           r"|\b[A-Z][a-z]{1,3}\.(?=\s+\w)")
 _CHINESE_WORK = re.compile(r"[0-9%°℃‰~×÷]")
 
 
