@@ -284,7 +284,7 @@ RULES: list[Rule] = [
     (re.compile(REGNAL), _regnal),
     (ROMAN_NUMBERED, _roman_number),
     (re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Mt|Capt|Gen|Lt|Sgt|Col|Gov|Sen|Rep|Rev|Fr|Pres|Hon)\."
-                r"(?=\s?[A-Z])"), _title),
+                r"(?=\s?[A-Z]|\s+(?:and|or|&)\s)"), _title),
     (re.compile(r"\bSt\.(?=\s(?P<next>[A-Z]))?"), _street_or_saint),
     (re.compile(r"(?<!\w)(?P<abbr>" + "|".join(re.escape(a) for a in ENDINGS)
                 + r")(?P<end>(?=\s*$)|(?=\s+[A-Z](?!\w*\.)))?"), _ending),

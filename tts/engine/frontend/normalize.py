@@ -133,21 +133,50 @@ def _say_diff(builder: SpokenBuilder, source: str, spoken: str, offset: int) -> 
         builder.keep(source[position:], offset + position)
 
 
+#: Context given to the grammars around what they have to read in English: words on each
+#: side. Their cost grows with the length of what they are given, and a date, an amount or a
+#: time needs only its neighbours.
+_CONTEXT_WORDS = 3
+
+
+def _windows(text: str, work: re.Pattern[str], lang: str) -> list[tuple[int, int]]:
+    """Stretches of ``text`` (merged when they touch) around each thing to read."""
+    if lang == "en":
+        words = [m.span() for m in re.finditer(r"\S+", text)]
+        spans = []
+        for index, (start, end) in enumerate(words):
+            if work.search(text, start, end) or work.search(text[start:end]):
+                low = words[max(index - _CONTEXT_WORDS, 0)][0]
+                high = words[min(index + _CONTEXT_WORDS, len(words) - 1)][1]
+                spans.append((low, high))
+    else:  # Chinese: the whole stretch (the grammars' cost there is mostly per call)
+        spans = [(0, len(text))]
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _speak_gap(builder: SpokenBuilder, text: str, offset: int, lang: str | None,
                enabled: bool) -> None:
     work = {"en": _ENGLISH_WORK, "zh": _CHINESE_WORK}.get(lang or "")
-    stripped = text.strip()
-    if not enabled or work is None or not stripped or not work.search(stripped):
+    if not enabled or work is None or not text.strip() or not work.search(text):
         builder.keep(text, offset)
         return
-    lead = len(text) - len(text.lstrip())
-    spoken = grammar_text(stripped, lang)
-    builder.keep(text[:lead], offset)
-    if spoken == stripped:
-        builder.keep(stripped, offset + lead)
-    else:
-        _say_diff(builder, stripped, spoken, offset + lead)
-    builder.keep(text[lead + len(stripped):], offset + lead + len(stripped))
+    position = 0
+    for start, end in _windows(text, work, lang):
+        builder.keep(text[position:start], offset + position)
+        window = text[start:end]
+        spoken = grammar_text(window, lang)
+        if spoken == window:
+            builder.keep(window, offset + start)
+        else:
+            _say_diff(builder, window, spoken, offset + start)
+        position = end
+    builder.keep(text[position:], offset + position)
 
 
 def _claims(sentence: str, lang: str | None, lexicon: Lexicon | None,
