@@ -197,6 +197,21 @@ def test_a_pause_in_a_multi_voice_script(client, ref_wav, ref_bytes):
     assert "[pause:1s]" in reply["spoken_text"] and "[pause:2s]" in reply["spoken_text"]
 
 
+def test_a_script_may_start_with_a_pause_and_need_no_request_voice(client, ref_wav):
+    created = client.post("/api/tts/voices/", {
+        "name": "Ben", "id": "ben", "ref_text": REF_TEXT, "consent": "Agreed in writing.",
+        "ref_audio": SimpleUploadedFile("ben.wav", ref_wav.read_bytes())}, format="multipart")
+    assert created.status_code == 201, created.content[:500]
+    response = client.post(GENERATE, {"gen_text": "[pause:500ms] [ben] Hello there.",
+                                      "nfe_step": 4, "seed": 5}, format="json")
+    assert response.status_code == 200, response.content[:500]
+    reply = response.json()
+    assert [s["voice"] for s in reply["segments"]] == ["ben"]
+    samples = samples_of(base64.b64decode(reply["audio"]))
+    [(start, length)] = silences(samples)
+    assert start == 0 and abs(length - RATE // 2) <= HOP
+
+
 @pytest.mark.parametrize(("text", "code", "named"), [
     ("Hi [pause:1.5] there.", "invalid_pause", "[pause:1.5]"),
     ("Hi [pause:11s] there.", "pause_too_long", "[pause:11s]"),
