@@ -106,6 +106,9 @@ class TTSSettings(BaseSettings):
         "TOML or JSON file with more models (validated at start; "
         "[Installation](installation.md#a-models-file)).",
         "unset (the demo's in demo mode)"))
+    lexicon_file: str = Field("", **_doc(
+        "TOML or JSON pronunciation lexicon: `\"word\" = \"how to say it\"` (validated at "
+        "start; [Generate](api/generate.md#pronunciations)).", "unset"))
     allow_downloads: bool | None = Field(None, **_doc(
         "May hub files be downloaded.", "on unless `HF_HUB_OFFLINE=1`"))
     hf_cache_dir: str | None = Field(None, **_doc("Hub cache folder.", "the hub's default"))

@@ -10,6 +10,7 @@ from django.core.checks import Warning as CheckWarning
 
 from tts.engine.audio import unsupported_output_formats
 from tts.engine.errors import ConfigurationError
+from tts.engine.frontend import load_lexicon
 from tts.engine.registry import ModelRegistry
 from tts.work.runtime import engine_config
 
@@ -23,6 +24,18 @@ def model_configuration(app_configs, **kwargs):
     if settings.TTS_DEFAULT_MODEL not in registry:
         return [Error(f"TTS_DEFAULT_MODEL={settings.TTS_DEFAULT_MODEL!r} is not a known model.",
                       hint=f"Use one of: {', '.join(registry.ids())}.", id="tts.E002")]
+    return []
+
+
+@register()
+def lexicon_configuration(app_configs, **kwargs):
+    """A lexicon file that does not load stops the server at start, naming the entry."""
+    if not settings.TTS_LEXICON_FILE:
+        return []
+    try:
+        load_lexicon(settings.TTS_LEXICON_FILE)
+    except ConfigurationError as exc:
+        return [Error(exc.message, id="tts.E008")]
     return []
 
 

@@ -409,3 +409,17 @@ def test_jobs_show_in_the_metrics(client, form):
     assert moved("tts_jobs_finished_total", model="tiny-f5", status="succeeded") == 1
     assert moved("tts_job_run_seconds_count", model="tiny-f5", status="succeeded") == 1
     assert moved("tts_job_wait_seconds_count", model="tiny-f5") == 1
+
+
+def test_a_job_reads_its_text_through_the_front_end(client, form):
+    """normalize, pronunciations and pauses as on generate; the output shows spoken_text."""
+    job = submit(client, form, gen_text="Chapter 7 costs $3. [pause:250ms] The nginx end.",
+                 pronunciations=json.dumps({"nginx": "engine x"})).json()
+    done, _ = wait_for(client, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["output"]["spoken_text"] == ("Chapter seven costs three dollars. "
+                                             "[pause:0.25s] The engine x end.")
+    raw = submit(client, form, gen_text="Chapter 7.", normalize="off").json()
+    assert wait_for(client, raw["id"])[0]["output"]["spoken_text"] == "Chapter 7."
+    bad = submit(client, form, gen_text="Hi [pause:1h].")
+    assert bad.status_code == 400 and error_of(bad)["attr"] == "gen_text"

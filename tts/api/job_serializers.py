@@ -7,6 +7,7 @@ from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from .serializers import (
+    SPOKEN_TEXT_HELP,
     ErrorResponseSerializer,
     GenerateJsonSerializer,
     GenerateMultipartSerializer,
@@ -69,6 +70,8 @@ class JobOutputSerializer(serializers.Serializer):
     segments = SegmentSerializer(
         many=True, help_text="Where each voice speaks: one entry, or one per stretch of a "
                              "multi-voice script.")
+    spoken_text = serializers.CharField(allow_blank=True, required=False,
+                                        help_text=SPOKEN_TEXT_HELP)
 
 
 class JobLinksSerializer(serializers.Serializer):

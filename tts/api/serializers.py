@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import unicodedata
 from collections.abc import Mapping
 
@@ -12,6 +13,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tts.engine.frontend import (
+    MAX_PAUSE_SECONDS,
+    MAX_TOTAL_PAUSE_SECONDS,
+    NORMALIZE_MODES,
+    LexiconError,
+    PauseError,
+    find_pauses,
+    parse_entries,
+)
+from tts.engine.frontend.lexicon import MAX_REQUEST_ENTRIES
 from tts.services.generation import (
     DEFAULT_QUALITY,
     OUTPUT_FORMATS,
@@ -90,6 +101,80 @@ VOICE_ID_HELP = ("Letters, digits, hyphens and underscores; chosen at creation o
                  "the name.")
 
 
+NORMALIZE_HELP = (
+    "Text normalisation before speaking: `auto` (default) writes out numbers, dates, times, "
+    "money, units, ordinals, abbreviations, URLs, e-mail addresses and symbols as they are said, "
+    "in English and Chinese (sentences in other languages are left as written); `off` speaks "
+    "the text as sent. A model configured with `normalize = false` is never normalised. What "
+    "the model was given is in the reply's `spoken_text`.")
+PRONUNCIATIONS_HELP = (
+    "How to say particular words: an object of `\"word or phrase\": \"how to say it\"` "
+    "(or `{\"say\": \"...\", \"match_case\": true}`), matched as whole words, "
+    "case-insensitively unless match_case. These win over the server's lexicon "
+    f"(TTS_LEXICON_FILE) for the same word; at most {MAX_REQUEST_ENTRIES} entries. In a form, "
+    "send the object as a JSON string.")
+PAUSE_HELP = (
+    f" `[pause:1.5s]` or `[pause:500ms]` inserts exactly that much silence (at most "
+    f"{MAX_PAUSE_SECONDS:g} s each, {MAX_TOTAL_PAUSE_SECONDS:g} s in all); no chunk and no "
+    "cross-fade spans a pause.")
+
+
+def check_pauses(value: str) -> None:
+    """A 400 on the text field naming a malformed or excessive pause tag."""
+    try:
+        find_pauses(value)
+    except PauseError as exc:
+        raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"oneOf": [
+    {"type": "string"},
+    {"type": "object", "properties": {"say": {"type": "string"},
+                                      "match_case": {"type": "boolean"}},
+     "required": ["say"]}]}, "example": {"nginx": "engine x", "SQL": "sequel"}})
+class PronunciationsField(serializers.Field):
+    """A request's pronunciation entries (an object, or its JSON in a form)."""
+
+    default_error_messages = {
+        "invalid": "pronunciations must be an object of \"word\": \"how to say it\" (in a "
+                   "form, that object as a JSON string).",
+        "too_many": f"pronunciations has {{count}} entries; the limit is {MAX_REQUEST_ENTRIES}.",
+    }
+
+    def to_internal_value(self, data) -> dict:
+        if isinstance(data, str):
+            if not data.strip():
+                return {}
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, Mapping):
+            self.fail("invalid")
+        if len(data) > MAX_REQUEST_ENTRIES:
+            self.fail("too_many", count=len(data))
+        try:
+            parse_entries(data)
+        except LexiconError as exc:
+            raise serializers.ValidationError(f"pronunciations: {exc}.",
+                                              code="invalid_pronunciation") from None
+        return dict(data)
+
+    def to_representation(self, value):
+        return value
+
+
+def normalize_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=list(NORMALIZE_MODES), required=False, default="auto", help_text=NORMALIZE_HELP,
+        error_messages={"invalid_choice": "\"{input}\" is not a normalize mode; use auto or "
+                                          "off."}, **kwargs)
+
+
+def pronunciations_field() -> PronunciationsField:
+    return PronunciationsField(required=False, default=dict, help_text=PRONUNCIATIONS_HELP)
+
+
 class _GenerateFields(serializers.Serializer):
     """Everything but the reference audio, shared by the multipart and JSON bodies."""
 
@@ -110,7 +195,7 @@ class _GenerateFields(serializers.Serializer):
                   "characters, 5000 by default). Long text is split into chunks at sentence "
                   "ends and joined with a cross-fade. `[voice-id]` switches to a saved voice "
                   "from there on (`[voice-id speed=1.2]` also sets its speed; `[main]` returns "
-                  "to the request's own voice).",
+                  "to the request's own voice)." + PAUSE_HELP,
         error_messages={"blank": "gen_text is empty; send the text to speak.",
                         "required": "gen_text is required: the text to speak."})
     model = serializers.CharField(
@@ -161,6 +246,8 @@ class _GenerateFields(serializers.Serializer):
     include_spectrogram = serializers.BooleanField(
         required=False, default=False,
         help_text="Also return a PNG (base64) of the generated mel spectrogram.")
+    normalize = normalize_field()
+    pronunciations = pronunciations_field()
 
     #: The setting that bounds gen_text here.
     text_limit_setting = "TTS_MAX_TEXT_CHARS"
@@ -176,6 +263,7 @@ class _GenerateFields(serializers.Serializer):
             raise serializers.ValidationError(
                 "gen_text has nothing to speak: only punctuation, symbols, emoji or invisible "
                 "characters. Send words or numbers.", code="nothing_to_speak")
+        check_pauses(value)
         return value
 
     def to_internal_value(self, data):
@@ -205,6 +293,9 @@ class _GenerateFields(serializers.Serializer):
         options = {name: data[name] for name in ("speed", "cross_fade_duration", "cfg_strength",
                                                  "sway_sampling_coef", "remove_silence", "seed")}
         options["nfe_step"] = nfe_for(data["quality"], data["nfe_step"])
+        options["normalize"] = data["normalize"]
+        if data["pronunciations"]:
+            options["pronunciations"] = data["pronunciations"]
         return options
 
 
@@ -320,6 +411,10 @@ class SegmentSerializer(serializers.Serializer):
     end = serializers.FloatField()
 
 
+SPOKEN_TEXT_HELP = ("What the model was given: gen_text normalised (unless normalize=off), "
+                    "pronunciations applied, pauses shown as [pause:Ns] tags.")
+
+
 class GenerateOutputSerializer(serializers.Serializer):
     audio = Base64AudioField(help_text="The encoded audio file, base64.")
     format = serializers.CharField()
@@ -335,6 +430,8 @@ class GenerateOutputSerializer(serializers.Serializer):
     segments = SegmentSerializer(
         many=True, help_text="Where each voice speaks: one entry, or one per stretch of a "
                              "multi-voice script.")
+    spoken_text = serializers.CharField(
+        allow_blank=True, help_text=SPOKEN_TEXT_HELP)
     spectrogram = Base64AudioField(source="spectrogram_png", required=False,
                                    help_text="PNG of the mel spectrogram, base64 (only with "
                                              "include_spectrogram).")

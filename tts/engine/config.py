@@ -34,6 +34,8 @@ class EngineConfig:
     custom_config: str = ""
     #: TOML or JSON file with more models.
     models_file: str = ""
+    #: TOML or JSON pronunciation lexicon (tts.engine.frontend.lexicon); empty: none.
+    lexicon_file: str = ""
     default_model: str = "F5-TTS"
     #: Requests allowed to wait for one model while it is busy; more get EngineBusy.
     max_queue: int = 8

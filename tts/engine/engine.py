@@ -26,6 +26,7 @@ from .errors import (
     InvalidReferenceText,
     TranscriptionUnavailable,
 )
+from .frontend import FrontEnd, Lexicon, load_lexicon
 from .pool import ModelPool, ModelStatus
 from .precision import describe
 from .reference import PreparedReference, decode_reference, normalize_ref_text
@@ -33,7 +34,7 @@ from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
-from .synthesis import SynthesisParams, SynthesisResult, chunk_text
+from .synthesis import SynthesisParams, SynthesisResult, chunk_plan, plan_text
 from .threads import configure_threads, lower_this_thread
 
 
@@ -64,6 +65,8 @@ class TTSEngine:
         self.queue = DeviceQueue(max_waiting=config.max_queue, timeout=config.queue_timeout,
                                  max_preparations=config.max_preparations)
         self.transcriber = transcriber
+        #: The deployment's pronunciation lexicon (TTS_LEXICON_FILE): a bad file stops here.
+        self.lexicon = load_lexicon(config.lexicon_file) if config.lexicon_file else Lexicon()
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
@@ -224,8 +227,9 @@ class TTSEngine:
         and removes silences per chunk. The model is loaded here if needed.
         """
         try:
-            texts = chunk_text(ref, gen_text, params.speed, short_first=streaming)
-            if not texts:
+            plan = self.plan_text(admission.model_id, gen_text, params)
+            texts = chunk_plan(ref, plan, params.speed, short_first=streaming)
+            if not any(isinstance(text, str) for text in texts):
                 raise GenerationFailed("gen_text produced no text to speak; send words.",
                                        attr="gen_text")
             lease = self.pool.acquire(admission.model_id)
@@ -233,12 +237,21 @@ class TTSEngine:
             admission.release()
             raise
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
-                            texts=texts, params=params, streaming=streaming, label=label)
+                            texts=texts, params=params, streaming=streaming, label=label,
+                            spoken=plan)
+
+    def plan_text(self, model_id: str, gen_text: str, params: SynthesisParams) -> FrontEnd:
+        """The text front-end's reading of ``gen_text`` for this model (pauses, normalisation
+        unless the request or the model turns it off, the lexicon)."""
+        spec = self.registry.get(model_id or self.config.default_model)
+        return plan_text(gen_text, params, lexicon=self.lexicon,
+                         model_normalizes=spec.normalize)
 
     def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams, *,
-                    streaming: bool = False) -> int:
-        """How many chunks ``open_stream`` will cut ``gen_text`` into."""
-        return len(chunk_text(ref, gen_text, params.speed, short_first=streaming))
+                    streaming: bool = False, model_id: str = "") -> int:
+        """How many chunks (pauses included) ``open_stream`` will cut ``gen_text`` into."""
+        plan = self.plan_text(model_id, gen_text, params)
+        return len(chunk_plan(ref, plan, params.speed, short_first=streaming))
 
     def generate(self, model_id: str, ref: PreparedReference, gen_text: str,
                  params: SynthesisParams) -> SynthesisResult:

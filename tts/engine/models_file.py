@@ -32,6 +32,8 @@ class ModelEntry(BaseModel):
     license: StrictStr = ""
     env_hint: StrictStr = "TTS_MODELS_FILE"
     tags: list[StrictStr] = Field(default_factory=list)
+    #: False: the model was trained on raw text; requests' text is not normalised for it.
+    normalize: bool = True
     config: dict[StrictStr, Any] = Field(default_factory=dict)
 
     @field_validator("architecture")

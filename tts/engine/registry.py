@@ -40,6 +40,9 @@ class ModelSpec:
     env_hint: str = ""
     sample_rate: int = SAMPLE_RATE
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: Whether requests' text is normalised for it (``normalize = false`` in the models file
+    #: for a model trained on raw text); pauses and the lexicon apply either way.
+    normalize: bool = True
 
     @property
     def vocab_env_hint(self) -> str:
@@ -135,7 +138,8 @@ def specs_from_file(path: str | Path, *, reserved: tuple[str, ...] = ()) -> list
     return [ModelSpec(id=entry.id, name=entry.name, architecture=entry.architecture,
                       config=dict(entry.config), checkpoint=entry.checkpoint, vocab=entry.vocab,
                       vocoder=entry.vocoder, description=entry.description,
-                      license=entry.license, env_hint=entry.env_hint, tags=tuple(entry.tags))
+                      license=entry.license, env_hint=entry.env_hint, tags=tuple(entry.tags),
+                      normalize=entry.normalize)
             for entry in load_entries(path, reserved=reserved)]
 
 

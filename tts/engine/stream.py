@@ -19,6 +19,7 @@ import numpy as np
 from .backends import ModelBackend
 from .devices import free_device_memory, is_out_of_memory
 from .errors import GenerationCancelled, OutOfMemory
+from .frontend import FrontEnd, Pause
 from .pool import ModelLease
 from .reference import PreparedReference
 from .scheduler import DeviceQueue, Ticket
@@ -74,13 +75,16 @@ class SpeechStream:
     model lease and gives both back when it ends, however it ends."""
 
     def __init__(self, *, queue: DeviceQueue, ticket: Ticket, lease: ModelLease,
-                 ref: PreparedReference, texts: list[str], params: SynthesisParams,
-                 streaming: bool, label: str = "-"):
+                 ref: PreparedReference, texts: list[str | Pause], params: SynthesisParams,
+                 streaming: bool, label: str = "-", spoken: FrontEnd | None = None):
         self._queue = queue
         self._ticket = ticket
         self._lease = lease
         self.ref = ref
+        #: Chunks of spoken text, and pauses (exact silences, never cross-faded).
         self.texts = texts
+        #: What the front-end made of the request's text (spoken text, map to the source).
+        self.spoken = spoken
         self.params = params
         self.seed = params.resolved_seed()
         #: Whether pieces go out as they are made (silence removal then works per chunk).
@@ -119,22 +123,36 @@ class SpeechStream:
         backend: ModelBackend = self._lease.backend
         params = self.params
         chunk_params = params.chunk_params()
-        fader = CrossFader(int(params.cross_fade_duration * self.ref.sample_rate))
+        overlap = int(params.cross_fade_duration * self.ref.sample_rate)
+        fader = CrossFader(overlap)
         prepared = backend.prepare(self.ref)
-        emitted = 0
+        emitted, spoken_chunks = 0, 0
         try:
             for index, text in enumerate(self.texts):
                 if self.cancelled:
                     raise GenerationCancelled("The generation was cancelled.")
+                rate = self.ref.sample_rate
+                if isinstance(text, Pause):  # silence as it is; the next chunk starts afresh
+                    fader = CrossFader(overlap)
+                    samples = np.zeros(text.samples(rate), dtype=np.float32)
+                    self.done_chunks = index + 1
+                    yield AudioChunk(index=index, total=len(self.texts), text=text.tag,
+                                     samples=samples, sample_rate=rate, start=emitted / rate,
+                                     end=(emitted + len(samples)) / rate)
+                    emitted += len(samples)
+                    self.emitted_seconds = emitted / rate
+                    continue
                 with self._queue.turn(lambda: self.cancelled) as waited:
                     self.timings["queue_seconds"] += waited
                     started = time.perf_counter()
-                    chunk = self._synthesize(backend, prepared, text, chunk_params, index)
+                    chunk = self._synthesize(backend, prepared, text, chunk_params,
+                                             spoken_chunks)
                     self.timings["inference_seconds"] += time.perf_counter() - started
+                spoken_chunks += 1
                 self.done_chunks = index + 1
                 samples = fader.push(chunk.samples)
-                if index == len(self.texts) - 1:
-                    samples = np.concatenate([samples, fader.flush()])
+                if index == len(self.texts) - 1 or isinstance(self.texts[index + 1], Pause):
+                    samples = np.concatenate([samples, fader.flush()])  # no fade across
                 if self.streaming and params.remove_silence:
                     samples = remove_silences(samples, chunk.sample_rate)
                 rate = chunk.sample_rate
@@ -163,6 +181,9 @@ class SpeechStream:
                 f"Out of memory on {backend.device} during generation; send shorter text, "
                 "set TTS_MAX_LOADED_MODELS lower, or use a device with more memory.") from exc
 
+    def _is_pause(self, index: int) -> bool:
+        return 0 <= index < len(self.texts) and isinstance(self.texts[index], Pause)
+
     def collect(self, on_chunk: Callable[[AudioChunk], None] | None = None) -> SynthesisResult:
         """Run the whole stream; the joined samples (silences removed as upstream does, on
         the whole file, when asked). ``on_chunk`` sees each chunk as it is made (progress)."""
@@ -170,14 +191,31 @@ class SpeechStream:
         for chunk in self:
             if on_chunk is not None:
                 on_chunk(chunk)
-            pieces.append(chunk.samples)
+            pieces.append((chunk.samples, self._is_pause(chunk.index)))
             rate = chunk.sample_rate
             if chunk.mel is not None:
                 mels.append(chunk.mel)
-        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         if self.params.remove_silence and not self.streaming:
-            samples = remove_silences(samples, rate)
+            samples = _without_silences(pieces, rate)
+        else:
+            samples = (np.concatenate([piece for piece, _ in pieces]) if pieces
+                       else np.zeros(0, dtype=np.float32))
         return SynthesisResult(
             samples=samples, sample_rate=rate, seed=self.seed, ref_text=self.ref.ref_text,
             chunks=len(self.texts), spectrogram=np.concatenate(mels, axis=1) if mels else None,
             timings=dict(self.timings))
+
+
+def _without_silences(pieces: list[tuple[np.ndarray, bool]], rate: int) -> np.ndarray:
+    """Silences removed as upstream does, from the speech between pauses only: a pause asked
+    for is kept exactly."""
+    out, speech = [], []
+    for samples, is_pause in pieces + [(np.zeros(0, dtype=np.float32), True)]:
+        if not is_pause:
+            speech.append(samples)
+            continue
+        if speech:
+            out.append(remove_silences(np.concatenate(speech), rate))
+            speech = []
+        out.append(samples)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)

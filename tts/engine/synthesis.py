@@ -10,6 +10,8 @@ import numpy as np
 
 from . import audio
 from .backends.base import ChunkParams
+from .errors import GenerationFailed
+from .frontend import FrontEnd, Lexicon, Pause, PauseError, prepare
 from .reference import PreparedReference
 
 #: Seeds are kept within 32 bits so every client (JavaScript included) round-trips them exactly.
@@ -44,6 +46,10 @@ class SynthesisParams:
     sway_sampling_coef: float = -1.0
     remove_silence: bool = False
     seed: int | None = None
+    #: Text normalisation: ``auto`` (English and Chinese written out as said) or ``off``.
+    normalize: str = "auto"
+    #: The request's pronunciations (word → how to say it), over the lexicon file's.
+    pronunciations: dict | None = None
 
     def chunk_params(self) -> ChunkParams:
         return ChunkParams(nfe_step=self.nfe_step, cfg_strength=self.cfg_strength,
@@ -101,6 +107,34 @@ def chunk_text(ref: PreparedReference, gen_text: str, speed: float, *,
         if len(head) > 1:
             chunks[:1] = [head[0], " ".join(head[1:])]
     return chunks
+
+
+def plan_text(gen_text: str, params: SynthesisParams, *, lexicon: Lexicon | None = None,
+              model_normalizes: bool = True) -> FrontEnd:
+    """The request's text through the front-end (pauses, normalisation, lexicon); a bad
+    pause tag is a GenerationFailed naming it (400)."""
+    try:
+        request_lexicon = (lexicon or Lexicon()).with_request(params.pronunciations)
+        return prepare(gen_text, lexicon=request_lexicon,
+                       normalize=model_normalizes and params.normalize != "off")
+    except PauseError as exc:
+        raise GenerationFailed(exc.message, code=exc.code, attr="gen_text") from None
+
+
+def chunk_plan(ref: PreparedReference, plan: FrontEnd, speed: float, *,
+               short_first: bool = False) -> list[str | Pause]:
+    """The spoken text cut into chunks, each stretch between two pauses on its own (no
+    chunk spans a pause); stretches with nothing to say are dropped."""
+    items: list[str | Pause] = []
+    for piece in plan.pieces:
+        if isinstance(piece, Pause):
+            items.append(piece)
+            continue
+        if not any(char.isalnum() for char in piece.text):
+            continue
+        first = short_first and not any(isinstance(item, str) for item in items)
+        items += chunk_text(ref, " ".join(piece.text.split()), speed, short_first=first)
+    return items
 
 
 def _split(text: str, max_chars: int) -> list[str]:

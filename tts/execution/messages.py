@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts.engine.errors import ConfigurationError
 
-PROTOCOL_VERSION = 2  # 2: a voice task carries its owner
+PROTOCOL_VERSION = 3  # 2: a voice task carries its owner; 3: results carry spoken_text
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -123,6 +123,7 @@ class SpeechDone(Message):
     timing: dict[str, Any]
     spectrogram_png: str | None = None  # base64
     segments: list[dict[str, Any]] = []
+    spoken_text: str = ""
 
 
 class VoiceDone(Message):

@@ -6,7 +6,14 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tts.api.serializers import ACCEPTED_AUDIO, MAX_REF_TEXT_CHARS, TextField
+from tts.api.serializers import (
+    ACCEPTED_AUDIO,
+    MAX_REF_TEXT_CHARS,
+    TextField,
+    check_pauses,
+    normalize_field,
+    pronunciations_field,
+)
 from tts.services.generation import SEED_RANGE
 
 #: OpenAI's response_format -> our encoder (OpenAI's `opus` is Ogg Opus).
@@ -98,13 +105,25 @@ class OpenAISpeechRequestSerializer(serializers.Serializer):
                   "preset: tts-1 = quality fast (7), tts-1-hd = best (32), others the server's "
                   "default quality (best, 32).")
 
+    normalize = normalize_field()
+    pronunciations = pronunciations_field()
+
     def validate_input(self, value: str) -> str:
         limit = settings.TTS_MAX_TEXT_CHARS
         if len(value) > limit:
             raise serializers.ValidationError(
                 f"input is {len(value)} characters; the limit is {limit}. Split it into "
                 "several requests.", code="string_above_max_length")
+        check_pauses(value)
         return value
+
+    def frontend_options(self) -> dict:
+        """Extensions (send through the client's extra_body): normalize, pronunciations."""
+        data = self.validated_data
+        options = {"normalize": data["normalize"]}
+        if data["pronunciations"]:
+            options["pronunciations"] = data["pronunciations"]
+        return options
 
     def model_speed(self) -> float:
         low, high = MODEL_SPEED

@@ -182,7 +182,8 @@ class SpeechView(OpenAIView):
         audio = speech_stream(  # the bytes of one file, as they are made
             model_id=resolve_model(data["model"]), voice=data["voice"], gen_text=data["input"],
             options={"speed": speed, "seed": data["seed"],
-                     "nfe_step": nfe_for(ALIAS_QUALITY.get(data["model"]), data["nfe_step"])},
+                     "nfe_step": nfe_for(ALIAS_QUALITY.get(data["model"]), data["nfe_step"]),
+                     **serializer.frontend_options()},
             output_format=RESPONSE_FORMATS[data["response_format"]], label=request.request_id,
             tenant=tenant_of(request))
         if data["stream_format"] == "sse":

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import QuerySet
 
+from tts.engine.frontend.pauses import strip_pauses
 from tts.engine.reference import PreparedReference
 from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
 from tts.models import Voice
@@ -60,13 +61,39 @@ def parse_script(text: str) -> list[ScriptSegment]:
         raise InvalidInput(
             f"Bad speed in {', '.join(bad)}: write [voice-id speed=X] with X from {MIN_SPEED} "
             f"to {MAX_SPEED}.", code="invalid_script_speed", attr="gen_text")
-    return [segment for segment in segments if segment.text]
+    return _pauses_joined([segment for segment in segments if segment.text])
+
+
+def _pauses_joined(segments: list[ScriptSegment]) -> list[ScriptSegment]:
+    """A stretch that holds only pause tags ("[alice] Hi. [pause:2s] [bob] Hello.") needs no
+    voice: it joins the part before it (or, first of all, the part after it)."""
+    joined: list[ScriptSegment] = []
+    waiting = ""
+    for segment in segments:
+        if _words(segment.text):
+            if waiting:
+                segment = dataclasses.replace(segment, text=f"{waiting} {segment.text}")
+                waiting = ""
+            joined.append(segment)
+        elif joined:
+            joined[-1] = dataclasses.replace(joined[-1],
+                                             text=f"{joined[-1].text} {segment.text}")
+        else:
+            waiting = f"{waiting} {segment.text}".strip()
+    if waiting and not joined:
+        joined.append(ScriptSegment(MAIN, waiting))
+    return joined
+
+
+def _words(text: str) -> bool:
+    return any(char.isalnum() for char in strip_pauses(text))
 
 
 def starts_with_tag(text: str) -> bool:
     """Whether every word of ``text`` is under a voice tag (no request voice needed)."""
     match = TAG.search(text)
-    return match is not None and not text[:match.start()].strip() and match[1] != MAIN
+    return (match is not None and not strip_pauses(text[:match.start()]).strip()
+            and match[1] != MAIN)
 
 
 def check_script(gen_text: str, voices: QuerySet[Voice] | None = None

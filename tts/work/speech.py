@@ -68,6 +68,8 @@ class SpeechResult:
     spectrogram_png: bytes | None = None
     #: Where each voice speaks: voice (None for an uploaded clip), text, start, end seconds.
     segments: list[dict] = field(default_factory=list)
+    #: What the model was given: the text normalised, the lexicon applied, pauses as tags.
+    spoken_text: str = ""
 
 
 @dataclass
@@ -93,7 +95,11 @@ class StartedGeneration:
         return {"model": self.model, "seed": stream.seed, "sample_rate": self.ref.sample_rate,
                 "duration": duration, "chunks": stream.total_chunks,
                 "ref_text": self.ref.ref_text.strip(), "parameters": self.parameters(),
-                "timing": self.timing(duration)}
+                "spoken_text": self.spoken_text, "timing": self.timing(duration)}
+
+    @property
+    def spoken_text(self) -> str:
+        return self.stream.spoken.spoken_text if self.stream.spoken else ""
 
     def timing(self, duration: float) -> dict:
         timings = self.stream.timings
@@ -163,6 +169,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
         timing=generation.timing(duration), spectrogram_png=spectrogram,
         segments=[{"voice": voice or None, "text": gen_text.strip(), "start": 0.0,
                    "end": duration}],
+        spoken_text=generation.spoken_text,
     )
 
 
@@ -195,10 +202,13 @@ class StartedScript:
     label: str
     #: Streamed: each part's first chunk is cut short and silences are removed per chunk.
     streaming: bool = False
+    #: Each part's spoken text (the front-end's reading, checked before any generation).
+    spoken: list[str] = field(default_factory=list)
 
     def total_chunks(self) -> int:
         engine: TTSEngine = get_engine()
-        return sum(engine.chunk_count(part.ref, part.text, part.params, streaming=self.streaming)
+        return sum(engine.chunk_count(part.ref, part.text, part.params, streaming=self.streaming,
+                                      model_id=self.model)
                    for part in self.parts)
 
     def streams(self, admitted: Callable[[Callable[[], SpeechStream]], SpeechStream]
@@ -237,6 +247,7 @@ class StartedScript:
                 "real_time_factor": round(inference / duration, 4) if duration else None,
             },
             "segments": part_segments(self.parts[:len(seconds)], seconds),
+            "spoken_text": " ".join(self.spoken[:len(seconds)]),
         }
 
 
@@ -252,5 +263,7 @@ def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text
     params = synthesis_params(options)
     parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
                         ref_text=ref_text, voice=voice)
+    spoken = [engine.plan_text(model_id, part.text, part.params).spoken_text for part in parts]
     return StartedScript(model=model_id, params=params, parts=parts, started=started,
-                         prepared=time.perf_counter(), label=label, streaming=streaming)
+                         prepared=time.perf_counter(), label=label, streaming=streaming,
+                         spoken=spoken)

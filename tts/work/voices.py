@@ -32,7 +32,8 @@ from .runtime import get_engine
 logger = logging.getLogger(__name__)
 VOICE_FOLDER = "voices"
 #: ``[main]`` in a script means the request's own voice (upstream's CLI convention).
-RESERVED_IDS = frozenset({"main"})
+#: ``[pause…]`` is a pause tag (tts.engine.frontend.pauses), never a voice.
+RESERVED_IDS = frozenset({"main", "pause"})
 ID_MAX_LENGTH = 64
 CLIP_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "oga", "m4a", "mp4", "aac",
                              "webm", "weba", "aiff", "caf"})
@@ -179,9 +180,10 @@ def _taken(voice_id: str) -> InvalidInput:
 def check_free(voice_id: str) -> None:
     """InvalidInput (400) when ``voice_id`` is reserved or taken."""
     if voice_id in RESERVED_IDS:
-        raise InvalidInput(f"{voice_id!r} is reserved: [{voice_id}] in a script means the "
-                           "request's own voice. Choose another id.", code="reserved_id",
-                           attr="id")
+        meaning = ("is a pause tag ([pause:1.5s])" if voice_id == "pause"
+                   else "means the request's own voice")
+        raise InvalidInput(f"{voice_id!r} is reserved: [{voice_id}] in a script {meaning}. "
+                           "Choose another id.", code="reserved_id", attr="id")
     if Voice.objects.filter(id=voice_id).exists():
         raise _taken(voice_id)
 
