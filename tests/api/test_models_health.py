@@ -87,6 +87,9 @@ def test_health_says_what_auto_precision_found(client, settings, caplog):
     assert any(r.getMessage().startswith("models run on cpu") and
                f" in {compute['precision']}, " in r.getMessage() for r in caplog.records)
     # Health says, for each loaded model, whether auto compiled it and why (a tiny model: no).
+    from tts.work.runtime import get_engine
+
+    get_engine().load_model("tiny-f5")
     report = client.get("/api/tts/health/").json()["compute"]["compile_models"]["tiny-f5"]
     assert report["compiled"] is False and "small model" in report["reason"]
 

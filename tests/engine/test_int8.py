@@ -18,9 +18,8 @@ from tts.engine.synthesis import SynthesisParams
 
 TEXT = "Eight bits should not change what a seed means."
 #: Relative mel error of int8 against float32 at the same seed allowed on the tiny models
-#: (measured 0.01-0.03 on them; bfloat16 0.003-0.01). The tiny models' 64-wide layers are
-#: the hard case for one scale per output channel; docs/performance.md#int8 has the
-#: real-size figures.
+#: (measured 0.008 on tiny-f5 and 0.036 on tiny-e2; bfloat16 0.0007 and 0.003): int8 costs
+#: about ten times bfloat16's error. docs/performance.md#int8 has the real-size figures.
 INT8_MEL_TOLERANCE = 0.08
 
 
@@ -50,19 +49,19 @@ def test_int8_quantises_the_linear_layers_and_stays_close_to_float32(engines, re
         transformer = lease.backend._model.transformer
         plain = [m for m in transformer.modules() if type(m) is torch.nn.Linear]
         quantised = [m for m in transformer.modules()
-                     if type(m).__name__ == "DynamicQuantizedLinear"]
+                     if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
     finally:
         lease.release()
     assert quantised and not plain
     info = int8.compute_info()
     assert info["precision"] == "int8" and "int8" in info["precision_applied_as"]
-    assert int8.model_footprint(model).weights_mb < \
-        engines["float32"].model_footprint(model).weights_mb
 
     first, again = generate(int8, ref_bytes, model), generate(int8, ref_bytes, model)
     np.testing.assert_array_equal(first.samples, again.samples)
     assert not np.allclose(first.samples, generate(int8, ref_bytes, model, seed=8).samples)
     base = generate(engines["float32"], ref_bytes, model)
+    assert int8.model_footprint(model).weights_mb < \
+        engines["float32"].model_footprint(model).weights_mb
     error = mel_error(first, base)
     assert 0 < error < INT8_MEL_TOLERANCE, error
     if cpu_runs(torch.bfloat16) is None:  # beside bfloat16's, for the record in the log
