@@ -80,8 +80,10 @@ class TTSSettings(BaseSettings):
         "([Performance](performance.md#cpu-precision-and-presets)).", "`auto`"))
     compile: Literal["auto", "1", "0"] = Field("auto", **_doc(
         "torch.compile the transformer's layers when a model loads. `auto` compiles a model "
-        "where it was measured to gain (a real-size F5-TTS/DiT model on a CPU; not E2-TTS, not "
-        "the tiny demo models, not int8) and only when its compile cache is warm, so no start "
+        "where it was measured to gain (a real-size F5-TTS/DiT model in bfloat16 on a CPU "
+        "with AMX, `amx_bf16`; not E2-TTS, not CPUs without AMX, where it was measured "
+        "slower, not the tiny demo models, not int8) and only when its compile cache is "
+        "warm, so no start "
         "waits for a compile from nothing; `manage.py compile_cache` fills the cache once (a "
         "cache made for another torch or CPU, or damaged, is rebuilt once). `1` compiles "
         "every model, accepting a first start of a minute or more (and fails the model if "

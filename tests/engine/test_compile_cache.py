@@ -146,17 +146,24 @@ def test_active_points_torch_at_the_folder_and_restores_it(tmp_path, monkeypatch
 REAL = 337_000_000
 
 
+XEON_AMX = ZEN4 | {"amx_bf16", "amx_tile", "amx_int8"}
+
+
 @pytest.mark.parametrize(("setting", "facts", "compiles", "says"), [
     ("auto", {}, True, "warm"),
     ("auto", {"cache_state": COLD}, False, "manage.py compile_cache"),
     ("auto", {"cache_state": STALE}, True, "rebuilt once"),
-    ("auto", {"architecture": "UNetT"}, False, "gain nothing"),
+    ("auto", {"architecture": "UNetT"}, False, "not measured to gain"),
     ("auto", {"parameters": 200_000}, False, "small model"),
     ("auto", {"device": "cuda:0"}, False, "CPUs only"),
-    ("auto", {"precision": "int8"}, False, "int8"),
-    ("auto", {"precision": "float32"}, True, "warm"),
-    ("1", {"cache_state": COLD}, True, "TTS_COMPILE=1"),
+    ("auto", {"precision": "int8"}, False, "not measured to gain"),
+    ("auto", {"precision": "float32"}, False, "not measured to gain"),
+    # The same model on CPUs without AMX (an EPYC with avx512_bf16: measured slower compiled).
+    ("auto", {"flags": ZEN4}, False, "not measured to gain on this CPU"),
+    ("auto", {"flags": OLD_XEON}, False, "not measured to gain on this CPU"),
+    ("1", {"cache_state": COLD, "flags": ZEN4}, True, "TTS_COMPILE=1"),
     ("1", {"architecture": "UNetT", "parameters": 1000}, True, "TTS_COMPILE=1"),
+    ("1", {"precision": "int8"}, False, "not compiled"),
     ("0", {}, False, "TTS_COMPILE=0"),
     (True, {}, True, "TTS_COMPILE=1"),
     ("off", {}, False, "TTS_COMPILE=0"),
@@ -164,12 +171,21 @@ REAL = 337_000_000
 def test_auto_compiles_where_it_was_measured_to_gain_and_the_cache_is_warm(setting, facts,
                                                                            compiles, says):
     values = {"device": "cpu", "architecture": "DiT", "parameters": REAL,
-              "precision": "bfloat16", "cache_state": WARM}
+              "precision": "bfloat16", "cache_state": WARM, "flags": XEON_AMX}
     values.update(facts)
     plan = plan_compile(setting, **values)
     assert plan.compile is compiles
     assert says in plan.reason
     assert plan.required is (compiles and str(setting) in ("1", "True"))
+
+
+def test_auto_reads_this_cpus_flags_through_the_one_function(flags):
+    values = {"device": "cpu", "architecture": "DiT", "parameters": REAL,
+              "precision": "bfloat16", "cache_state": WARM}
+    flags(XEON_AMX)
+    assert plan_compile("auto", **values).compile is True
+    flags(ZEN4)
+    assert plan_compile("auto", **values).compile is False
 
 
 def test_auto_is_the_default_and_booleans_still_mean_on_and_off():

@@ -42,9 +42,12 @@ PRIME_TEXT = 32
 _lock = threading.Lock()  # dynamo compiles one model at a time
 
 CHOICES = ("auto", "1", "0")
-#: Architectures whose compiled layers were measured faster on a CPU, with the measurement
-#: (docs/performance.md#compile). UNetT (E2-TTS) was measured at no gain: auto leaves it.
-CPU_GAINS = {"DiT": "measured 1.42x end to end at quality fast on F5TTS_v1_Base (bfloat16)"}
+#: Where compiling was measured to gain on a CPU: (architecture, precision, a CPU flag) and the
+#: measurement (docs/performance.md#compile). Elsewhere auto leaves models uncompiled: UNetT
+#: (E2-TTS) gained nothing on Xeon-AMX, and on an AMD EPYC with avx512_bf16 but no AMX the
+#: compiled DiT layers were slower than eager ones in bfloat16.
+CPU_GAINS = {("DiT", "bfloat16", "amx_bf16"):
+             "measured 1.42x end to end at quality fast on F5TTS_v1_Base (bfloat16, AMX)"}
 #: auto compiles models of at least this many parameters: a real-size F5-TTS has 337 M; the
 #: tiny test and demo models (well under 1 M) gain nothing a request would notice and would
 #: pay seconds of compiling at every start of a test or a demo.
@@ -65,13 +68,16 @@ class CompilePlan:
 
 
 def plan_compile(setting: str, *, device: str, architecture: str, parameters: int,
-                 precision: str, cache_state: str) -> CompilePlan:
+                 precision: str, cache_state: str, flags: frozenset[str] | None = None
+                 ) -> CompilePlan:
     """``auto`` compiles a model when all of these hold, else says which one failed:
-    it runs on a CPU (the only place it was measured), its architecture was measured to gain
-    there (``CPU_GAINS``), it is real-size (``REAL_SIZE_PARAMETERS``), its precision compiles,
-    and its compile cache is warm (a cold cache would make this start wait a minute or more;
-    ``manage.py compile_cache`` or one start with TTS_COMPILE=1 fills it) or stale (it was
-    filled before, for another torch, Python or CPU, or was damaged: rebuilt once)."""
+    it runs on a CPU (the only place it was measured), it is real-size
+    (``REAL_SIZE_PARAMETERS``), its architecture and precision were measured to gain on a CPU
+    with one of this CPU's flags (``CPU_GAINS``; ``flags`` default to this CPU's, read by
+    tts.engine.precision.cpu_flags), and its compile cache is warm (a cold cache would make
+    this start wait a minute or more; ``manage.py compile_cache`` or one start with
+    TTS_COMPILE=1 fills it) or stale (filled before, for another torch, Python or CPU, or
+    damaged: rebuilt once)."""
     setting = normalise_compile(setting)
     if setting == "0":
         return CompilePlan(False, "TTS_COMPILE=0")
@@ -83,24 +89,31 @@ def plan_compile(setting: str, *, device: str, architecture: str, parameters: in
     if device != "cpu":
         return CompilePlan(False, f"auto: measured on CPUs only; set TTS_COMPILE=1 to compile "
                                   f"on {device}")
-    if architecture not in CPU_GAINS:
-        return CompilePlan(False, f"auto: compiling {architecture} was measured to gain "
-                                  "nothing on a CPU")
     if parameters < REAL_SIZE_PARAMETERS:
         return CompilePlan(False, f"auto: a small model ({parameters / 1e6:.1f} M parameters) "
                                   "gains less than compiling costs")
-    if precision not in COMPILABLE_PRECISIONS:
-        return CompilePlan(False, f"auto: {precision} layers are not compiled")
+    if flags is None:
+        from .precision import cpu_flags
+
+        flags = cpu_flags()
+    gain = next((why for (arch, prec, flag), why in CPU_GAINS.items()
+                 if arch == architecture and prec == precision and flag in flags), None)
+    if gain is None:
+        measured = [f"{arch} in {prec} with {flag}" for arch, prec, flag in CPU_GAINS]
+        return CompilePlan(False, f"auto: compiling {architecture} in {precision} was not "
+                                  "measured to gain on this CPU (measured to gain: "
+                                  f"{'; '.join(measured)}); TTS_COMPILE=1 compiles anyway")
     if cache_state == STALE:  # compiled here before: the cost was accepted once already
-        return CompilePlan(True, f"auto: {CPU_GAINS[architecture]}; the compile cache is "
-                                 "stale (another torch, Python or CPU, or damaged), so it is "
-                                 "rebuilt once (a minute or more)")
+        return CompilePlan(True, f"auto: {gain}; the compile cache is stale (another torch, "
+                                 "Python or CPU, or damaged), so it is rebuilt once (a minute "
+                                 "or more)")
     if cache_state != WARM:
-        return CompilePlan(False, f"auto: the compile cache is {cache_state}, and compiling "
-                                  "from nothing would hold this start up for a minute or more; "
-                                  "run `manage.py compile_cache` once (or start once with "
-                                  "TTS_COMPILE=1) and later starts compile from the cache")
-    return CompilePlan(True, f"auto: {CPU_GAINS[architecture]}; the compile cache is warm")
+        return CompilePlan(False, f"auto: {gain}, but the compile cache is {cache_state} and "
+                                  "compiling from nothing would hold this start up for a "
+                                  "minute or more; run `manage.py compile_cache` once (or "
+                                  "start once with TTS_COMPILE=1) and later starts compile "
+                                  "from the cache")
+    return CompilePlan(True, f"auto: {gain}; the compile cache is warm")
 
 
 @dataclass
