@@ -81,8 +81,8 @@ class TTSSettings(BaseSettings):
     compile: Literal["auto", "1", "0"] = Field("auto", **_doc(
         "torch.compile the transformer's layers when a model loads. `auto` compiles a model "
         "where it was measured to gain (a real-size F5-TTS/DiT model in bfloat16 on a CPU "
-        "with AMX, `amx_bf16`; not E2-TTS, not CPUs without AMX, where it was measured "
-        "slower, not the tiny demo models, not int8) and only when its compile cache is "
+        "with AMX, `amx_bf16`; not E2-TTS, not CPUs without AMX, where no gain was shown, "
+        "not the tiny demo models, not int8) and only when its compile cache is "
         "warm, so no start "
         "waits for a compile from nothing; `manage.py compile_cache` fills the cache once (a "
         "cache made for another torch or CPU, or damaged, is rebuilt once). `1` compiles "

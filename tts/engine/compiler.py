@@ -44,8 +44,8 @@ _lock = threading.Lock()  # dynamo compiles one model at a time
 CHOICES = ("auto", "1", "0")
 #: Where compiling was measured to gain on a CPU: (architecture, precision, a CPU flag) and the
 #: measurement (docs/performance.md#compile). Elsewhere auto leaves models uncompiled: UNetT
-#: (E2-TTS) gained nothing on Xeon-AMX, and on an AMD EPYC with avx512_bf16 but no AMX the
-#: compiled DiT layers were slower than eager ones in bfloat16.
+#: (E2-TTS) gained nothing on Xeon-AMX; on an AMD EPYC with avx512_bf16 but no AMX two runs
+#: disagreed (compiled DiT layers 0.73x, then 1.17x per step in bfloat16): no gain shown.
 CPU_GAINS = {("DiT", "bfloat16", "amx_bf16"):
              "measured 1.42x end to end at quality fast on F5TTS_v1_Base (bfloat16, AMX)"}
 #: auto compiles models of at least this many parameters: a real-size F5-TTS has 337 M; the
