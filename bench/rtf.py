@@ -7,7 +7,9 @@ with ``fix_duration`` = reference + 5 s, at each ``--nfe`` and each ``--precisio
 as the server applies TTS_PRECISION: tts.engine.precision). On CUDA float16 is upstream's
 float16 weights; bfloat16 (and float16 on a CPU) is autocast around the transformer alone.
 Every precision other than float32 also reports the relative error of its mel-spectrogram
-against the float32 one of the same seed and nfe: ||mel - mel_fp32|| / ||mel_fp32||.
+against the float32 one of the same seed and nfe: ||mel - mel_fp32|| / ||mel_fp32|| (and
+against bfloat16's, when bfloat16 is among the variants). ``int8`` is TTS_PRECISION=int8:
+the transformer's linear layers dynamically quantised (CPU only).
 
 A variant is a precision, optionally with ``+compile`` (TTS_COMPILE: the transformer's layers
 compiled by torch.compile when the model is built; the compile time is reported). All
@@ -22,6 +24,7 @@ nfe 7 and 16, one round each, and a time budget after which further runs are ski
     .venv/bin/python -m bench.rtf --models F5TTS_v1_Base --nfe 8 --rounds 1
     .venv/bin/python -m bench.rtf --device cuda                     # nfe 8 16 32, 3 rounds
     .venv/bin/python -m bench.rtf --precisions float32 bfloat16 bfloat16+compile --nfe 7 16 32
+    .venv/bin/python -m bench.rtf --models F5TTS_v1_Base --precisions float32 bfloat16 int8 --nfe 7
     .venv/bin/python -m bench.rtf --server --models F5TTS_v1_Base --quality fast
 
 ``--server`` measures end to end instead: one server (`make serve`'s) per variant
@@ -86,11 +89,11 @@ def build_model(name: str, device: str, seed: int = 0, precision: str = "",
     model = build_cfm(architecture, config, vocab=vocab)
     params = sum(p.numel() for p in model.parameters())
     if precision:
-        from tts.engine.precision import autocast_forward, resolve_precision, weight_dtype
+        from tts.engine.precision import apply_precision, resolve_precision, weight_dtype
 
         chosen = resolve_precision(precision, device)
         model = model.to(weight_dtype(chosen, device)).to(device).eval()
-        autocast_forward(model.transformer, chosen, device)
+        apply_precision(model.transformer, chosen, device)
     else:
         model = model.to(upstream_dtype(device)).to(device).eval()
     if compile_layers:
@@ -183,7 +186,8 @@ def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
         for variant in args.precisions:
             precision, compiled = split_variant(variant)
             env = {"TTS_PRECISION": "auto" if precision == "upstream" else precision,
-                   "TTS_COMPILE": "1" if compiled else "0"}
+                   "TTS_COMPILE": "1" if compiled else "0",
+                   "TTS_COMPILE_CACHE_DIR": str(folder / "compile-cache")}
             started = time.perf_counter()
             server = stack.enter_context(common.Server(
                 models_file, preload=[model_id], default_model=model_id, extra_env=env,
@@ -226,9 +230,10 @@ def server_rows(args: Any, folder: Path, name: str) -> list[list[Any]]:
     base = common.median(walls.get("float32", []))
     for variant in args.precisions:
         wall, body = common.median(walls[variant]), served[variant]
+        bf16 = common.median(walls.get("bfloat16", []))
         rows.append([name, variant, body["parameters"]["nfe_step"], len(walls[variant]),
-                     body["duration"], wall, wall / body["duration"], base / wall,
-                     f"{memory[variant][0]:.2f}", f"RSS {memory[variant][1]:.2f}", "-"])
+                     body["duration"], wall, wall / body["duration"], base / wall, bf16 / wall,
+                     f"{memory[variant][0]:.2f}", f"RSS {memory[variant][1]:.2f}", "-", "-"])
     return rows
 
 
@@ -289,15 +294,21 @@ def direct_rows(args: Any, name: str, vocoder: Any, ref_path: str, ref_text: str
         for nfe in nfes:
             if (variant, nfe) not in results:
                 rows.append([name, variant, nfe, 0, float("nan"), float("nan"), float("nan"),
-                             float("nan"), f"{weights[variant]:.2f}", "skipped", "-"])
+                             float("nan"), float("nan"), f"{weights[variant]:.2f}", "skipped",
+                             "-", "-"])
                 continue
             wall, output, mel, working = results[variant, nfe]
             base = results.get(("float32", nfe))
             error = (f"{relative_error(mel, base[2]):.4f}"
                      if base is not None and variant != "float32" else "-")
+            bf16 = results.get(("bfloat16", nfe))
+            bf16_error = (f"{relative_error(mel, bf16[2]):.4f}"
+                          if bf16 is not None and variant != "bfloat16" else "-")
             speedup = base[0] / wall if base is not None else float("nan")
+            bf16_speedup = bf16[0] / wall if bf16 is not None else float("nan")
             rows.append([name, variant, nfe, rounds, output, wall, wall / output, speedup,
-                         f"{weights[variant]:.2f}", f"{working:.3f}", error])
+                         bf16_speedup, f"{weights[variant]:.2f}", f"{working:.3f}", error,
+                         bf16_error])
     del models
     gc.collect()
     if args.device.startswith("cuda"):
@@ -315,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
                         choices=[f"{name}{extra}" for name in ("float32", "bfloat16", "float16",
                                                                "upstream")
-                                 for extra in ("", "+compile")],
+                                 for extra in ("", "+compile")] + ["int8"],
                         help="variants; upstream: upstream's own choice (fp16 on CUDA, else "
-                             "fp32); +compile: also TTS_COMPILE")
+                             "fp32); int8: TTS_PRECISION=int8 (CPU); +compile: also "
+                             "TTS_COMPILE=1")
     parser.add_argument("--rounds", type=int, default=None, help="default: 1 on cpu, 3 on cuda")
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds; runs that would end later are skipped "
@@ -381,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     common.upstream_ref_cache_clear()
     print()
     common.print_table(["model", "variant", "nfe", "rounds", "audio s", "wall s (median)",
-                        "RTF", "speed-up vs fp32", "weights GB", "working peak GB",
-                        "mel rel. err vs fp32"], rows)
+                        "RTF", "speed-up vs fp32", "speed-up vs bf16", "weights GB",
+                        "working peak GB", "mel rel. err vs fp32", "mel rel. err vs bf16"],
+                       rows)
     print("RTF = wall seconds / seconds of audio generated (below 1: faster than real time); "
           "wall includes text prep, sampling and the vocoder, not reference preprocessing "
           "(--server: the client's round trip). Weights: the model's parameters in memory. "
@@ -395,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"RATIO rtf {row[0]} {row[1]} nfe {row[2]} ({args.device}): {row[6]:.3f}")
         if row[3] and row[7] == row[7] and row[1] != "float32":
             print(f"RATIO speedup {row[0]} {row[1]} vs float32 nfe {row[2]}: {row[7]:.3f}")
+        if row[3] and row[8] == row[8] and row[1] != "bfloat16":
+            print(f"RATIO speedup {row[0]} {row[1]} vs bfloat16 nfe {row[2]}: {row[8]:.3f}")
     return 0
 
 

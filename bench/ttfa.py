@@ -8,6 +8,10 @@ after a warm-up, so other load on the machine hits both sides.
     .venv/bin/python -m bench.ttfa                     # tiny and mid-size models
     .venv/bin/python -m bench.ttfa --models mid --rounds 7
     .venv/bin/python -m bench.ttfa --models tiny --format flac   # first byte of another format
+    .venv/bin/python -m bench.ttfa --models mid --precision int8 --compile 0   # a variant
+
+``--precision`` and ``--compile`` are the server's TTS_PRECISION and TTS_COMPILE (the
+variants of bench/rtf.py), so first audio can be compared across them.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ def main() -> None:
     parser.add_argument("--format", default="pcm",
                         choices=["pcm", "wav", "mp3", "ogg", "aac", "flac"],
                         help="the streamed reply's format (the whole file stays JSON with wav)")
+    parser.add_argument("--precision", default="auto",
+                        choices=["auto", "float32", "bfloat16", "float16", "int8"],
+                        help="the server's TTS_PRECISION")
+    parser.add_argument("--compile", default="auto", choices=["auto", "1", "0"],
+                        help="the server's TTS_COMPILE")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     common.stop_on_sigterm()
@@ -65,9 +74,13 @@ def main() -> None:
     preload = [common.MODEL_IDS[key] for key in args.models]
     common.print_header("time to first audio: streamed vs whole file", rounds=args.rounds,
                         nfe=args.nfe, text=f"{len(STORY)} characters, 3 sentences",
-                        stream_format=args.format)
+                        stream_format=args.format, precision=args.precision,
+                        compile=args.compile)
     rows = []
-    with common.Server(models_file, preload=preload, default_model=preload[0]) as server:
+    env = {"TTS_PRECISION": args.precision, "TTS_COMPILE": args.compile,
+           "TTS_COMPILE_CACHE_DIR": str(folder / "compile-cache")}
+    with common.Server(models_file, preload=preload, default_model=preload[0],
+                       extra_env=env) as server:
         for key in args.models:
             first, stream_total, whole = run_model(server, key, ref, rounds=args.rounds,
                                                    nfe=args.nfe, fmt=args.format)

@@ -70,18 +70,30 @@ class TTSSettings(BaseSettings):
         "`auto` (the first GPU, else mps, else cpu, with a warning when a CUDA build finds no "
         "GPU), `cpu`, `cuda`, `cuda:N`, `mps` (an explicit device that is not usable stops the "
         "start).", "`auto`"))
-    precision: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", **_doc(
+    precision: Literal["auto", "float32", "bfloat16", "float16", "int8"] = Field("auto", **_doc(
         "Numeric precision of the transformer: `auto` = float16 on CUDA GPUs of compute "
         "capability 7 or more (as upstream), bfloat16 on CPUs with native bfloat16 (`amx_bf16` "
-        "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`. Health's "
+        "or `avx512_bf16`), float32 otherwise; or `float32`, `bfloat16`, `float16`, `int8` "
+        "(CPU only: dynamic int8 quantisation of the transformer's linear layers, the rest "
+        "float32; not chosen by `auto`, see [Performance](performance.md#int8)). Health's "
         "`compute` says what was chosen and why "
         "([Performance](performance.md#cpu-precision-and-presets)).", "`auto`"))
-    compile: bool = Field(False, **_doc(
-        "`1`: torch.compile the transformer's layers when a model loads (once; the load takes "
-        "that much longer, and needs a C++ compiler on a CPU). A seed still gives the same "
-        "samples; they differ from uncompiled ones within the precision's rounding. Off by "
-        "default ([Performance](performance.md#compile) has what it gains).",
-        "`0`"))
+    compile: Literal["auto", "1", "0"] = Field("auto", **_doc(
+        "torch.compile the transformer's layers when a model loads. `auto` compiles a model "
+        "where it was measured to gain (a real-size F5-TTS/DiT model in bfloat16 on a CPU "
+        "with AMX, `amx_bf16`; not E2-TTS, not CPUs without AMX, where no gain was shown, "
+        "not the tiny demo models, not int8) and only when its compile cache is "
+        "warm, so no start "
+        "waits for a compile from nothing; `manage.py compile_cache` fills the cache once (a "
+        "cache made for another torch or CPU, or damaged, is rebuilt once). `1` compiles "
+        "every model, accepting a first start of a minute or more (and fails the model if "
+        "torch.compile cannot run: it needs a C++ compiler on a CPU); `0` never. Health's "
+        "`compute.compile_models` says what each loaded model got and why "
+        "([Performance](performance.md#compile)).", "`auto`"))
+    compile_cache_dir: Path | None = Field(None, **_doc(
+        "Where compiled code persists, one folder per torch version, architecture, precision, "
+        "device and CPU flags; a stale or corrupt folder is rebuilt with a warning.",
+        "`var/compile-cache`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
         "quota such as `docker --cpus`).", "0"))
@@ -263,6 +275,14 @@ class TTSSettings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _compile(cls, value):
+        """Booleans as before (``true``, ``on``, ``false``, ``off``) still mean 1 and 0."""
+        text = str(value).strip().lower()
+        return {"true": "1", "yes": "1", "on": "1", "false": "0", "no": "0",
+                "off": "0"}.get(text, text)
+
     @field_validator("custom_config")
     @classmethod
     def _json_object(cls, value: str) -> str:
@@ -280,6 +300,8 @@ class TTSSettings(BaseSettings):
         """Defaults that depend on other values (demo mode, HF_HUB_OFFLINE)."""
         if self.demo_dir is None:
             self.demo_dir = self.var_dir / "tiny-models"
+        if self.compile_cache_dir is None:
+            self.compile_cache_dir = self.var_dir / "compile-cache"
         if not self.models_file and self.demo:
             self.models_file = str(self.demo_dir / "models.toml")
         if not self.default_model:

@@ -79,13 +79,19 @@ def test_health_says_what_auto_precision_found(client, settings, caplog):
     assert compute["precision_reason"] == (f"auto: the CPU has {flag}" if flag else
                                            "auto: the CPU has no native bfloat16 "
                                            "(amx_bf16 or avx512_bf16)")
-    assert compute["compile"] is False
+    assert compute["compile"] == "auto" and compute["compile_models"] == {}
     model = client.get("/api/tts/models/tiny-f5/").json()
     assert model["precision"] == compute["precision"]
     with caplog.at_level(logging.INFO, logger="tts.work.preload"):
         preload()
     assert any(r.getMessage().startswith("models run on cpu") and
                f" in {compute['precision']}, " in r.getMessage() for r in caplog.records)
+    # Health says, for each loaded model, whether auto compiled it and why (a tiny model: no).
+    from tts.work.runtime import get_engine
+
+    get_engine().load_model("tiny-f5")
+    report = client.get("/api/tts/health/").json()["compute"]["compile_models"]["tiny-f5"]
+    assert report["compiled"] is False and "small model" in report["reason"]
 
 
 def test_readiness_follows_the_default_model(client):

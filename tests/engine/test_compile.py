@@ -2,6 +2,9 @@
 the samples match the uncompiled model's within the precision's tolerance; and a machine
 where torch.compile cannot work makes the model unavailable with the reason."""
 
+import json
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +13,7 @@ from tests.engine.test_precision import cpu_runs
 from tests.support.audio import REF_TEXT
 from tests.support.helpers import tiny_config
 from tts.engine import compiler
+from tts.engine.compile_cache import WARM, CompileCache, cache_key
 from tts.engine.engine import TTSEngine
 from tts.engine.errors import ModelLoadError
 from tts.engine.synthesis import SynthesisParams
@@ -26,10 +30,16 @@ def precisions():
         cpu_runs(torch.bfloat16) is not None, reason=str(cpu_runs(torch.bfloat16))))]
 
 
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("compile-cache")
+
+
 @pytest.fixture(scope="module", params=precisions())
-def engines(request, tiny_dir):
+def engines(request, tiny_dir, cache_dir):
     name = request.param
-    return name, (TTSEngine(tiny_config(tiny_dir, precision=name, compile=True)),
+    return name, (TTSEngine(tiny_config(tiny_dir, precision=name, compile=True,
+                                        compile_cache_dir=str(cache_dir))),
                   TTSEngine(tiny_config(tiny_dir, precision=name)))
 
 
@@ -57,7 +67,8 @@ def test_compiled_at_load_and_never_again(engines, ref_bytes, model):
         long = generate(compiled, ref_bytes, model, LONG)  # other lengths, same graphs
     assert graphs_compiled() == before
     assert long.samples.size > short.samples.size
-    assert compiled.compute_info()["compile"] is True
+    info = compiled.compute_info()
+    assert info["compile"] == "1" and info["compile_models"][model]["compiled"] is True
 
 
 @pytest.mark.parametrize("model", ["tiny-f5", "tiny-e2"])
@@ -71,7 +82,8 @@ def test_same_seed_same_samples_and_close_to_uncompiled(engines, ref_bytes, mode
     assert first.samples.shape == reference.samples.shape
     error = np.linalg.norm(first.samples - reference.samples) / np.linalg.norm(reference.samples)
     assert error < TOLERANCE[name]
-    assert eager.compute_info()["compile"] is False
+    assert eager.compute_info()["compile"] == "auto"  # the default: tiny models stay eager
+    assert eager.compute_info()["compile_models"][model]["compiled"] is False
 
 
 def test_a_machine_without_a_cpp_compiler_makes_the_model_unavailable(tiny_dir):
@@ -85,3 +97,36 @@ def test_a_machine_without_a_cpp_compiler_makes_the_model_unavailable(tiny_dir):
         engine.load_model("tiny-f5")
     reason = engine.model_status("tiny-f5").reason
     assert "No working C++ compiler" in reason and "TTS_COMPILE=0" in reason
+
+
+def test_a_corrupt_compile_cache_is_rebuilt_with_a_warning_and_the_model_serves(
+        engines, tiny_dir, cache_dir, ref_bytes, caplog):
+    """The compiles above filled and sealed the persisted cache (warm); a start after its
+    compiled files were damaged warns, rebuilds it, and serves. One compile (the rest of the
+    cache's behaviour is in test_compile_cache.py, without compiling)."""
+    name, (compiled, _) = engines
+    if name != "float32":
+        pytest.skip("one precision is enough")
+    compiled.load_model("tiny-f5")
+    key = cache_key(architecture="DiT", config=compiled.model_spec("tiny-f5").config,
+                    precision="float32", device="cpu")
+    cache = CompileCache(cache_dir)
+    assert cache.state(key)[0] == WARM
+    folder = cache.folder(key)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["files"], "the compile wrote nothing into the cache folder"
+    for file in manifest["files"]:
+        # A new file in its place (this process has the old one's kernels mapped: writing
+        # into it would crash the process, as it would any server running from it).
+        (folder / file).unlink()
+        (folder / file).write_bytes(b"garbage")
+    torch._dynamo.reset()  # as in a new process: nothing compiled in memory
+    again = TTSEngine(tiny_config(tiny_dir, precision="float32", compile=True,
+                                  compile_cache_dir=str(cache_dir)))
+    with caplog.at_level(logging.WARNING, logger="tts.engine.compile_cache"):
+        again.load_model("tiny-f5")
+    assert "stale or corrupt" in caplog.text
+    report = again.compute_info()["compile_models"]["tiny-f5"]
+    assert report["compiled"] is True and report["cache"] == "rebuilt"
+    assert generate(again, ref_bytes, "tiny-f5").samples.size > 0
+    assert cache.state(key)[0] == WARM

@@ -548,7 +548,9 @@ class HealthSerializer(serializers.Serializer):
     compute = serializers.DictField(
         allow_null=True,
         help_text="device, precision, precision_reason (what TTS_PRECISION=auto found), "
-                  "precision_applied_as, compile (TTS_COMPILE), threads {intra_op, inter_op, "
+                  "precision_applied_as, compile (TTS_COMPILE: auto, 1 or 0), compile_models "
+                  "{model id: {setting, compiled, reason, cache (warm, cold, stale, rebuilt or "
+                  "none), seconds}} for each loaded model, threads {intra_op, inter_op, "
                   "usable_cpus}.")
     execution_mode = serializers.ChoiceField(
         choices=["inline", "celery"], help_text="TTS_EXECUTION: inline (this process runs the "

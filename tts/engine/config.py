@@ -11,8 +11,12 @@ class EngineConfig:
     device: str = "auto"
     #: auto | float32 | bfloat16 | float16 (tts.engine.precision says what auto picks).
     precision: str = "auto"
-    #: torch.compile the transformer's layers when a model loads (tts.engine.compiler).
-    compile: bool = False
+    #: auto | 1 | 0: torch.compile the transformer's layers when a model loads
+    #: (tts.engine.compiler.plan_compile says what auto decides; booleans are accepted).
+    compile: str = "auto"
+    #: Folder of the persisted compile caches (tts.engine.compile_cache); empty: torch's own
+    #: temporary cache, which ``auto`` treats as cold.
+    compile_cache_dir: str = ""
     #: torch intra-op threads; 0 = the cores this process may use (affinity and cgroup quota).
     threads: int = 0
     #: torch inter-op threads; 0 = a small default (tts.engine.threads).
@@ -54,3 +58,20 @@ class EngineConfig:
     # Prepared-reference cache bounds.
     ref_cache_entries: int = 64
     ref_cache_mb: int = 256
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compile", normalise_compile(self.compile))
+
+
+def normalise_compile(value: object) -> str:
+    """TTS_COMPILE as ``auto``, ``1`` or ``0`` (booleans and on/off/true/false accepted)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    text = str(value if value is not None else "auto").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return "1"
+    if text in ("0", "false", "no", "off"):
+        return "0"
+    if text in ("", "auto"):
+        return "auto"
+    raise ValueError(f"TTS_COMPILE={value!r} is not one of auto, 1, 0")

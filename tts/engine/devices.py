@@ -337,8 +337,13 @@ def module_precision(module: Any) -> str | None:
 
 
 def module_megabytes(module: Any) -> float:
-    """Memory of a model's parameters and buffers."""
+    """Memory of a model's parameters and buffers (and of quantised layers' packed weights,
+    which are neither)."""
     tensors = [*module.parameters(), *module.buffers()]
+    for part in module.modules():
+        packed = getattr(part, "_packed_params", None)
+        if packed is not None and hasattr(packed, "_weight_bias"):
+            tensors += [t for t in packed._weight_bias() if t is not None]
     return round(sum(t.numel() * t.element_size() for t in tensors) / MB, 1)
 
 

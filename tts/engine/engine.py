@@ -88,8 +88,9 @@ class TTSEngine:
         return list(self.registry)
 
     def compute_info(self) -> dict:
-        """Device, precision (and why), TTS_COMPILE and torch threads: what health and the
-        model list report. Every model of the device runs in the same precision."""
+        """Device, precision (and why), TTS_COMPILE (the setting, and for each loaded model
+        whether it was compiled and why) and torch threads: what health and the model list
+        report. Every model of the device runs in the same precision."""
         try:
             numeric = describe(self.pool.device, self.pool.precision)
         except EngineError as exc:  # TTS_PRECISION not runnable here: models say so too
@@ -97,7 +98,13 @@ class TTSEngine:
                        "precision_reason": exc.message, "precision_applied_as": "none"}
         threads = {"intra_op": self.threads.intra_op, "inter_op": self.threads.inter_op,
                    "usable_cpus": self.threads.usable_cpus}
-        return {**numeric, "compile": self.config.compile, "threads": threads}
+        models = {}
+        for model_id in self.pool.loaded_ids():
+            report = getattr(self.pool.loaded_backend(model_id), "compile_report", None)
+            if report is not None:
+                models[model_id] = report.as_dict()
+        return {**numeric, "compile": self.config.compile, "compile_models": models,
+                "threads": threads}
 
     def model_spec(self, model_id: str) -> ModelSpec:
         """Raises ModelNotFound (naming the known ids) for an unknown id."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import ModelBackend, ModelFiles, backend_for, load_vocoder
+from .compile_cache import CompileCache
 from .config import EngineConfig
 from .devices import free_device_memory, resolve_device
 from .errors import EngineBusy, EngineError, ModelLoadError, ModelUnavailable, OutOfMemory
@@ -289,7 +290,9 @@ class ModelPool:
         vocoder = self._vocoder(self._vocoder_path(spec), files.vocoder, device)
         logger.info("loading model %s from %s on %s in %s (%s)", spec.id, files.checkpoint,
                     device, self.precision.name, self.precision.reason)
-        backend = backend_for(spec, device, self.precision, compile_layers=cfg.compile)
+        backend = backend_for(spec, device, self.precision, compile_layers=cfg.compile,
+                              compile_cache=(CompileCache(cfg.compile_cache_dir)
+                                             if cfg.compile_cache_dir else None))
         backend.load(files, vocoder)
         seconds = time.perf_counter() - started
         logger.info("model %s ready in %.1f s", spec.id, seconds)

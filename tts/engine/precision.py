@@ -10,11 +10,16 @@ backend applies it.
   model in a worker thread of its own, so the context is entered inside the forward call.
   The transformer's linear layers store their weights in the autocast dtype, which autocast
   would cast them to at every step anyway (same results, less memory traffic).
+* int8 (CPU only, never chosen by ``auto`` unless its quality was measured to hold) is
+  dynamic quantisation of the transformer's linear layers: int8 weights (one scale per output
+  channel), activations quantised at every call, int8 matrix products (VNNI/AMX-INT8 where the
+  CPU has them, through PyTorch's x86/fbgemm kernels); everything else stays float32.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +29,13 @@ import torch
 
 from .errors import ModelUnavailable
 
-CHOICES = ("auto", "float32", "bfloat16", "float16")
+CHOICES = ("auto", "float32", "bfloat16", "float16", "int8")
 #: CPU flags (``/proc/cpuinfo``) that make bfloat16 matrix products faster than float32.
 #: Without them oneDNN emulates bfloat16 on AVX-512 and it is slower (docs/performance.md).
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 CPU_FP16_FLAGS = ("amx_fp16", "avx512_fp16")
+#: CPU flags with int8 dot products (what makes int8 matrix products fast).
+CPU_INT8_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni")
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,19 @@ class Precision:
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the transformer's arithmetic (int8: its linear layers' products)."""
         return getattr(torch, self.name)
+
+    @property
+    def quantised(self) -> bool:
+        return self.name == "int8"
 
 
 @functools.cache
 def cpu_flags() -> frozenset[str]:
+    """This CPU's flags (``/proc/cpuinfo``). The one place they are read: everything that
+    depends on the CPU (``auto`` precision, the compile cache's key) asks here, and tests
+    override it."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -79,10 +94,64 @@ def resolve_precision(requested: str, device: str) -> Precision:
     if requested == "bfloat16" and on_cuda and not torch.cuda.is_bf16_supported():
         raise ModelUnavailable(f"TTS_PRECISION=bfloat16 but {device} does not support bfloat16; "
                                "set TTS_PRECISION=auto or float16.")
+    if requested == "int8":
+        check_int8(device)
+        flag = cpu_feature(CPU_INT8_FLAGS)
+        return Precision("int8", "TTS_PRECISION" + (f" (the CPU has {flag})" if flag else
+                                                    " (the CPU has no int8 dot products: slow)"))
     if requested == "float16" and device == "mps":
         raise ModelUnavailable("TTS_PRECISION=float16 is not supported on mps here; set "
                                "TTS_PRECISION=auto or float32.")
     return Precision(requested, "TTS_PRECISION")
+
+
+def check_int8(device: str) -> None:
+    """ModelUnavailable unless dynamic int8 quantisation can run here."""
+    if device != "cpu":
+        raise ModelUnavailable(f"TTS_PRECISION=int8 runs on CPUs only, not {device}; set "
+                               "TTS_PRECISION=auto.")
+    engines = set(torch.backends.quantized.supported_engines)
+    if not engines & {"x86", "fbgemm", "onednn", "qnnpack"} or _quantize_dynamic() is None:
+        raise ModelUnavailable("TTS_PRECISION=int8 but this torch build has no dynamic "
+                               "quantisation (torch.ao.quantization); set TTS_PRECISION=auto.")
+
+
+def _quantize_dynamic() -> Callable[..., Any] | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization warns that it will move
+            from torch.ao.quantization import quantize_dynamic
+    except ImportError:
+        return None
+    return quantize_dynamic
+
+
+def quantise_linear_layers(module: torch.nn.Module) -> int:
+    """Replace ``module``'s ``nn.Linear`` layers, in place, by dynamically quantised int8 ones
+    (weights int8 with one scale per output channel; activations quantised per call).
+    Returns the number of layers replaced."""
+    quantize_dynamic = _quantize_dynamic()
+    if quantize_dynamic is None:
+        raise ModelUnavailable("TTS_PRECISION=int8 needs torch.ao.quantization, which this "
+                               "torch build lacks; set TTS_PRECISION=auto.")
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    count = sum(isinstance(m, torch.nn.Linear) for m in module.modules())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation notices of torch.ao and quint8 tensors
+        quantize_dynamic(module, {torch.nn.Linear: per_channel_dynamic_qconfig},
+                         dtype=torch.qint8, inplace=True)
+    return count
+
+
+def apply_precision(module: torch.nn.Module, precision: Precision, device: str) -> None:
+    """Make the transformer ``module`` compute in ``precision`` (its weights already in
+    ``weight_dtype``): int8 quantises its linear layers, bfloat16 and CPU float16 wrap its
+    forward in autocast."""
+    if precision.quantised:
+        quantise_linear_layers(module)
+        return
+    autocast_forward(module, precision, device)
 
 
 def weight_dtype(precision: Precision, device: str) -> torch.dtype:
@@ -93,7 +162,8 @@ def weight_dtype(precision: Precision, device: str) -> torch.dtype:
 
 
 def uses_autocast(precision: Precision, device: str) -> bool:
-    return precision.name != "float32" and weight_dtype(precision, device) == torch.float32
+    return (precision.name not in ("float32", "int8")
+            and weight_dtype(precision, device) == torch.float32)
 
 
 def autocast_forward(module: torch.nn.Module, precision: Precision, device: str) -> None:
@@ -137,7 +207,10 @@ def lower_linear_layers(module: torch.nn.Module, dtype: torch.dtype) -> int:
 
 def describe(device: str, precision: Precision) -> dict[str, str]:
     """What health and the model list report about the numeric setup."""
-    how = ("float16 weights" if weight_dtype(precision, device) == torch.float16
+    how = ("int8 dynamic quantisation of the transformer's linear layers (int8 weights per "
+           "output channel, activations quantised per call); the rest float32"
+           if precision.quantised
+           else "float16 weights" if weight_dtype(precision, device) == torch.float16
            else f"{precision.name} autocast on the transformer (its linear layers' weights "
                 f"stored in {precision.name})" if uses_autocast(precision, device)
            else "float32")

@@ -11,15 +11,18 @@ from ..registry import ModelSpec
 from .base import ChunkAudio, ChunkParams, ModelBackend, ModelFiles
 
 if TYPE_CHECKING:
+    from ..compile_cache import CompileCache
     from ..precision import Precision
 
 
 def backend_for(spec: ModelSpec, device: str, precision: Precision | None = None, *,
-                compile_layers: bool = False) -> ModelBackend:
+                compile_layers: bool | str = "0", compile_cache: CompileCache | None = None
+                ) -> ModelBackend:
     from .f5 import E2Backend, F5Backend
 
     backends: dict[str, type] = {"DiT": F5Backend, "UNetT": E2Backend}
-    return backends[spec.architecture](spec, device, precision, compile_layers=compile_layers)
+    return backends[spec.architecture](spec, device, precision, compile_layers=compile_layers,
+                                       compile_cache=compile_cache)
 
 
 def load_vocoder(*args: Any, **kwargs: Any) -> Any:

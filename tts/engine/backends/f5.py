@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..compiler import compile_transformer
+from ..compile_cache import COLD, WARM, CompileCache, cache_key
+from ..compiler import CompileReport, compile_transformer, plan_compile, root_cause, uncompile
 from ..devices import is_out_of_memory, module_megabytes, module_precision
 from ..errors import (
     GenerationCancelled,
@@ -21,7 +22,7 @@ from ..errors import (
     ModelUnavailable,
     OutOfMemory,
 )
-from ..precision import Precision, autocast_forward, weight_dtype
+from ..precision import Precision, apply_precision, weight_dtype
 from ..reference import PreparedReference
 from ..registry import SAMPLE_RATE, ModelSpec, backbone_class
 from .base import ChunkAudio, ChunkParams, Footprint, ModelFiles
@@ -77,12 +78,14 @@ class FlowMatchingBackend:
     """A CFM model (upstream's ``f5_tts.model.CFM``) around the spec's backbone, plus Vocos."""
 
     def __init__(self, spec: ModelSpec, device: str, precision: Precision | None = None, *,
-                 compile_layers: bool = False):
+                 compile_layers: bool | str = "0", compile_cache: CompileCache | None = None):
         self.spec = spec
         self.device = device
         self.precision = precision or Precision("float32", "default")
-        self.compile_layers = compile_layers  # TTS_COMPILE
+        self.compile_setting = compile_layers  # TTS_COMPILE: auto | 1 | 0
+        self.compile_cache = compile_cache  # TTS_COMPILE_CACHE_DIR (None: torch's own)
         self.compile_seconds: float | None = None
+        self.compile_report: CompileReport | None = None
         self._model: Any = None
         self._vocoder: Any = None
 
@@ -117,11 +120,46 @@ class FlowMatchingBackend:
                 f"{spec.architecture} with this config and vocab: {short(exc)}. Check the "
                 "checkpoint file, the architecture config and the vocab it was trained with."
             ) from exc
-        autocast_forward(model.transformer, self.precision, self.device)
-        if self.compile_layers:
-            self.compile_seconds = compile_transformer(model.transformer, model_id=spec.id)
+        apply_precision(model.transformer, self.precision, self.device)
+        self._compile(model.transformer)
         self._model = model
         self._vocoder = vocoder
+
+    def _compile(self, transformer: Any) -> None:
+        """TTS_COMPILE for this model: the plan (auto's reasons), then the compile from the
+        persisted cache; under auto a compile that fails leaves the model eager, with a
+        warning."""
+        spec = self.spec
+        cache = self.compile_cache
+        key = None
+        state = "none"
+        if cache is not None:
+            key = cache_key(architecture=spec.architecture, config=spec.config,
+                            precision=self.precision.name, device=self.device)
+            state = cache.state(key)[0]
+        parameters = sum(p.numel() for p in transformer.parameters())
+        plan = plan_compile(self.compile_setting, device=self.device,
+                            architecture=spec.architecture, parameters=parameters,
+                            precision=self.precision.name,
+                            cache_state=COLD if state == "none" else state)
+        report = CompileReport(str(self.compile_setting), False, plan.reason, state)
+        if plan.compile:
+            try:
+                self.compile_seconds = compile_transformer(transformer, model_id=spec.id,
+                                                           cache=cache, key=key)
+                report.compiled, report.seconds = True, self.compile_seconds
+                if cache is not None and key is not None and state not in (WARM, COLD):
+                    report.cache = "rebuilt"
+            except ModelLoadError as exc:
+                if plan.required:
+                    raise
+                uncompile(transformer)
+                report.reason = (f"{plan.reason}; but compiling failed, so it runs "
+                                 f"uncompiled ({root_cause(exc.__cause__ or exc)})")
+                logger.warning("%s: %s", spec.id, report.reason)
+        logger.info("%s: %s (%s)", spec.id, "compiled" if report.compiled else "not compiled",
+                    report.reason)
+        self.compile_report = report
 
     def prepare(self, ref: PreparedReference) -> Any:
         import torch
