@@ -19,7 +19,7 @@ import srt
 import webvtt
 
 from tests.support.asr import whisper_model_path
-from tests.support.audio import REF_TEXT, speak
+from tests.support.audio import speak
 from tests.support.helpers import GENERATE, error_of
 from tests.support.speaking import PAUSE_SECONDS, speaking_models
 
@@ -140,6 +140,7 @@ def _vtt_seconds(stamp: str) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
 def test_sse_chunk_events_carry_their_words_and_done_the_captions(client, form, speaking):
     from tests.api.test_streaming import body_of, sse_events
 
@@ -214,7 +215,7 @@ def test_verify_default_comes_from_the_operator(client, form, asr, settings):
     assert "verification" not in body
 
 
-# --- jobs ------------------------------------------------------------------------------------------
+# --- jobs ---------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_jobs_keep_words_and_serve_captions(client, form, speaking):
     from tests.api.test_jobs import JOBS, wait_for
@@ -245,7 +246,7 @@ def test_a_job_without_timestamps_has_no_captions(client, form):
     assert error_of(response)["code"] == "no_timestamps"
 
 
-# --- align -----------------------------------------------------------------------------------------
+# --- align --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def spoken(tmp_path_factory):
     folder = tmp_path_factory.mktemp("align")
@@ -307,3 +308,57 @@ def test_json_reply_is_unchanged_without_listening(client, form):
     body = client.post(GENERATE, form(), format="multipart").json()
     assert not {"words", "captions", "verification"} & set(body)
     assert json.dumps(body)
+
+
+# --- multi-voice scripts and the model list ---------------------------------------------------
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
+def test_a_script_names_each_words_voice(client, ref_wav, speaking, tmp_path):
+    from tests.api.test_voices import create, created
+
+    second = speak("A different sentence, spoken for the second voice in the script.",
+                   tmp_path / "second.wav", speed=140)
+    created(create(client, ref_wav, id="anna"))
+    created(create(client, second, id="ben", ref_text="A different sentence, spoken for the "
+                                                      "second voice in the script."))
+    script = "Welcome to the farm show. [ben] Thanks, glad to be here. [anna] Let us begin."
+    for events in (False, True):
+        body = {"voice": "anna", "gen_text": script, "seed": 3, "timestamps": True,
+                "captions": "vtt"}
+        if not events:
+            reply = client.post(GENERATE, body, format="json").json()
+            words, duration = reply["words"], reply["duration"]
+            captions = reply["captions"]
+        else:
+            from tests.api.test_streaming import body_of, sse_events
+
+            streamed = sse_events(body_of(client.post(GENERATE, body, format="json",
+                                                      HTTP_ACCEPT="text/event-stream")))
+            chunks = [data for name, data in streamed if name == "chunk"]
+            words = [word for chunk in chunks for word in chunk["words"]]
+            duration, captions = chunks[-1]["end"], streamed[-1][1]["captions"]
+        plain = "Welcome to the farm show. Thanks, glad to be here. Let us begin."
+        assert_timed(words, plain, duration)
+        assert [w["voice"] for w in words] == ["anna"] * 5 + ["ben"] * 5 + ["anna"] * 3
+        # WebVTT names the speaker of each cue, and a new speaker starts a new cue.
+        cues = list(webvtt.from_buffer(io.StringIO(captions)))
+        assert [c.voice for c in cues] == ["anna", "ben", "anna"], captions
+
+
+def test_the_model_list_says_whether_it_can_listen(client, settings):
+    from tests.support.helpers import reset_engine
+
+    settings.TTS_ASR_MODEL = ""
+    reset_engine()
+    model = client.get("/api/tts/models/").json()[0]
+    assert model["timestamps"] is False and model["verify"] is False
+    assert "TTS_ASR_MODEL" in model["listening_reason"]
+    settings.TTS_ASR_MODEL = "/nonexistent/whisper"
+    reset_engine()
+    model = client.get("/api/tts/models/tiny-f5/").json()
+    assert model["timestamps"] is False and "does not exist" in model["listening_reason"]
+    assert "/nonexistent" not in model["listening_reason"]  # no paths to the public
+    settings.TTS_ASR_MODEL = whisper_model_path()
+    reset_engine()
+    model = client.get("/api/tts/models/tiny-f5/").json()
+    assert model["timestamps"] is True and model["verify"] is True
+    assert model["listening_reason"] is None

@@ -442,6 +442,14 @@ class ModelSerializer(serializers.Serializer):
     gpu_usable = serializers.BooleanField(help_text="Whether PyTorch can use a GPU here (when "
                                                     "false on a CUDA build, health's warnings "
                                                     "say why).")
+    timestamps = serializers.BooleanField(
+        help_text="Whether `timestamps` and `captions` can be asked for (they need speech "
+                  "recognition where the model runs, TTS_ASR_MODEL).")
+    verify = serializers.BooleanField(help_text="Whether `verify` can be asked for (the same "
+                                                "speech recognition).")
+    listening_reason = serializers.CharField(
+        allow_null=True, help_text="Why timestamps and verify are not available; null when "
+                                   "they are.")
 
 
 class DeviceInfoSerializer(serializers.Serializer):

@@ -110,6 +110,15 @@ class Transcriber:
                      if word.word.strip()]
         return Recognition(words=words, language=getattr(info, "language", None) or "")
 
+    def unavailable_reason(self) -> str | None:
+        """Why the model cannot load, when that is plain without loading it (a missing
+        folder); None otherwise."""
+        local = Path(self.model_name).expanduser()
+        if _looks_like_path(self.model_name) and not local.is_dir():
+            return ("The speech recognition model folder (TTS_ASR_MODEL) does not exist; "
+                    "point TTS_ASR_MODEL at a faster-whisper (CTranslate2) model folder.")
+        return None
+
     def languages(self) -> tuple[str, ...] | None:
         """The languages the model can hear; None when any (a multilingual model). An
         English-only model (``*.en``) hears English only. Never loads the model."""

@@ -235,7 +235,7 @@ class TTSEngine:
         if self.listener is None:
             return ("No speech recognition model is configured (TTS_ASR_MODEL): timestamps, "
                     "captions and verify need one.")
-        return None
+        return self.listener.transcriber.unavailable_reason()
 
     def align(self, data: bytes, text: str, *, language: str | None = None) -> tuple[Heard, float]:
         """Time every word of ``text`` in the audio file ``data`` (any format ffmpeg reads):

@@ -50,6 +50,8 @@ class ChunkListening:
     check: dict | None = None
     #: Seconds added last (a script's earlier parts).
     shift: float = 0.0
+    #: Who speaks this chunk (the caller's label for it: a saved voice id), if anyone says.
+    voice: str | None = None
 
     def words(self) -> list[WordTime]:
         """The chunk's source words on the stream's timeline (waits for the pass)."""

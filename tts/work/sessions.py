@@ -248,8 +248,9 @@ class LocalStreamSession(StreamSession):
                 if self.first_audio_seconds is None and len(chunk.samples):
                     self.first_audio_seconds = round(time.perf_counter() - self.started, 4)
                 listening = chunk.listening
-                if listening is not None and seconds_before:
-                    listening = dataclasses.replace(listening, shift=seconds_before)
+                if listening is not None:  # placed in the whole output, its speaker named
+                    listening = dataclasses.replace(listening, shift=seconds_before,
+                                                    voice=self.voice())
                 yield dataclasses.replace(
                     chunk, index=chunks_before + chunk.index, total=self.total_chunks,
                     start=seconds_before + chunk.start, end=seconds_before + chunk.end,
@@ -281,7 +282,7 @@ class LocalStreamSession(StreamSession):
         # (its own thread): listening never holds up the generation.
         for chunk in _run_ahead(self._chunks(), self.cancel):
             event = chunk_event(chunk)
-            words = word_dicts(chunk.words(), voice=self.voice())
+            words = word_dicts(chunk.words(), voice=chunk.listening.voice)
             self.words += words
             event["words"] = words
             if chunk.listening is not None and chunk.listening.check is not None:
