@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -68,8 +69,8 @@ class TTSEngine:
                                  max_preparations=config.max_preparations)
         self.transcriber = transcriber
         #: The listening pass (word timestamps, captions, verification): needs ASR.
-        self.listener = (Listener(transcriber, nice=config.preparation_nice)
-                         if transcriber is not None else None)
+        self.listener = (Listener(transcriber, lower_priority=lambda: lower_this_thread(
+            config.preparation_nice)) if transcriber is not None else None)
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
@@ -316,6 +317,4 @@ def _mostly_non_latin(text: str) -> bool:
 
 
 def _char_name(char: str) -> str:
-    import unicodedata
-
     return unicodedata.name(char, "")

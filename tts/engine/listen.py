@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .asr import HeardWord, Recognition, Transcriber
-from .threads import lower_this_thread
 
 #: Confidence given to a word the recogniser did not hear at all (its times are a guess).
 MISSED_CONFIDENCE = 0.0
@@ -268,10 +267,11 @@ class Listener:
     the pass on a thread of its own at a lower CPU priority (beside the next chunk's
     generation, like reference preparation); ``hear`` runs it now."""
 
-    def __init__(self, transcriber: Transcriber, *, nice: int = 10):
+    def __init__(self, transcriber: Transcriber, *,
+                 lower_priority: Callable[[], None] | None = None):
         self.transcriber = transcriber
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-listen",
-                                        initializer=lower_this_thread, initargs=(nice,))
+                                        initializer=lower_priority)
 
     def hear(self, samples: np.ndarray, sample_rate: int, text: str) -> Heard:
         recognition: Recognition = self.transcriber.recognise(samples, sample_rate)
