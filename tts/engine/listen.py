@@ -229,6 +229,113 @@ def monotonic(words: Sequence[WordTime], floor: float, ceiling: float) -> list[W
     return fixed
 
 
+# --- boundaries refined by the sound itself ------------------------------------------------------
+#: Frames of this many seconds decide what is silence...
+FRAME_SECONDS = 0.01
+#: ...when quieter than the clip's loudest frame by this many dB.
+SILENCE_DB = 35.0
+
+
+def snap_to_sound(words: Sequence[WordTime], samples: np.ndarray,
+                  sample_rate: int) -> list[WordTime]:
+    """Whisper's word times are coarse (they come from attention over 20 ms tokens) and tend
+    to stretch a word over the pause beside it. Trim each word's silent edges: its start moves
+    forward to its first audible frame and its end back to its last one (never past each
+    other; a word all silence, e.g. interpolated into a pause, is left as it is)."""
+    if not len(samples) or not words:
+        return list(words)
+    frame = max(int(FRAME_SECONDS * sample_rate), 1)
+    count = len(samples) // frame
+    if count == 0:
+        return list(words)
+    frames = samples[:count * frame].astype(np.float32).reshape(count, frame)
+    level = np.sqrt(np.mean(frames ** 2, axis=1)) + 1e-9
+    loud = 20 * np.log10(level / level.max()) > -SILENCE_DB
+    snapped = []
+    for word in _to_pauses(list(words), loud):
+        first, last = int(word.start / FRAME_SECONDS), int(np.ceil(word.end / FRAME_SECONDS))
+        span = np.flatnonzero(loud[max(first, 0):min(last, count)])
+        if span.size:
+            start = (max(first, 0) + span[0]) * FRAME_SECONDS
+            end = (max(first, 0) + span[-1] + 1) * FRAME_SECONDS
+            word = WordTime(word.word, max(word.start, start), min(word.end, end),
+                            word.confidence, word.voice)
+        snapped.append(word)
+    return _grow_into_sound(snapped, loud, count)
+
+
+#: A pause between words is at least this long...
+MIN_PAUSE_SECONDS = 0.03
+#: ...and moves a boundary between two words at most this far.
+MAX_SNAP_SECONDS = 0.3
+
+
+def _pauses(loud: np.ndarray) -> list[tuple[float, float]]:
+    """The silent stretches of the clip (seconds), MIN_PAUSE_SECONDS or longer."""
+    quiet = np.concatenate([[False], ~loud, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(quiet))
+    runs = zip(edges[::2], edges[1::2], strict=False)
+    return [(start * FRAME_SECONDS, end * FRAME_SECONDS) for start, end in runs
+            if (end - start) * FRAME_SECONDS >= MIN_PAUSE_SECONDS]
+
+
+def _to_pauses(words: list[WordTime], loud: np.ndarray) -> list[WordTime]:
+    """Whisper puts the boundary between two words late or early by up to a few hundred ms,
+    often with no gap at all; when there is a pause near it (and between the two words'
+    other edges), the boundary is the pause: the first word ends where it starts, the next
+    starts where it ends."""
+    pauses = _pauses(loud)
+    if not pauses:
+        return words
+    fixed = list(words)
+    for index in range(len(fixed) - 1):
+        before, after = fixed[index], fixed[index + 1]
+        boundary = (before.end + after.start) / 2
+        candidates = [(max(start - boundary, boundary - end, 0.0), start, end)
+                      for start, end in pauses
+                      if before.start < start and end < after.end]
+        if not candidates:
+            continue
+        distance, start, end = min(candidates)
+        if distance > MAX_SNAP_SECONDS:
+            continue
+        fixed[index] = WordTime(before.word, before.start, start, before.confidence,
+                                before.voice)
+        fixed[index + 1] = WordTime(after.word, end, after.end, after.confidence, after.voice)
+    return fixed
+
+
+#: How far a word's edge may grow into sound that Whisper left outside it.
+MAX_GROW_SECONDS = 0.25
+
+
+def _grow_into_sound(words: list[WordTime], loud: np.ndarray, count: int) -> list[WordTime]:
+    """The other half of Whisper's error: a word that starts (ends) inside a run of sound
+    begins earlier (ends later), as far as the sound goes, but never into its neighbours and
+    at most MAX_GROW_SECONDS."""
+    grown = list(words)
+    reach = int(MAX_GROW_SECONDS / FRAME_SECONDS)
+    for index, word in enumerate(grown):
+        if word.confidence <= 0:
+            continue
+        floor = grown[index - 1].end if index else 0.0
+        ceiling = grown[index + 1].start if index + 1 < len(grown) else count * FRAME_SECONDS
+        first = int(round(word.start / FRAME_SECONDS))
+        steps = 0
+        while (first - 1 >= 0 and loud[first - 1] and steps < reach
+               and (first - 1) * FRAME_SECONDS >= floor):
+            first, steps = first - 1, steps + 1
+        last = int(round(word.end / FRAME_SECONDS))
+        steps = 0
+        while (last < count and loud[last] and steps < reach
+               and (last + 1) * FRAME_SECONDS <= ceiling):
+            last, steps = last + 1, steps + 1
+        grown[index] = WordTime(word.word, min(word.start, first * FRAME_SECONDS),
+                                max(word.end, last * FRAME_SECONDS), word.confidence,
+                                word.voice)
+    return grown
+
+
 # --- the output timeline ------------------------------------------------------------------------
 @dataclass
 class TimeMap:
@@ -276,8 +383,9 @@ class Listener:
     def hear(self, samples: np.ndarray, sample_rate: int, text: str) -> Heard:
         recognition: Recognition = self.transcriber.recognise(samples, sample_rate)
         duration = len(samples) / sample_rate
-        return Heard(words=align(text, recognition.words, duration),
-                     recognised=recognition.text, cer=round(cer(text, recognition.text), 4))
+        words = snap_to_sound(align(text, recognition.words, duration), samples, sample_rate)
+        return Heard(words=words, recognised=recognition.text,
+                     cer=round(cer(text, recognition.text), 4))
 
     def submit(self, samples: np.ndarray, sample_rate: int, text: str) -> Future[Heard]:
         return self._pool.submit(self.hear, samples, sample_rate, text)
