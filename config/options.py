@@ -129,6 +129,16 @@ class TTSSettings(BaseSettings):
         "`ref_text`.", "unset"))
     asr_language: str | None = Field(None, **_doc("Language of the references for speech "
                                                   "recognition.", "detected"))
+    verify_default: bool = Field(False, **_doc(
+        "Whether generations are verified (`verify`) when a request does not say: each chunk is "
+        "heard back by speech recognition (needs `TTS_ASR_MODEL`) and generated again with the "
+        "next seed when too much of it is wrong.", "`0`"))
+    verify_max_cer: float = Field(0.3, ge=0, le=2, **_doc(
+        "Character error rate (recognised against asked-for text) above which `verify` "
+        "generates a chunk again.", "0.3"))
+    verify_retries: int = Field(2, ge=0, le=10, **_doc(
+        "Extra attempts `verify` makes for a chunk over `TTS_VERIFY_MAX_CER`; the best attempt "
+        "is kept.", "2"))
     storage_backend: str = Field("tts.storage.AtomicFileSystemStorage", **_doc(
         "Django storage class for saved voices' files (e.g. storages.backends.s3.S3Storage).",
         "local files in `MEDIA_ROOT`", section="server"))

@@ -14,6 +14,8 @@ from .serializers import (
     ParametersSerializer,
     SegmentSerializer,
     TimingSerializer,
+    VerificationSerializer,
+    WordSerializer,
 )
 
 
@@ -72,11 +74,25 @@ class JobOutputSerializer(serializers.Serializer):
                              "multi-voice script.")
     spoken_text = serializers.CharField(allow_blank=True, required=False,
                                         help_text=SPOKEN_TEXT_HELP)
+    words = WordSerializer(many=True, required=False, allow_null=True,
+                           help_text="Every word of gen_text timed (submitted with timestamps "
+                                     "or captions); subtitles at links.captions.")
+    verification = VerificationSerializer(required=False, allow_null=True,
+                                          help_text="The guard's verdict (with verify).")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in ("words", "verification"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class JobLinksSerializer(serializers.Serializer):
     self = serializers.CharField()
     audio = serializers.CharField(help_text="GET it once status is succeeded.")
+    captions = serializers.CharField(help_text="Subtitles (?format=srt|vtt) once succeeded, "
+                                               "for a job submitted with timestamps.")
 
 
 class JobSerializer(serializers.Serializer):

@@ -231,3 +231,33 @@ class JobAudioView(APIView):
                 f"\"{requested}\" is not a supported output_format; use one of "
                 f"{', '.join(OUTPUT_FORMATS)}.", code="invalid_choice")]})
         return negotiated_format(request, requested) or "wav"
+
+
+CAPTION_CONTENT_TYPES = {"srt": "application/x-subrip; charset=utf-8",
+                         "vtt": "text/vtt; charset=utf-8"}
+
+
+class JobCaptionsView(APIView):
+    @extend_schema(
+        operation_id="getJobCaptions", summary="A finished job's subtitles",
+        description="SubRip (`srt`, the default) or WebVTT (`vtt`) made from the job's word "
+                    "timings (`output.words`): at most 42 characters a line, 2 lines and ~7 s "
+                    "a cue, cues broken at sentence and clause ends. Needs a job submitted with "
+                    "`timestamps` (or `captions`).",
+        parameters=[OpenApiParameter("format", str, enum=list(CAPTION_CONTENT_TYPES),
+                                     required=False)],
+        responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR),
+                   400: schema.GENERATE_ERRORS[400], 404: JOB_NOT_FOUND,
+                   409: schema.error("Not finished, or without timestamps.", (
+                       "No timestamps", "client_error", "no_timestamps",
+                       "The job was submitted without timestamps, ...", "id"))},
+        tags=["jobs"])
+    def get(self, request, job_id: str):
+        fmt = request.query_params.get("format", "srt")
+        if fmt not in CAPTION_CONTENT_TYPES:
+            raise ValidationError({"format": [ErrorDetail(
+                f"\"{fmt}\" is not a caption format; use srt or vtt.", code="invalid_choice")]})
+        job, text = jobs.job_captions(job_id=job_id, owner=jobs_seen_by(request), fmt=fmt)
+        response = HttpResponse(text.encode("utf-8"), content_type=CAPTION_CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'inline; filename="job-{job.id}.{fmt}"'
+        return response

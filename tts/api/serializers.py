@@ -24,6 +24,7 @@ from tts.engine.frontend import (
 )
 from tts.engine.frontend.lexicon import MAX_REQUEST_ENTRIES
 from tts.services.generation import (
+    CAPTION_FORMATS,
     DEFAULT_QUALITY,
     OUTPUT_FORMATS,
     QUALITY_NFE,
@@ -248,6 +249,27 @@ class _GenerateFields(serializers.Serializer):
         help_text="Also return a PNG (base64) of the generated mel spectrogram.")
     normalize = normalize_field()
     pronunciations = pronunciations_field()
+    timestamps = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Listen back to the generated speech and return `words`: every word of "
+                  "gen_text once, in order, with start, end (seconds of the output) and "
+                  "confidence (0-1; words not heard get interpolated times and 0). With SSE each "
+                  "chunk event carries its words. Needs speech recognition on the server "
+                  "(TTS_ASR_MODEL; GET /api/tts/models/ says whether it is there).")
+    captions = serializers.ChoiceField(
+        choices=list(CAPTION_FORMATS), required=False, default=None, allow_null=True,
+        help_text="Also return subtitles as text in `captions`: `srt` (SubRip) or `vtt` "
+                  "(WebVTT); at most 42 characters a line, 2 lines and ~7 s a cue, cues "
+                  "broken at sentence and clause ends. Implies timestamps. SSE: in `done`.",
+        error_messages={"invalid_choice": "\"{input}\" is not a caption format; use srt or "
+                                          "vtt."})
+    verify = serializers.BooleanField(
+        required=False, default=None, allow_null=True,
+        help_text="Intelligibility guard: each chunk is heard back and generated again with "
+                  "the next seed while its character error rate is over TTS_VERIFY_MAX_CER "
+                  "(0.3), up to TTS_VERIFY_RETRIES (2) times; the best attempt is kept and "
+                  "`verification` reports each chunk's cer, attempts and seed. Slower: each "
+                  "chunk waits for its check. Null or absent: the server's TTS_VERIFY_DEFAULT.")
 
     #: The setting that bounds gen_text here.
     text_limit_setting = "TTS_MAX_TEXT_CHARS"
@@ -296,6 +318,9 @@ class _GenerateFields(serializers.Serializer):
         options["normalize"] = data["normalize"]
         if data["pronunciations"]:
             options["pronunciations"] = data["pronunciations"]
+        for name in ("timestamps", "captions", "verify"):
+            if data.get(name) is not None and (name == "verify" or data[name]):
+                options[name] = data[name]
         return options
 
 
@@ -413,6 +438,32 @@ class SegmentSerializer(serializers.Serializer):
 
 SPOKEN_TEXT_HELP = ("What the model was given: gen_text normalised (unless normalize=off), "
                     "pronunciations applied, pauses shown as [pause:Ns] tags.")
+class WordSerializer(serializers.Serializer):
+    word = serializers.CharField(help_text="The word as written in gen_text (punctuation kept).")
+    start = serializers.FloatField(help_text="Seconds from the start of the audio.")
+    end = serializers.FloatField()
+    confidence = serializers.FloatField(
+        help_text="0-1: the recogniser's probability when it heard this word; lower when it "
+                  "heard something else there; 0 when not heard (times interpolated).")
+    voice = serializers.CharField(allow_null=True,
+                                  help_text="Saved voice id speaking it; null for the uploaded "
+                                            "clip.")
+
+
+class ChunkCheckSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    cer = serializers.FloatField(help_text="Character error rate of the kept attempt.")
+    attempts = serializers.IntegerField()
+    seed = serializers.IntegerField(help_text="Seed of the kept attempt.")
+    passed = serializers.BooleanField()
+    recognised = serializers.CharField(allow_blank=True, help_text="What was heard.")
+
+
+class VerificationSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(help_text="Every chunk is within max_cer.")
+    max_cer = serializers.FloatField()
+    retries = serializers.IntegerField()
+    chunks = ChunkCheckSerializer(many=True)
 
 
 class GenerateOutputSerializer(serializers.Serializer):
@@ -435,11 +486,20 @@ class GenerateOutputSerializer(serializers.Serializer):
     spectrogram = Base64AudioField(source="spectrogram_png", required=False,
                                    help_text="PNG of the mel spectrogram, base64 (only with "
                                              "include_spectrogram).")
+    words = WordSerializer(many=True, required=False, allow_null=True,
+                           help_text="Every word of gen_text timed (with timestamps or "
+                                     "captions).")
+    captions = serializers.CharField(required=False, allow_null=True,
+                                     help_text="The subtitle file (srt or vtt) as text (with "
+                                               "captions).")
+    verification = VerificationSerializer(required=False, allow_null=True,
+                                          help_text="The guard's verdict (with verify).")
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        if data.get("spectrogram") is None:
-            data.pop("spectrogram", None)
+        for name in ("spectrogram", "words", "captions", "verification"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 
@@ -477,6 +537,14 @@ class ModelSerializer(serializers.Serializer):
     gpu_usable = serializers.BooleanField(help_text="Whether PyTorch can use a GPU here (when "
                                                     "false on a CUDA build, health's warnings "
                                                     "say why).")
+    timestamps = serializers.BooleanField(
+        help_text="Whether `timestamps` and `captions` can be asked for (they need speech "
+                  "recognition where the model runs, TTS_ASR_MODEL).")
+    verify = serializers.BooleanField(help_text="Whether `verify` can be asked for (the same "
+                                                "speech recognition).")
+    listening_reason = serializers.CharField(
+        allow_null=True, help_text="Why timestamps and verify are not available; null when "
+                                   "they are.")
 
 
 class DeviceInfoSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import job_views, usage_views, views, voice_views
+from . import align_views, job_views, usage_views, views, voice_views
 
 
 def unslashed(view: type) -> object:
@@ -22,6 +22,10 @@ urlpatterns = [
     path("jobs", unslashed(job_views.JobListView)),
     path("jobs/<str:job_id>/", job_views.JobDetailView.as_view(), name="tts-job"),
     path("jobs/<str:job_id>/audio/", job_views.JobAudioView.as_view(), name="tts-job-audio"),
+    path("jobs/<str:job_id>/captions/", job_views.JobCaptionsView.as_view(),
+         name="tts-job-captions"),
+    path("align/", align_views.AlignView.as_view(), name="tts-align"),
+    path("align", unslashed(align_views.AlignView)),
     path("voices/", voice_views.VoiceListView.as_view(), name="tts-voices"),
     path("voices", unslashed(voice_views.VoiceListView)),
     path("voices/<slug:voice_id>/", voice_views.VoiceDetailView.as_view(), name="tts-voice"),

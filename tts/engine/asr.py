@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,78 @@ class Transcriber:
             text = " ".join(segment.text.strip() for segment in segments)
         logger.debug("transcribed reference: %r", text)
         return text.strip()
+
+
+    def recognise(self, samples: np.ndarray, sample_rate: int) -> Recognition:
+        """The words spoken in ``samples`` with their times (seconds from the start of
+        ``samples``) and probabilities: the listening pass (tts.engine.listen).
+
+        Deterministic (greedy decoding at temperature 0 only), so that the same audio is always
+        heard the same way and a verified generation reproduces. Voice-activity detection
+        keeps silence, tone and noise from being "heard" as words; its cuts are mapped back,
+        so times stay on the clip's timeline."""
+        model = self._get()
+        waveform = _resample(samples, sample_rate, WHISPER_SAMPLE_RATE)
+        seconds = len(waveform) / WHISPER_SAMPLE_RATE
+        with self._use_lock:
+            segments, info = model.transcribe(
+                waveform, language=self.language, beam_size=1, temperature=0.0,
+                vad_filter=True, condition_on_previous_text=False, word_timestamps=True,
+                max_new_tokens=_token_budget(seconds))
+            words = [HeardWord(word.word.strip(), float(word.start), float(word.end),
+                               float(word.probability))
+                     for segment in segments for word in (segment.words or [])
+                     if word.word.strip()]
+        return Recognition(words=words, language=getattr(info, "language", None) or "")
+
+    def unavailable_reason(self) -> str | None:
+        """Why the model cannot load, when that is plain without loading it (a missing
+        folder); None otherwise."""
+        local = Path(self.model_name).expanduser()
+        if _looks_like_path(self.model_name) and not local.is_dir():
+            return ("The speech recognition model folder (TTS_ASR_MODEL) does not exist; "
+                    "point TTS_ASR_MODEL at a faster-whisper (CTranslate2) model folder.")
+        return None
+
+    def languages(self) -> tuple[str, ...] | None:
+        """The languages the model can hear; None when any (a multilingual model). An
+        English-only model (``*.en``) hears English only. Never loads the model."""
+        if self.language:
+            return (self.language,)
+        name = Path(self.model_name).name.lower()
+        config = Path(self.model_name).expanduser() / "config.json"
+        if name.endswith(".en") or "tiny.en" in name or _english_only_config(config):
+            return ("en",)
+        return None
+
+
+@dataclass(frozen=True)
+class HeardWord:
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Recognition:
+    words: list[HeardWord]
+    language: str
+
+    @property
+    def text(self) -> str:
+        return " ".join(word.word for word in self.words)
+
+
+def _english_only_config(config: Path) -> bool:
+    """A CTranslate2 Whisper folder with an English-only vocabulary (51864 tokens; the
+    multilingual ones have 51865 or more), without loading the model."""
+    vocabulary = config.parent / "vocabulary.txt"
+    try:
+        with vocabulary.open("rb") as handle:
+            return sum(1 for _ in handle) <= 51864
+    except OSError:
+        return False
 
 
 #: Generous for speech (fast English is ~6 tokens/s, timestamps included); a window's total

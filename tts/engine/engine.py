@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -20,13 +21,16 @@ from .backends.base import Footprint
 from .cache import BoundedCache
 from .config import EngineConfig
 from .errors import (
+    AlignmentFailed,
     EngineError,
     GenerationFailed,
     InvalidReferenceAudio,
     InvalidReferenceText,
+    ListeningUnavailable,
     TranscriptionUnavailable,
 )
 from .frontend import FrontEnd, Lexicon, load_lexicon
+from .listen import Heard, Listener, ListenOptions
 from .pool import ModelPool, ModelStatus
 from .precision import describe
 from .reference import PreparedReference, decode_reference, normalize_ref_text
@@ -67,6 +71,9 @@ class TTSEngine:
         self.transcriber = transcriber
         #: The deployment's pronunciation lexicon (TTS_LEXICON_FILE): a bad file stops here.
         self.lexicon = load_lexicon(config.lexicon_file) if config.lexicon_file else Lexicon()
+        #: The listening pass (word timestamps, captions, verification): needs ASR.
+        self.listener = (Listener(transcriber, lower_priority=lambda: lower_this_thread(
+            config.preparation_nice)) if transcriber is not None else None)
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
@@ -225,15 +232,65 @@ class TTSEngine:
                 "or the transcript in ref_text.", code="no_speech_recognised")
         return text
 
+    def check_listening(self, listen: ListenOptions | None) -> None:
+        """ListeningUnavailable when ``listen`` asks for anything and there is no ASR."""
+        if listen is not None and listen.active and self.listener is None:
+            wanted = "verify" if listen.verify and not listen.words else "timestamps"
+            raise ListeningUnavailable(
+                "Word timestamps, captions and verify listen to the generated speech, and "
+                "speech recognition is not configured on this server (TTS_ASR_MODEL); send "
+                "the request without timestamps, captions and verify.", attr=wanted)
+
+    def listening_unavailable_reason(self) -> str | None:
+        """Why timestamps and verification cannot be had here; None when they can."""
+        if self.listener is None:
+            return ("No speech recognition model is configured (TTS_ASR_MODEL): timestamps, "
+                    "captions and verify need one.")
+        return self.listener.transcriber.unavailable_reason()
+
+    def align(self, data: bytes, text: str, *, language: str | None = None) -> tuple[Heard, float]:
+        """Time every word of ``text`` in the audio file ``data`` (any format ffmpeg reads):
+        the listening pass on audio made elsewhere. Returns what was heard and the audio's
+        seconds. AlignmentFailed (400) for no speech, text that the audio cannot hold, or a
+        language the recogniser cannot hear."""
+        if self.listener is None:
+            raise ListeningUnavailable(self.listening_unavailable_reason() or "", attr="audio")
+        hears = self.listener.transcriber.languages()
+        if language and hears is not None and language.lower() not in hears:
+            raise AlignmentFailed(
+                f"The speech recognition model here hears {', '.join(hears)} only, not "
+                f"{language!r}; send audio in {', '.join(hears)}, or ask the operator for a "
+                "multilingual TTS_ASR_MODEL.", code="unsupported_language", attr="language")
+        if hears == ("en",) and _mostly_non_latin(text):
+            raise AlignmentFailed(
+                "The text is not in a Latin script, and the speech recognition model here "
+                "hears English only; send English text, or ask the operator for a "
+                "multilingual TTS_ASR_MODEL.", code="unsupported_language", attr="text")
+        samples = audio.decode(data)
+        seconds = audio.seconds(samples, audio.SAMPLE_RATE)
+        letters = sum(char.isalnum() for char in text)
+        if letters > MAX_LETTERS_PER_SECOND * max(seconds, 0.1):
+            raise AlignmentFailed(
+                f"The text has {letters} letters and the audio lasts {seconds:.1f} s: more than "
+                f"anyone says in that time (over {MAX_LETTERS_PER_SECOND} a second); send the "
+                "text of this audio only.", code="text_too_long", attr="text")
+        with self.queue.preparing():
+            heard = self.listener.submit(samples, audio.SAMPLE_RATE, text).result()
+        if not heard.recognised.strip():
+            raise AlignmentFailed("No speech was recognised in the audio; send a recording "
+                                  "of the text being spoken.", code="no_speech", attr="audio")
+        return heard, seconds
+
     def open_stream(self, admission: Admission, ref: PreparedReference, gen_text: str,
                     params: SynthesisParams, *, streaming: bool = False,
-                    label: str = "-") -> SpeechStream:
+                    label: str = "-", listen: ListenOptions | None = None) -> SpeechStream:
         """The generation, ready to iterate; it owns ``admission`` from here on.
 
         ``streaming`` cuts the first chunk short (first audio after a fraction of a sentence)
         and removes silences per chunk. The model is loaded here if needed.
         """
         try:
+            self.check_listening(listen)
             plan = self.plan_text(admission.model_id, gen_text, params)
             texts = chunk_plan(ref, plan, params.speed, short_first=streaming)
             if not any(isinstance(text, str) for text in texts):
@@ -245,7 +302,7 @@ class TTSEngine:
             raise
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
                             texts=texts, params=params, streaming=streaming, label=label,
-                            spoken=plan)
+                            spoken=plan, listener=self.listener, listen=listen)
 
     def plan_text(self, model_id: str, gen_text: str, params: SynthesisParams) -> FrontEnd:
         """The text front-end's reading of ``gen_text`` for this model (pauses, normalisation
@@ -264,3 +321,19 @@ class TTSEngine:
                  params: SynthesisParams) -> SynthesisResult:
         """Admit, generate the whole file, release: for callers that hold no admission."""
         return self.open_stream(self.admit(model_id), ref, gen_text, params).collect()
+
+
+#: Fast speech is ~15 letters a second; text beyond this rate cannot be in the audio.
+MAX_LETTERS_PER_SECOND = 30
+
+
+def _mostly_non_latin(text: str) -> bool:
+    letters = [char for char in text if char.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for char in letters if "LATIN" in _char_name(char))
+    return latin < len(letters) / 2
+
+
+def _char_name(char: str) -> str:
+    return unicodedata.name(char, "")

@@ -86,3 +86,17 @@ class GenerationCancelled(EngineError):
     """The client went away or cancelled; the generation stopped at a chunk boundary."""
 
     code = "cancelled"
+
+
+class ListeningUnavailable(GenerationFailed):
+    """Timestamps, captions, verification or alignment were asked for, and this server has no
+    speech recognition to listen with."""
+
+    code = "listening_unavailable"
+
+
+class AlignmentFailed(GenerationFailed):
+    """Audio and text that cannot be aligned: no speech, text the audio cannot hold, a
+    language the recogniser cannot hear."""
+
+    code = "alignment_failed"

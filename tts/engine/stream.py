@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +21,43 @@ from .backends import ModelBackend
 from .devices import free_device_memory, is_out_of_memory
 from .errors import GenerationCancelled, OutOfMemory
 from .frontend import FrontEnd, Pause
+from .listen import Heard, Listener, ListenOptions, TimeMap, WordTime, done, monotonic, shift_words
 from .pool import ModelLease
 from .reference import PreparedReference
 from .scheduler import DeviceQueue, Ticket
-from .synthesis import SynthesisParams, SynthesisResult, chunk_seed, remove_silences
+from .synthesis import (
+    MAX_SEED,
+    SynthesisParams,
+    SynthesisResult,
+    chunk_seed,
+    remove_silences_mapped,
+)
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkListening:
+    """A chunk's listening pass (done, or running beside the next chunk's generation) and
+    where the chunk sits, so its words land on the stream's output timeline."""
+
+    heard: Future[Heard]
+    #: Where the chunk's first sample sits in the joined audio, before any silence removal.
+    offset: float
+    #: Joined-audio seconds -> output seconds (per-chunk silence removal); None: the same.
+    mapping: Callable[[float], float] | None = None
+    #: The intelligibility guard's verdict ({index, cer, attempts, seed, passed}); None
+    #: without ``verify``.
+    check: dict | None = None
+    #: Seconds added last (a script's earlier parts).
+    shift: float = 0.0
+    #: Who speaks this chunk (the caller's label for it: a saved voice id), if anyone says.
+    voice: str | None = None
+
+    def words(self) -> list[WordTime]:
+        """The chunk's source words on the stream's timeline (waits for the pass)."""
+        words = shift_words(self.heard.result().words, self.offset, self.mapping)
+        return shift_words(words, self.shift) if self.shift else words
 
 
 @dataclass(frozen=True)
@@ -40,6 +72,14 @@ class AudioChunk:
     start: float
     end: float
     mel: np.ndarray | None = None
+    listening: ChunkListening | None = None
+
+    def words(self) -> list[WordTime] | None:
+        """This chunk's words on the stream's timeline, clamped inside this chunk's audio
+        (waits for the listening pass); None when nobody asked for them."""
+        if self.listening is None:
+            return None
+        return monotonic(self.listening.words(), self.start, self.end)
 
 
 class CrossFader:
@@ -65,6 +105,11 @@ class CrossFader:
         self._tail = joined[len(joined) - keep:]
         return joined[:len(joined) - keep]
 
+    @property
+    def pending(self) -> int:
+        """Samples held back for the next chunk to fade into."""
+        return len(self._tail)
+
     def flush(self) -> np.ndarray:
         tail, self._tail = self._tail, np.zeros(0, dtype=np.float32)
         return tail
@@ -76,7 +121,8 @@ class SpeechStream:
 
     def __init__(self, *, queue: DeviceQueue, ticket: Ticket, lease: ModelLease,
                  ref: PreparedReference, texts: list[str | Pause], params: SynthesisParams,
-                 streaming: bool, label: str = "-", spoken: FrontEnd | None = None):
+                 streaming: bool, label: str = "-", spoken: FrontEnd | None = None,
+                 listener: Listener | None = None, listen: ListenOptions | None = None):
         self._queue = queue
         self._ticket = ticket
         self._lease = lease
@@ -90,6 +136,11 @@ class SpeechStream:
         #: Whether pieces go out as they are made (silence removal then works per chunk).
         self.streaming = streaming
         self.label = label
+        self.listener = listener
+        self.listen = listen if listener is not None and listen is not None and listen.active \
+            else None
+        #: The guard's verdict per chunk, in order (with ``verify``).
+        self.checks: list[dict] = []
         self.model_id = lease.model_id
         self._cancelled = threading.Event()
         self.done_chunks = 0
@@ -126,13 +177,15 @@ class SpeechStream:
         overlap = int(params.cross_fade_duration * self.ref.sample_rate)
         fader = CrossFader(overlap)
         prepared = backend.prepare(self.ref)
-        emitted, spoken_chunks = 0, 0
+        emitted = 0  # output samples handed out
+        joined = 0  # samples of the joined audio handed out, before per-chunk silence removal
+        spoken_chunks = 0  # chunks of speech so far: their seeds do not count the pauses
         try:
             for index, text in enumerate(self.texts):
                 if self.cancelled:
                     raise GenerationCancelled("The generation was cancelled.")
-                rate = self.ref.sample_rate
                 if isinstance(text, Pause):  # silence as it is; the next chunk starts afresh
+                    rate = self.ref.sample_rate
                     fader = CrossFader(overlap)
                     samples = np.zeros(text.samples(rate), dtype=np.float32)
                     self.done_chunks = index + 1
@@ -140,25 +193,36 @@ class SpeechStream:
                                      samples=samples, sample_rate=rate, start=emitted / rate,
                                      end=(emitted + len(samples)) / rate)
                     emitted += len(samples)
+                    joined += len(samples)
                     self.emitted_seconds = emitted / rate
                     continue
-                with self._queue.turn(lambda: self.cancelled) as waited:
-                    self.timings["queue_seconds"] += waited
-                    started = time.perf_counter()
-                    chunk = self._synthesize(backend, prepared, text, chunk_params,
-                                             spoken_chunks)
-                    self.timings["inference_seconds"] += time.perf_counter() - started
+                chunk, heard, check = self._attempts(backend, prepared, text, chunk_params,
+                                                     index, spoken_chunks)
                 spoken_chunks += 1
                 self.done_chunks = index + 1
-                samples = fader.push(chunk.samples)
-                if index == len(self.texts) - 1 or isinstance(self.texts[index + 1], Pause):
-                    samples = np.concatenate([samples, fader.flush()])  # no fade across
-                if self.streaming and params.remove_silence:
-                    samples = remove_silences(samples, chunk.sample_rate)
                 rate = chunk.sample_rate
+                # The chunk's first sample lands where the held-back tail starts fading.
+                offset = joined + fader.pending - min(fader.pending, len(chunk.samples))
+                samples = fader.push(chunk.samples)
+                if index == len(self.texts) - 1 or self._is_pause(index + 1):
+                    samples = np.concatenate([samples, fader.flush()])  # no fade across
+                mapping = None
+                if self.streaming and params.remove_silence:
+                    before = len(samples)
+                    samples, kept = remove_silences_mapped(samples, rate)
+                    mapping = _piece_mapping(joined / rate, before / rate, emitted / rate,
+                                             len(samples) / rate, TimeMap(kept))
+                    joined += before
+                else:
+                    joined += len(samples)
+                listening = None
+                if heard is not None:
+                    listening = ChunkListening(heard=heard, offset=offset / rate,
+                                               mapping=mapping, check=check)
                 yield AudioChunk(index=index, total=len(self.texts), text=text, samples=samples,
                                  sample_rate=rate, start=emitted / rate,
-                                 end=(emitted + len(samples)) / rate, mel=chunk.mel)
+                                 end=(emitted + len(samples)) / rate, mel=chunk.mel,
+                                 listening=listening)
                 emitted += len(samples)
                 self.emitted_seconds = emitted / rate
         except GeneratorExit:
@@ -168,11 +232,56 @@ class SpeechStream:
         finally:
             self.close()
 
-    def _synthesize(self, backend: ModelBackend, prepared, text: str, chunk_params, index: int):
+    def _attempts(self, backend: ModelBackend, prepared, text: str, chunk_params, index: int,
+                  seed_index: int):
+        """The chunk, its listening pass (a future; None when not listening) and the guard's
+        verdict. With ``verify`` each attempt is heard at once and a chunk whose character
+        error rate is over the limit is generated again with the next seed, up to the
+        retries; the best attempt is kept (the first of equals, so a seed reproduces)."""
+        listen = self.listen
+        seed = chunk_seed(self.seed, seed_index)
+        if listen is None or not listen.verify:
+            chunk = self._turn(backend, prepared, text, chunk_params, seed)
+            heard = (self.listener.submit(chunk.samples, chunk.sample_rate, text)
+                     if listen is not None else None)
+            return chunk, heard, None
+        best = None
+        attempts = 0
+        for attempt in range(listen.retries + 1):
+            if attempt and self.cancelled:
+                raise GenerationCancelled("The generation was cancelled.")
+            attempt_seed = (seed + attempt) % (MAX_SEED + 1)
+            chunk = self._turn(backend, prepared, text, chunk_params, attempt_seed)
+            # Heard on the listening thread (lower priority), waited for: the guard holds
+            # the chunk until it has an answer.
+            heard = self.listener.submit(chunk.samples, chunk.sample_rate, text).result()
+            attempts += 1
+            if best is None or heard.cer < best[1].cer:
+                best = (chunk, heard, attempt_seed)
+            if heard.cer <= listen.max_cer:
+                break
+            logger.info("[%s] chunk %d attempt %d: character error rate %.2f over %.2f%s",
+                        self.label, index, attempts, heard.cer, listen.max_cer,
+                        "; trying the next seed" if attempt < listen.retries else "; giving up")
+        chunk, heard, used_seed = best
+        check = {"index": index, "cer": heard.cer, "attempts": attempts, "seed": used_seed,
+                 "passed": heard.cer <= listen.max_cer, "recognised": heard.recognised}
+        self.checks.append(check)
+        return chunk, done(heard), check
+
+    def _turn(self, backend: ModelBackend, prepared, text: str, chunk_params, seed: int):
+        """One synthesis in this request's turn on the device."""
+        with self._queue.turn(lambda: self.cancelled) as waited:
+            self.timings["queue_seconds"] += waited
+            started = time.perf_counter()
+            chunk = self._synthesize(backend, prepared, text, chunk_params, seed)
+            self.timings["inference_seconds"] += time.perf_counter() - started
+        return chunk
+
+    def _synthesize(self, backend: ModelBackend, prepared, text: str, chunk_params, seed: int):
         try:
             return backend.synthesize_chunk(prepared, self.ref.ref_text, text, chunk_params,
-                                            chunk_seed(self.seed, index),
-                                            should_stop=lambda: self.cancelled)
+                                            seed, should_stop=lambda: self.cancelled)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -186,8 +295,10 @@ class SpeechStream:
 
     def collect(self, on_chunk: Callable[[AudioChunk], None] | None = None) -> SynthesisResult:
         """Run the whole stream; the joined samples (silences removed as upstream does, on
-        the whole file, when asked). ``on_chunk`` sees each chunk as it is made (progress)."""
+        the whole file, when asked). ``on_chunk`` sees each chunk as it is made (progress).
+        When listening, the result has every source word timed on the output's timeline."""
         pieces, mels, rate = [], [], self.ref.sample_rate
+        listenings: list[tuple[AudioChunk, ChunkListening]] = []
         for chunk in self:
             if on_chunk is not None:
                 on_chunk(chunk)
@@ -195,27 +306,72 @@ class SpeechStream:
             rate = chunk.sample_rate
             if chunk.mel is not None:
                 mels.append(chunk.mel)
+            if chunk.listening is not None:
+                listenings.append((chunk, chunk.listening))
+        kept: list[tuple[float, float]] = []
         if self.params.remove_silence and not self.streaming:
-            samples = _without_silences(pieces, rate)
+            samples, kept = _without_silences(pieces, rate)
         else:
             samples = (np.concatenate([piece for piece, _ in pieces]) if pieces
                        else np.zeros(0, dtype=np.float32))
+        words = None
+        if self.listen is not None:
+            words = []
+            for chunk, listening in listenings:
+                # Inside the chunk's own stretch of the joined audio, then onto the output.
+                words += monotonic(listening.words(), chunk.start, chunk.end)
+            mapping = TimeMap(kept)
+            words = monotonic([WordTime(w.word, mapping(w.start), mapping(w.end), w.confidence)
+                               for w in words], 0.0, len(samples) / rate)
         return SynthesisResult(
             samples=samples, sample_rate=rate, seed=self.seed, ref_text=self.ref.ref_text,
             chunks=len(self.texts), spectrogram=np.concatenate(mels, axis=1) if mels else None,
-            timings=dict(self.timings))
+            timings=dict(self.timings), words=words,
+            checks=list(self.checks) if self.listen is not None and self.listen.verify
+            else None)
 
 
-def _without_silences(pieces: list[tuple[np.ndarray, bool]], rate: int) -> np.ndarray:
-    """Silences removed as upstream does, from the speech between pauses only: a pause asked
-    for is kept exactly."""
-    out, speech = [], []
+def _piece_mapping(joined_start: float, joined_seconds: float, output_start: float,
+                   output_seconds: float, kept: TimeMap) -> Callable[[float], float]:
+    """Joined-audio seconds -> output seconds for one piece whose silences were removed on
+    its own (streams): inside the piece through its kept ranges; past its end (the held-back
+    tail, which the next piece starts with) the same distance past the piece's output end."""
+    joined_end = joined_start + joined_seconds
+
+    def mapping(seconds: float) -> float:
+        if seconds >= joined_end:
+            return output_start + output_seconds + (seconds - joined_end)
+        return output_start + min(kept(max(seconds - joined_start, 0.0)), output_seconds)
+
+    return mapping
+
+
+def _without_silences(pieces: list[tuple[np.ndarray, bool]], rate: int
+                      ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Silences removed as upstream does, from the speech between pauses only (a pause asked
+    for is kept exactly), and the ranges kept (seconds of the joined input, for TimeMap)."""
+    out: list[np.ndarray] = []
+    kept: list[tuple[float, float]] = []
+    speech: list[np.ndarray] = []
+    position = 0  # samples of the joined input before the current stretch
+
     for samples, is_pause in pieces + [(np.zeros(0, dtype=np.float32), True)]:
         if not is_pause:
             speech.append(samples)
             continue
         if speech:
-            out.append(remove_silences(np.concatenate(speech), rate))
+            stretch = np.concatenate(speech)
+            cleaned, ranges = remove_silences_mapped(stretch, rate)
+            start = position / rate
+            out.append(cleaned)
+            kept.extend((start + a, start + b) for a, b in ranges
+                        or [(0.0, len(stretch) / rate)])
+            position += len(stretch)
             speech = []
-        out.append(samples)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        if len(samples):
+            start = position / rate
+            out.append(samples)
+            kept.append((start, start + len(samples) / rate))
+            position += len(samples)
+    samples = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+    return samples, kept

@@ -70,6 +70,11 @@ class SynthesisResult:
     chunks: int
     spectrogram: np.ndarray | None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Every source word timed on the output's timeline (tts.engine.listen.WordTime), when
+    #: timestamps or verification were asked for.
+    words: list | None = None
+    #: The intelligibility guard's verdict per chunk, with ``verify``.
+    checks: list[dict] | None = None
 
     @property
     def seconds(self) -> float:
@@ -169,11 +174,31 @@ def _split_over_budget(chunk: str, max_chars: int) -> list[str]:
 def remove_silences(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Upstream's rule for generated speech (silences of 1 s or more at -50 dBFS shortened to
     0.5 s on each side), applied to the samples in memory."""
+    return remove_silences_mapped(samples, sample_rate)[0]
+
+
+def remove_silences_mapped(samples: np.ndarray, sample_rate: int
+                           ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """``remove_silences``, and the ranges it kept (seconds of the input, in order; empty when
+    it kept everything), so that times can be moved onto the shortened audio. The ranges are
+    pydub's ``split_on_silence``'s, computed the same way."""
     from pydub import AudioSegment, silence
 
     segment = audio.to_segment(samples, sample_rate)
-    pieces = silence.split_on_silence(segment, min_silence_len=1000, silence_thresh=-50,
-                                      keep_silence=500, seek_step=10)
+    ranges = [[start - KEEP_SILENCE_MS, end + KEEP_SILENCE_MS]
+              for start, end in silence.detect_nonsilent(segment, min_silence_len=1000,
+                                                         silence_thresh=-50, seek_step=10)]
+    for first, second in zip(ranges, ranges[1:], strict=False):
+        if second[0] < first[1]:
+            first[1] = (first[1] + second[0]) // 2
+            second[0] = first[1]
+    ranges = [(max(start, 0), min(end, len(segment))) for start, end in ranges]
+    pieces = [segment[start:end] for start, end in ranges]
     joined = sum(pieces, AudioSegment.silent(duration=0, frame_rate=sample_rate))
     cleaned = audio.from_segment(joined)
-    return cleaned if cleaned.size else samples  # all silence: keep what there was
+    if not cleaned.size:  # all silence: keep what there was
+        return samples, []
+    return cleaned, [(start / 1000, end / 1000) for start, end in ranges]
+
+
+KEEP_SILENCE_MS = 500

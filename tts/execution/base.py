@@ -34,6 +34,11 @@ class Executor(ABC):
         """Re-prepare a saved voice with a new transcript; returns its id."""
 
     @abstractmethod
+    def align(self, *, audio: bytes, text: str, language: str | None = None) -> dict:
+        """Time every word of ``text`` in ``audio``: ``{words, duration, recognised}``
+        (``tts.work.alignment.align_here``)."""
+
+    @abstractmethod
     def run_job(self, *, job_id: str, model_id: str) -> None:
         """Hand a committed job to whoever runs jobs (its progress is in its row)."""
 

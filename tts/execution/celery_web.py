@@ -27,6 +27,8 @@ from tts.work.status import ModelInfo, Readiness, public_source
 from . import cluster
 from .base import Executor
 from .messages import (
+    AlignDone,
+    AlignTask,
     Failure,
     Message,
     Piece,
@@ -91,6 +93,13 @@ class CeleryExecutor(Executor):
         voice_id = _expect(replies, relay, VoiceDone).message.voice_id
         relay.discard()
         return voice_id
+
+    def align(self, *, audio: bytes, text: str, language: str | None = None) -> dict:
+        task = AlignTask(relay_id="", text=text, language=language)
+        relay, replies = _call(VOICE_TASK, task, audio, queue=COMMON_QUEUE)
+        done = _expect(replies, relay, AlignDone).message
+        relay.discard()
+        return {"words": done.words, "duration": done.duration, "recognised": done.recognised}
 
     def run_job(self, *, job_id: str, model_id: str) -> None:
         send_run_job(job_id, model_id)

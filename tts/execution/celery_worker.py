@@ -40,6 +40,8 @@ from . import use_executor
 from .cluster import KEY_PREFIX, KEY_SECONDS, PUBLISH_EVERY_SECONDS
 from .local import LocalExecutor
 from .messages import (
+    AlignDone,
+    AlignTask,
     Piece,
     SpeechDone,
     SpeechTask,
@@ -152,6 +154,9 @@ def serve(payload: Any) -> None:
         upload = relay.take_upload()
         if isinstance(task, SpeechTask):
             _serve_speech(task, upload, relay, sessions)
+        elif isinstance(task, AlignTask):
+            relay.publish(AlignDone(**_local.align(audio=upload or b"", text=task.text,
+                                                   language=task.language)))
         else:
             _serve_voice(task, upload, relay)
     except Exception as exc:

@@ -92,7 +92,9 @@ def model_entries() -> list[dict]:
                       "TTS_WORKER_MODELS includes it.",
             "is_default": spec.id == settings.TTS_DEFAULT_MODEL, "device": None,
             "device_name": None, "device_memory_mb": None, "precision": None,
-            "weights_mb": None, "torch_cuda": None, "gpu_usable": False})
+            "weights_mb": None, "torch_cuda": None, "gpu_usable": False,
+            "timestamps": False, "verify": False,
+            "listening_reason": "No running worker serves this model."})
     return entries
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tts.observability.metrics_workers import start_engine_state_refresh
+from tts.work.alignment import align_here
 from tts.work.preload import start_preload
 from tts.work.sessions import StreamSession, stream_here
 from tts.work.speech import SpeechRequest, SpeechResult, generate_here
@@ -35,6 +36,9 @@ class LocalExecutor(Executor):
 
     def update_voice(self, **fields: Any) -> str:
         return update_here(**fields).id
+
+    def align(self, *, audio: bytes, text: str, language: str | None = None) -> dict:
+        return align_here(audio=audio, text=text, language=language)
 
     def run_job(self, *, job_id: str, model_id: str) -> None:
         self.jobs.wake()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts.engine.errors import ConfigurationError
 
-PROTOCOL_VERSION = 3  # 2: a voice task carries its owner; 3: results carry spoken_text
+PROTOCOL_VERSION = 3  # 2: a voice task carries its owner; 3: spoken_text, words, captions
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -57,6 +57,15 @@ class VoiceTask(Message):
     relay_id: str
     action: Literal["create", "update"]
     fields: dict[str, Any]
+
+
+class AlignTask(Message):
+    """Timing the words of a text in audio made anywhere (the clip in the relay)."""
+
+    kind: Literal["align"] = "align"
+    relay_id: str
+    text: str
+    language: str | None = None
 
 
 # --- worker → web: the entries of a request's relay ------------------------------------------
@@ -124,6 +133,16 @@ class SpeechDone(Message):
     spectrogram_png: str | None = None  # base64
     segments: list[dict[str, Any]] = []
     spoken_text: str = ""
+    words: list[dict[str, Any]] | None = None
+    captions: str | None = None
+    verification: dict[str, Any] | None = None
+
+
+class AlignDone(Message):
+    kind: Literal["aligned"] = "aligned"
+    words: list[dict[str, Any]]
+    duration: float
+    recognised: str
 
 
 class VoiceDone(Message):
@@ -142,14 +161,14 @@ class Failure(Message):
     retry_after: float | None = None
 
 
-Task = Annotated[SpeechTask | VoiceTask, Field(discriminator="kind")]
+Task = Annotated[SpeechTask | VoiceTask | AlignTask, Field(discriminator="kind")]
 Reply = Annotated[Taken | Beat | StreamStarted | Piece | StreamEvent | StreamBroken | StreamEnd
-                  | SpeechDone | VoiceDone | Failure, Field(discriminator="kind")]
-_tasks: TypeAdapter[SpeechTask | VoiceTask] = TypeAdapter(Task)
+                  | SpeechDone | VoiceDone | AlignDone | Failure, Field(discriminator="kind")]
+_tasks: TypeAdapter[SpeechTask | VoiceTask | AlignTask] = TypeAdapter(Task)
 _replies: TypeAdapter[Message] = TypeAdapter(Reply)
 
 
-def read_task(payload: Any) -> SpeechTask | VoiceTask:
+def read_task(payload: Any) -> SpeechTask | VoiceTask | AlignTask:
     return _parse(_tasks, payload, "web node")
 
 

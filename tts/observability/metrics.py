@@ -51,6 +51,21 @@ FIRST_AUDIO_SECONDS = Histogram("tts_stream_first_audio_seconds",
                                 "Seconds from request to the first streamed audio bytes.",
                                 ["model"], buckets=SECONDS)
 
+CER_BUCKETS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0)
+VERIFY_CER = Histogram("tts_verify_cer",
+                       "Character error rate of each verified chunk's kept attempt (what speech "
+                       "recognition heard against the text asked for).", ["model"],
+                       buckets=CER_BUCKETS)
+VERIFY_RETRIES = Counter("tts_verify_retries",
+                         "Chunks generated again by the intelligibility guard (verify).",
+                         ["model"])
+VERIFY_CHUNKS = Counter("tts_verify_chunks",
+                        "Verified chunks, by whether the kept attempt passed (false: the guard "
+                        "gave up after its retries).", ["model", "passed"])
+LISTEN_SECONDS = Histogram("tts_listen_seconds",
+                           "Seconds of the listening pass (speech recognition and alignment) "
+                           "per chunk.", buckets=SECONDS)
+
 LONG_SECONDS = (*SECONDS, 600, 1800, 3600)
 JOBS_FINISHED = Counter("tts_jobs_finished", "Jobs finished, by model and outcome.",
                         ["model", "status"])

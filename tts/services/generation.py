@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tts.engine.captions import FORMATS as CAPTION_FORMATS
+from tts.engine.captions import render as render_captions
 from tts.engine.synthesis import DEFAULT_QUALITY, MAX_SEED, QUALITY_NFE, nfe_for
 from tts.execution import executor
 from tts.work.sessions import StreamSession
@@ -18,8 +20,9 @@ from .voices import check_request_voices
 #: For the HTTP layer's validation: what may be asked for.
 SEED_RANGE = (0, MAX_SEED)
 
-__all__ = ["CONTENT_TYPES", "DEFAULT_QUALITY", "OUTPUT_FORMATS", "QUALITY_NFE", "SEED_RANGE",
-           "SpeechResult", "StreamSession", "nfe_for", "speech_generate", "speech_stream"]
+__all__ = ["CAPTION_FORMATS", "CONTENT_TYPES", "DEFAULT_QUALITY", "OUTPUT_FORMATS",
+           "QUALITY_NFE", "SEED_RANGE", "SpeechResult", "StreamSession", "nfe_for",
+           "render_captions", "speech_align", "speech_generate", "speech_stream"]
 
 
 
@@ -48,3 +51,13 @@ def speech_stream(*, gen_text: str, options: Mapping[str, Any], model_id: str = 
         gen_text=gen_text, options=options, model_id=model_id, ref_audio=ref_audio,
         ref_text=ref_text, voice=voice, output_format=output_format, events=events,
         label=label))
+
+
+def speech_align(*, audio: bytes, text: str, language: str | None = None,
+                 captions: str | None = None) -> dict:
+    """Time every word of ``text`` in ``audio`` (made anywhere): ``{words, duration,
+    recognised[, captions]}``, by the listening pass wherever the models run."""
+    aligned = executor().align(audio=audio, text=text, language=language)
+    if captions:
+        aligned["captions"] = render_captions(aligned["words"], captions)
+    return aligned

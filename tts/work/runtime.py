@@ -14,7 +14,7 @@ from django.conf import settings
 from tts.engine.asr import Transcriber
 from tts.engine.catalog import ModelSpec, configured_spec, configured_specs
 from tts.engine.config import EngineConfig
-from tts.observability.metrics import ASR_SECONDS
+from tts.observability.metrics import ASR_SECONDS, LISTEN_SECONDS
 
 if TYPE_CHECKING:  # torch comes with the engine: never imported by a celery-mode web process
     from tts.engine.engine import TTSEngine
@@ -61,6 +61,10 @@ class TimedTranscriber(Transcriber):
     def transcribe(self, *args, **kwargs):
         with ASR_SECONDS.time():
             return super().transcribe(*args, **kwargs)
+
+    def recognise(self, *args, **kwargs):
+        with LISTEN_SECONDS.time():
+            return super().recognise(*args, **kwargs)
 
 
 def _build_engine() -> TTSEngine:

@@ -153,7 +153,17 @@ def join_results(results: list[SynthesisResult]) -> SynthesisResult:
         samples=np.concatenate([r.samples for r in results]), sample_rate=first.sample_rate,
         seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
         spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
-        timings=sum_timings([r.timings for r in results]))
+        timings=sum_timings([r.timings for r in results]),
+        checks=None if all(r.checks is None for r in results) else _renumbered(results))
+
+
+def _renumbered(results: list[SynthesisResult]) -> list[dict]:
+    """The parts' chunk verdicts, numbered across the whole script."""
+    checks, before = [], 0
+    for result in results:
+        checks += [{**check, "index": before + check["index"]} for check in result.checks or []]
+        before += result.chunks
+    return checks
 
 
 def part_segments(parts: list[SpeechPart], seconds: list[float]) -> list[dict]:

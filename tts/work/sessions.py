@@ -14,6 +14,7 @@ import base64
 import contextvars
 import dataclasses
 import logging
+import queue as queues
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from tts.engine.streaming_audio import stream_encoder
 from tts.observability.connections import client_stalled
 from tts.observability.events import announce_abandoned, announce_streamed
 
+from .listening import count_checks, listen_options, listening_fields, word_dicts
 from .scripts import is_script, sum_timings
 from .speech import (
     CONTENT_TYPES,
@@ -189,7 +191,16 @@ class LocalStreamSession(StreamSession):
         self.done: list[tuple[float, int, dict]] = []
         #: Seconds from the request's start to its first audio, once there is some.
         self.first_audio_seconds: float | None = None
+        #: The request's options (what it asks of the listening pass).
+        self.options: Mapping[str, Any] = {}
+        #: Every word heard so far ({word, start, end, confidence, voice}), and the guard's
+        #: verdicts, when asked for.
+        self.words: list[dict] = []
+        self.checks: list[dict] = []
 
+    def voice(self) -> str | None:
+        """The voice speaking the stream running now (a saved voice id; None: an upload)."""
+        return None
     def streams(self) -> Iterator[SpeechStream]:
         """The engine streams to run, in turn."""
         yield self.stream
@@ -236,11 +247,19 @@ class LocalStreamSession(StreamSession):
             for chunk in stream:
                 if self.first_audio_seconds is None and len(chunk.samples):
                     self.first_audio_seconds = round(time.perf_counter() - self.started, 4)
+                listening = chunk.listening
+                if listening is not None:  # placed in the whole output, its speaker named
+                    listening = dataclasses.replace(listening, shift=seconds_before,
+                                                    voice=self.voice())
                 yield dataclasses.replace(
                     chunk, index=chunks_before + chunk.index, total=self.total_chunks,
-                    start=seconds_before + chunk.start, end=seconds_before + chunk.end)
+                    start=seconds_before + chunk.start, end=seconds_before + chunk.end,
+                    listening=listening)
             self.done.append((stream.emitted_seconds, stream.total_chunks,
                               dict(stream.timings)))
+            count_checks(stream.model_id, stream.checks)
+            self.checks += [{**check, "index": chunks_before + check["index"]}
+                            for check in stream.checks]
 
     def _produce_audio(self, hand_over: Callable[[Any], None]) -> None:
         encoder = stream_encoder(self.format, self.sample_rate, hand_over)
@@ -253,24 +272,51 @@ class LocalStreamSession(StreamSession):
         encoder.close()
 
     def _produce_events(self, hand_over: Callable[[Any], None]) -> None:
-        for chunk in self._chunks():
-            hand_over(StreamEvent("chunk", chunk_event(chunk)))
+        listen = listen_options(self.options)
+        if listen is None or not listen.words:
+            for chunk in self._chunks():
+                hand_over(StreamEvent("chunk", chunk_event(chunk)))
+            hand_over(StreamEvent("done", self.summary()))
+            return
+        # A chunk's event waits for its words, while the next chunk is generated meanwhile
+        # (its own thread): listening never holds up the generation.
+        for chunk in _run_ahead(self._chunks(), self.cancel):
+            event = chunk_event(chunk)
+            words = word_dicts(chunk.words(), voice=chunk.listening.voice)
+            self.words += words
+            event["words"] = words
+            if chunk.listening is not None and chunk.listening.check is not None:
+                event["check"] = chunk.listening.check
+            hand_over(StreamEvent("chunk", event))
         hand_over(StreamEvent("done", self.summary()))
+
+    def listening_summary(self) -> dict:
+        """The listening fields of ``done``: captions and the guard's verdict (the words went
+        out with their chunks)."""
+        fields = listening_fields(self.options, words=self.words, checks=self.checks)
+        fields.pop("words", None)
+        return fields
 
 
 class SpeechStreamSession(LocalStreamSession):
     """One generation's chunks."""
 
-    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool):
+    def __init__(self, generation: StartedGeneration, *, fmt: str, events: bool,
+                 voice: str | None = None):
         super().__init__(generation.stream, started=generation.started, model=generation.model,
                          total_chunks=generation.stream.total_chunks, fmt=fmt, events=events)
         self.generation = generation
+        self.voice_id = voice
 
     def summary(self) -> dict:
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
         summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        summary.update(self.listening_summary())
         return summary
+
+    def voice(self) -> str | None:
+        return self.voice_id
 
 
 class ScriptStreamSession(LocalStreamSession):
@@ -300,7 +346,11 @@ class ScriptStreamSession(LocalStreamSession):
             chunks=sum(chunks for _, chunks, _ in self.done),
             timings=sum_timings([timings for _, _, timings in self.done] or [{}]))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        summary.update(self.listening_summary())
         return summary
+
+    def voice(self) -> str | None:
+        return self.script.parts[min(len(self.done), len(self.script.parts) - 1)].voice
 
 
 def error_event(exc: BaseException) -> StreamEvent:
@@ -327,12 +377,68 @@ def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text:
     """Admit, prepare and load now, by this process's engine (errors are still ordinary
     replies); generate while the caller iterates. The reference is an upload or a saved
     ``voice``."""
+    if not events:  # an audio stream has nowhere to put words: only verify is kept
+        options = {key: value for key, value in options.items()
+                   if key not in ("timestamps", "captions")}
+    session: LocalStreamSession
     if is_script(gen_text):
         script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                               voice=voice, gen_text=gen_text, options=options, streaming=True,
                               label=label)
-        return ScriptStreamSession(script, fmt=output_format, events=events)
-    generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                                  voice=voice, gen_text=gen_text, options=options,
-                                  streaming=True, label=label)
-    return SpeechStreamSession(generation, fmt=output_format, events=events)
+        session = ScriptStreamSession(script, fmt=output_format, events=events)
+    else:
+        generation = start_generation(model_id=model_id, ref_audio=ref_audio,
+                                      ref_text=ref_text, voice=voice, gen_text=gen_text,
+                                      options=options, streaming=True, label=label)
+        session = SpeechStreamSession(generation, fmt=output_format, events=events,
+                                      voice=voice or None)
+    session.options = options
+    return session
+
+
+def _run_ahead(chunks: Iterator[AudioChunk], cancel: Callable[[str], None]
+               ) -> Iterator[AudioChunk]:
+    """``chunks``, made one ahead on a thread of their own: the next chunk is generated while
+    the caller waits for this one's listening pass. Errors come through in order; a caller
+    that stops early cancels the generation and waits for the thread to end."""
+    handed: queues.Queue = queues.Queue(maxsize=1)
+    stop = threading.Event()
+    finished = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.2)
+                return True
+            except queues.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    break
+        except BaseException as exc:  # handed to the caller, raised there
+            put(exc)
+        else:
+            put(finished)
+        finally:
+            chunks.close()
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,),
+                              name="tts-stream-ahead", daemon=True)
+    worker.start()
+    complete = False
+    try:
+        while (item := handed.get()) is not finished:
+            if isinstance(item, BaseException):
+                complete = True  # the generation ended itself
+                raise item
+            yield item
+        complete = True
+    finally:
+        if not complete:
+            stop.set()
+            cancel("the stream ended early")
+        worker.join()

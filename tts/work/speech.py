@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tts.engine import audio
+from tts.engine.listen import ListenOptions
 from tts.engine.reference import ClipInfo, PreparedReference
 from tts.engine.spectrogram import render_spectrogram
 from tts.engine.synthesis import SynthesisParams, SynthesisResult
 from tts.observability.events import announces_speech
 
+from .listening import count_checks, listen_options, listening_fields, word_dicts
 from .runtime import get_engine
 from .scripts import (
     SpeechPart,
@@ -70,6 +72,12 @@ class SpeechResult:
     segments: list[dict] = field(default_factory=list)
     #: What the model was given: the text normalised, the lexicon applied, pauses as tags.
     spoken_text: str = ""
+    #: Every source word timed ({word, start, end, confidence, voice}), with timestamps.
+    words: list[dict] | None = None
+    #: The subtitle file (srt or vtt) as text, with captions.
+    captions: str | None = None
+    #: The intelligibility guard's verdict, with verify.
+    verification: dict | None = None
 
 
 @dataclass
@@ -137,7 +145,8 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
         raise
     prepared = time.perf_counter()
     stream = engine.open_stream(admission, ref, gen_text, synthesis_params(options),
-                                streaming=streaming, label=label)
+                                streaming=streaming, label=label,
+                                listen=listen_options(options))
     return StartedGeneration(stream=stream, ref=ref, cache_hit=cache_hit, started=started,
                              prepared=prepared)
 
@@ -161,6 +170,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
     duration = round(result.seconds, 3)
+    count_checks(generation.model, result.checks)
     return SpeechResult(
         audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
         sample_rate=result.sample_rate, duration=duration, model=generation.model,
@@ -170,6 +180,8 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
         segments=[{"voice": voice or None, "text": gen_text.strip(), "start": 0.0,
                    "end": duration}],
         spoken_text=generation.spoken_text,
+        **listening_fields(options, words=word_dicts(result.words, voice=voice or None)
+                           if result.words is not None else None, checks=result.checks),
     )
 
 
@@ -180,6 +192,9 @@ def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, v
     script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                           voice=voice, gen_text=gen_text, options=options, label=label)
     result, summary = script.finish([stream.collect() for stream in script.streams()])
+    count_checks(script.model, result.checks)
+    summary.update(listening_fields(options, words=summary.pop("words", None),
+                                    checks=result.checks))
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
@@ -204,6 +219,8 @@ class StartedScript:
     streaming: bool = False
     #: Each part's spoken text (the front-end's reading, checked before any generation).
     spoken: list[str] = field(default_factory=list)
+    #: What the listening pass is asked for (None: nothing).
+    listen: ListenOptions | None = None
 
     def total_chunks(self) -> int:
         engine: TTSEngine = get_engine()
@@ -219,14 +236,25 @@ class StartedScript:
         for part in self.parts[first:]:
             yield admitted(lambda part=part: engine.open_stream(
                 engine.admit(self.model), part.ref, part.text, part.params,
-                streaming=self.streaming, label=self.label))
+                streaming=self.streaming, label=self.label, listen=self.listen))
 
     def finish(self, results: list[SynthesisResult]) -> tuple[SynthesisResult, dict]:
         """The parts joined, and the reply's metadata (``SpeechResult``'s fields but the
         audio, the clip and the picture)."""
         result = join_results(results)
-        return result, self.summary(seed=result.seed, seconds=[r.seconds for r in results],
-                                    chunks=result.chunks, timings=result.timings)
+        summary = self.summary(seed=result.seed, seconds=[r.seconds for r in results],
+                               chunks=result.chunks, timings=result.timings)
+        if self.listen is not None and self.listen.words:
+            summary["words"] = self.words(results)
+        return result, summary
+
+    def words(self, results: list[SynthesisResult]) -> list[dict]:
+        """The parts' words on the joined timeline, each naming its part's voice."""
+        words, offset = [], 0.0
+        for part, result in zip(self.parts, results, strict=False):
+            words += word_dicts(result.words, voice=part.voice, offset=offset)
+            offset += result.seconds
+        return words
 
     def summary(self, *, seed: int, seconds: list[float], chunks: int, timings: dict) -> dict:
         """The metadata of the parts made so far, each ``seconds`` long."""
@@ -264,6 +292,8 @@ def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text
     parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
                         ref_text=ref_text, voice=voice)
     spoken = [engine.plan_text(model_id, part.text, part.params).spoken_text for part in parts]
+    listen = listen_options(options)
+    engine.check_listening(listen)
     return StartedScript(model=model_id, params=params, parts=parts, started=started,
                          prepared=time.perf_counter(), label=label, streaming=streaming,
-                         spoken=spoken)
+                         spoken=spoken, listen=listen)

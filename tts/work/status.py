@@ -45,6 +45,10 @@ class ModelInfo:
     weights_mb: float | None
     torch_cuda: str | None
     gpu_usable: bool
+    #: Word timestamps/captions and verification: both need speech recognition.
+    timestamps: bool = False
+    verify: bool = False
+    listening_reason: str | None = "No worker has reported whether it can listen."
 
 
 def public_source(location: str) -> str:
@@ -123,7 +127,14 @@ def _info(spec: ModelSpec) -> ModelInfo:
         description=spec.description, sample_rate=spec.sample_rate, license=spec.license,
         source=public_source(spec.checkpoint), status=status.state, reason=status.reason,
         is_default=spec.id == engine.config.default_model, **model_runtime(spec.id),
+        **listening(engine),
     )
+
+
+def listening(engine) -> dict:
+    """Whether this process can listen back (timestamps, captions, verify), and why not."""
+    reason = engine.listening_unavailable_reason()
+    return {"timestamps": reason is None, "verify": reason is None, "listening_reason": reason}
 
 
 def _version(package: str) -> str:

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
 from tts.engine import audio
+from tts.engine import captions as subtitles
 from tts.models import Job
 from tts.work.errors import Conflict, NotFound
 
@@ -52,3 +53,18 @@ def active_jobs(*, owner: str) -> int:
     """How many of ``owner``'s jobs are queued or running."""
     return Job.objects.filter(owner=owner, status__in=(Job.Status.QUEUED,
                                                        Job.Status.RUNNING)).count()
+
+
+def job_captions(*, job_id: str, owner: str | None = "", fmt: str = "srt") -> tuple[Job, str]:
+    """The subtitles of a finished job submitted with timestamps or captions."""
+    job = job_get(job_id=job_id, owner=owner)
+    if job.status != Job.Status.SUCCEEDED:
+        hint = ("poll GET /api/tts/jobs/{id}/ until status is succeeded"
+                if not job.finished else "it produced no audio")
+        raise Conflict(f"The job is {job.status}: {hint}.", code="job_not_succeeded", attr="id")
+    words = (job.output or {}).get("words")
+    if words is None:
+        raise Conflict("The job was submitted without timestamps, so it has no word timings "
+                       "to make captions from; submit it again with timestamps=true (or "
+                       "captions=srt|vtt).", code="no_timestamps", attr="id")
+    return job, subtitles.render(words, fmt)

@@ -29,5 +29,5 @@ def job_document(job: Job) -> dict:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "expires_at": (job.finished_at + retention()).isoformat() if job.finished_at else None,
         "callback_url": job.callback_url or None, "callback_status": job.callback_status or None,
-        "links": {"self": path, "audio": f"{path}audio/"},
+        "links": {"self": path, "audio": f"{path}audio/", "captions": f"{path}captions/"},
     }

@@ -37,6 +37,7 @@ from tts.engine.synthesis import SynthesisResult
 from tts.models import Job
 from tts.observability.events import job_finished
 from tts.work.errors import InvalidInput, storage_full
+from tts.work.listening import count_checks, listening_fields, word_dicts
 from tts.work.scripts import is_script
 from tts.work.speech import start_generation, start_script
 
@@ -173,6 +174,9 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
         for stream in script.streams(admitted=lambda open_stream: _admitted(job, open_stream)):
             results.append(_collect(job, stream, heartbeat, after=results))
         result, output = script.finish(results)
+        output.update(listening_fields(job.options, words=output.pop("words", None),
+                                       checks=result.checks, with_captions=False))
+        count_checks(script.model, result.checks)
     else:
         generation = _admitted(job, lambda: start_generation(**request))
         _mine(job).update(chunks_total=generation.stream.total_chunks)
@@ -180,6 +184,11 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
         output = generation.summary(round(result.seconds, 3))
         output["segments"] = [{"voice": job.voice or None, "text": job.gen_text.strip(),
                                "start": 0.0, "end": output["duration"]}]
+        words = (word_dicts(result.words, voice=job.voice or None)
+                 if result.words is not None else None)
+        output.update(listening_fields(job.options, words=words, checks=result.checks,
+                                       with_captions=False))
+        count_checks(generation.model, result.checks)
     return {"samples": result.samples, "sample_rate": result.sample_rate, "output": output}
 
 
