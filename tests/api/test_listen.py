@@ -94,6 +94,24 @@ def test_generate_times_every_source_word_on_the_output_timeline(client, form, s
     assert "verification" not in body and "captions" not in body
 
 
+@pytest.mark.parametrize("remove_silence", [False, True])
+def test_words_are_reported_as_written_around_pauses(client, form, speaking, remove_silence):
+    """Normalised words ("$12.50" said as "twelve dollars and fifty cents") come back once,
+    as the user wrote them, spanning their spoken time; a pause is no word and its silence
+    lies between the words around it."""
+    text = "He paid $12.50 for the bread. [pause:1.5s] Then he walked home on May 3rd."
+    body = client.post(GENERATE, form(gen_text=text, timestamps=True,
+                                      remove_silence=remove_silence),
+                       format="multipart").json()
+    assert "twelve dollars" in body["spoken_text"]
+    written = "He paid $12.50 for the bread. Then he walked home on May 3rd.".split()
+    assert_timed(body["words"], " ".join(written), seconds_of(body))
+    money = body["words"][2]
+    assert money["word"] == "$12.50" and money["end"] - money["start"] > 0.5, body["words"]
+    bread, then = body["words"][5], body["words"][6]
+    assert then["start"] - bread["end"] >= 1.5 - 0.05, (bread, then)
+
+
 def test_words_match_where_espeak_says_them(client, form, speaking):
     """One chunk, one sentence: the timed words cover the speech, not the silence after."""
     text = "One morning the farmer walked slowly to the market."

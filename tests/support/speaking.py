@@ -69,10 +69,10 @@ def speaking_models(monkeypatch, *, dropping: bool = False):
 
     original = pool.backend_for
 
-    def backend_for(spec, device, precision=None, *, compile_layers=False):
+    def backend_for(spec, device, precision=None, **options):
         base = {"DiT": f5.F5Backend, "UNetT": f5.E2Backend}[spec.architecture]
         cls = speaking_backend(base, dropping=dropping)
-        return cls(spec, device, precision, compile_layers=compile_layers)
+        return cls(spec, device, precision, **options)
 
     monkeypatch.setattr(pool, "backend_for", backend_for)
     try:

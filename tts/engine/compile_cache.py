@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import precision as precision_module
+
 logger = logging.getLogger(__name__)
 
 #: Bump when the folder layout or the manifest changes: every older folder becomes stale.
@@ -100,9 +102,7 @@ def cache_key(*, architecture: str, config: dict[str, Any], precision: str, devi
     (tts.engine.precision.cpu_flags, the one function that reads them); CPU flags only count
     for CPU code."""
     if flags is None:
-        from .precision import cpu_flags
-
-        flags = cpu_flags()
+        flags = precision_module.cpu_flags()  # read at call time: tests override it
     if torch_version is None:
         import torch
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from . import precision as precision_module
 from .compile_cache import STALE, WARM, CacheKey, CompileCache
 from .config import normalise_compile
 from .errors import ModelLoadError
@@ -93,9 +94,7 @@ def plan_compile(setting: str, *, device: str, architecture: str, parameters: in
         return CompilePlan(False, f"auto: a small model ({parameters / 1e6:.1f} M parameters) "
                                   "gains less than compiling costs")
     if flags is None:
-        from .precision import cpu_flags
-
-        flags = cpu_flags()
+        flags = precision_module.cpu_flags()  # read at call time: tests override it
     gain = next((why for (arch, prec, flag), why in CPU_GAINS.items()
                  if arch == architecture and prec == precision and flag in flags), None)
     if gain is None:

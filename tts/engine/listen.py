@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .asr import HeardWord, Recognition, Transcriber
+from .frontend import FrontEnd, SpokenText
 
 #: Confidence given to a word the recogniser did not hear at all (its times are a guess).
 MISSED_CONFIDENCE = 0.0
@@ -141,6 +142,39 @@ def source_words(text: str) -> list[str]:
     """The words of a text as the user wrote them (whitespace-separated, punctuation kept);
     tokens with nothing to say (a lone dash) are kept too, so that every token is timed."""
     return text.split()
+
+
+#: Where one spoken word came from in the user's text: (start, end) characters.
+Written = tuple[int, int]
+
+
+def written_spans(front: FrontEnd) -> list[Written]:
+    """For each spoken word of ``front`` (its speech, in order, split as ``source_words``
+    splits a chunk), the characters of the user's text it says: a word of a normalised
+    stretch ("twelve" of "$12.50") says the whole stretch."""
+    spans: list[Written] = []
+    for piece in front.pieces:
+        if isinstance(piece, SpokenText):
+            spans += [piece.source_span(match.start(), match.end())
+                      for match in re.finditer(r"\S+", piece.text)]
+    return spans
+
+
+def as_written(words: Sequence[WordTime], spans: Sequence[Written], source: str
+               ) -> list[WordTime]:
+    """Words as the user wrote them: spoken words whose sources overlap (the words a
+    normalised stretch became) are reported once, as written, spanning their times. ``spans``
+    are the words' sources (``written_spans``), one per word."""
+    merged: list[tuple[Written, list[WordTime]]] = []
+    for word, (start, end) in zip(words, spans, strict=True):
+        if merged and start < merged[-1][0][1]:
+            (low, high), group = merged[-1]
+            merged[-1] = ((low, max(high, end)), [*group, word])
+        else:
+            merged.append(((start, end), [word]))
+    return [WordTime(source[low:high].strip() or group[0].word, group[0].start, group[-1].end,
+                     min(word.confidence for word in group), group[0].voice)
+            for (low, high), group in merged]
 
 
 def align(text: str, heard: Sequence[HeardWord], duration: float) -> list[WordTime]:

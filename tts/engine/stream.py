@@ -21,7 +21,20 @@ from .backends import ModelBackend
 from .devices import free_device_memory, is_out_of_memory
 from .errors import GenerationCancelled, OutOfMemory
 from .frontend import FrontEnd, Pause
-from .listen import Heard, Listener, ListenOptions, TimeMap, WordTime, done, monotonic, shift_words
+from .listen import (
+    Heard,
+    Listener,
+    ListenOptions,
+    TimeMap,
+    WordTime,
+    Written,
+    as_written,
+    done,
+    monotonic,
+    shift_words,
+    source_words,
+    written_spans,
+)
 from .pool import ModelLease
 from .reference import PreparedReference
 from .scheduler import DeviceQueue, Ticket
@@ -53,10 +66,15 @@ class ChunkListening:
     shift: float = 0.0
     #: Who speaks this chunk (the caller's label for it: a saved voice id), if anyone says.
     voice: str | None = None
+    #: Where each of the chunk's words came from in the user's text (and that text), so that
+    #: words are reported as written; None: as spoken.
+    written: tuple[list[Written], str] | None = None
 
     def words(self) -> list[WordTime]:
         """The chunk's source words on the stream's timeline (waits for the pass)."""
         words = shift_words(self.heard.result().words, self.offset, self.mapping)
+        if self.written is not None:
+            words = as_written(words, *self.written)
         return shift_words(words, self.shift) if self.shift else words
 
 
@@ -139,6 +157,10 @@ class SpeechStream:
         self.listener = listener
         self.listen = listen if listener is not None and listen is not None and listen.active \
             else None
+        #: Each spoken word's source in the user's text, when words are listened for and the
+        #: chunks hold the front-end's words one for one (they do unless a chunk was cut
+        #: inside a word).
+        self._written = self._written_spans()
         #: The guard's verdict per chunk, in order (with ``verify``).
         self.checks: list[dict] = []
         self.model_id = lease.model_id
@@ -180,6 +202,7 @@ class SpeechStream:
         emitted = 0  # output samples handed out
         joined = 0  # samples of the joined audio handed out, before per-chunk silence removal
         spoken_chunks = 0  # chunks of speech so far: their seeds do not count the pauses
+        spoken_words = 0  # words of speech so far (where the next chunk's sources start)
         try:
             for index, text in enumerate(self.texts):
                 if self.cancelled:
@@ -199,6 +222,12 @@ class SpeechStream:
                 chunk, heard, check = self._attempts(backend, prepared, text, chunk_params,
                                                      index, spoken_chunks)
                 spoken_chunks += 1
+                written = None
+                if self._written is not None:
+                    count = len(source_words(text))
+                    written = (self._written[spoken_words:spoken_words + count],
+                               self.spoken.source)
+                    spoken_words += count
                 self.done_chunks = index + 1
                 rate = chunk.sample_rate
                 # The chunk's first sample lands where the held-back tail starts fading.
@@ -218,7 +247,7 @@ class SpeechStream:
                 listening = None
                 if heard is not None:
                     listening = ChunkListening(heard=heard, offset=offset / rate,
-                                               mapping=mapping, check=check)
+                                               mapping=mapping, check=check, written=written)
                 yield AudioChunk(index=index, total=len(self.texts), text=text, samples=samples,
                                  sample_rate=rate, start=emitted / rate,
                                  end=(emitted + len(samples)) / rate, mel=chunk.mel,
@@ -289,6 +318,17 @@ class SpeechStream:
             raise OutOfMemory(
                 f"Out of memory on {backend.device} during generation; send shorter text, "
                 "set TTS_MAX_LOADED_MODELS lower, or use a device with more memory.") from exc
+
+    def _written_spans(self) -> list[Written] | None:
+        if self.listen is None or self.spoken is None:
+            return None
+        spans = written_spans(self.spoken)
+        words = sum(len(source_words(text)) for text in self.texts if isinstance(text, str))
+        if words != len(spans):
+            logger.warning("[%s] the chunks do not hold the text's words one for one; words "
+                           "are reported as spoken", self.label)
+            return None
+        return spans
 
     def _is_pause(self, index: int) -> bool:
         return 0 <= index < len(self.texts) and isinstance(self.texts[index], Pause)
