@@ -131,3 +131,79 @@ def test_a_keys_concurrent_jobs_are_capped_in_parallel_too(make_key, settings,
     assert client.post(JOBS, {"gen_text": TEXT, "ref_text": "Words.", "nfe_step": 4,
                               "ref_audio": ref_wav.open("rb")}, format="multipart",
                        HTTP_X_API_KEY=other).status_code == 202
+
+
+def test_parallel_voice_creations_keep_within_the_keys_voice_cap(make_key, settings, ref_wav,
+                                                                  tmp_path):
+    """The count cap holds when creations race (PostgreSQL too: scripts/test_postgres.sh):
+    the check before preparing lets them all through, the check after saving keeps two."""
+    from tests.support.audio import REF_TEXT
+    from tts.models import Voice
+
+    settings.MEDIA_ROOT = str(tmp_path / "race-media")
+    settings.TTS_VOICES_PER_KEY = 2
+    _, raw = make_key("collector")
+    start = threading.Barrier(6)
+    answers: list = []
+
+    def one(number: int) -> None:
+        start.wait()
+        try:
+            with ref_wav.open("rb") as clip:
+                answers.append(APIClient().post("/api/tts/voices/", {
+                    "id": f"voice-{number}", "name": f"Voice {number}", "ref_text": REF_TEXT,
+                    "consent": "The speaker agreed.", "ref_audio": clip},
+                    format="multipart", HTTP_X_API_KEY=raw))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=(number,)) for number in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201] * 2 + [403] * 4, [answer.content for answer in answers]
+    assert {error_of(answer)["code"] for answer in answers if answer.status_code == 403} == {
+        "voice_limit_reached"}
+    kept = Voice.objects.all()
+    assert kept.count() == 2
+    files = {path.parent.name for path in (tmp_path / "race-media").rglob("*") if path.is_file()}
+    assert files == set(kept.values_list("id", flat=True))  # the refused left no files
+
+
+def test_a_job_that_fails_releases_its_reservation(make_key, jobs_stay_queued, ref_wav):
+    """The job's clip is lost before it runs (overwritten with bytes that are no audio): the
+    real engine refuses it, the job fails, and its seconds are free again at once."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tts.access.models import AuditEntry
+    from tts.models import Job
+    from tts.work.jobs.run import job_run
+
+    _, raw = make_key("unlucky", audio_seconds_per_day=1.5)
+    client = APIClient()
+    with ref_wav.open("rb") as clip:
+        answer = client.post(JOBS, {"gen_text": TEXT, "ref_text": "Reference words.",
+                                    "nfe_step": 4, "ref_audio": clip},
+                             format="multipart", HTTP_X_API_KEY=raw)
+    assert answer.status_code == 202, answer.content
+    job = Job.objects.get(id=answer.json()["id"])
+    assert AudioReservation.objects.filter(job_id=str(job.id)).count() == 1
+    with ref_wav.open("rb") as clip:  # the quota is held: a second one does not fit
+        assert client.post(JOBS, {"gen_text": TEXT, "ref_text": "Reference words.",
+                                  "nfe_step": 4, "ref_audio": clip}, format="multipart",
+                           HTTP_X_API_KEY=raw).status_code == 429
+    name = job.ref_audio.name
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(b"no audio at all" * 10))
+
+    assert job_run(job_id=str(job.id)).status == Job.Status.FAILED
+    assert not AudioReservation.objects.exists()
+    assert not AuditEntry.objects.filter(audio_seconds__gt=0).exists()  # nothing counts
+    with ref_wav.open("rb") as clip:
+        again = client.post(JOBS, {"gen_text": TEXT, "ref_text": "Reference words.",
+                                   "nfe_step": 4, "ref_audio": clip}, format="multipart",
+                            HTTP_X_API_KEY=raw)
+    assert again.status_code == 202, again.content

@@ -39,7 +39,9 @@ def cluster(tiny_dir):
         server = LiveServer(tiny_dir / "models.toml", workers=2, extra_env={
             "CELERY_BROKER_URL": broker, "DATABASE_URL": database,
             "TTS_PRECISION": "float32", "TTS_JOB_HEARTBEAT_SECONDS": "1",
-            "TTS_WORKER_WAIT_SECONDS": "60", "TTS_CALLBACK_ALLOW_PRIVATE": "1"})
+            "TTS_WORKER_WAIT_SECONDS": "60", "TTS_CALLBACK_ALLOW_PRIVATE": "1",
+            # a quota far above what these tests make: requests reserve and settle
+            "TTS_AUDIO_SECONDS_PER_DAY": "1000000"})
         server.database_url = database
         try:
             server.start()
@@ -155,6 +157,34 @@ def test_streams_are_relayed_from_the_worker_as_they_are_made(cluster, ref_wav):
     assert data[-1]["seed"] == 3 and data[-1]["chunks"] == names.count("chunk")
     # the same generation, relayed as events or as a file: the same samples
     assert b"".join(base64.b64decode(event["audio"]) for event in data[:-1]) == b"".join(pieces)
+
+
+def test_a_stream_relayed_from_a_worker_settles_its_reservation_with_the_real_duration(
+        cluster, ref_wav):
+    """In celery mode the audio is made on a worker and relayed by the web node: when the
+    stream ends, its audit row holds the real seconds and its reservation is gone."""
+    text = "A stream that is counted. Its real length settles what it reserved."
+    with psycopg.connect(cluster.database_url) as db:
+        last = db.execute("SELECT coalesce(max(id), 0) FROM access_auditentry").fetchone()[0]
+    with ref_wav.open("rb") as clip:
+        stream = requests.post(cluster.url + "/api/tts/generate/", files={"ref_audio": clip},
+                               data={"ref_text": REF_TEXT, "gen_text": text, "nfe_step": 4,
+                                     "seed": 5, "stream": "true", "output_format": "pcm"},
+                               stream=True, timeout=120)
+        assert stream.status_code == 200
+        pcm = b"".join(stream.iter_content(chunk_size=None))
+    made = len(pcm) / 2 / RATE
+    deadline = time.monotonic() + 60  # the row is completed as the stream closes
+    while True:
+        with psycopg.connect(cluster.database_url) as db:
+            rows = db.execute("SELECT audio_seconds FROM access_auditentry WHERE id > %s AND "
+                              "action = 'generate'", [last]).fetchall()
+            held = db.execute("SELECT count(*) FROM access_audioreservation").fetchone()[0]
+        if rows and rows[0][0] > 0 and held == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(rows) == 1 and abs(rows[0][0] - made) < 0.05, (rows, made)
+    assert held == 0
 
 
 def test_errors_on_the_worker_are_the_same_replies_as_inline(cluster, ref_wav, audio_dir):

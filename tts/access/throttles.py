@@ -196,6 +196,10 @@ class AudioQuotaThrottle(BaseThrottle):
         with transaction.atomic():  # SQLite: BEGIN IMMEDIATE, one writer at a time
             if key is not None and connection.vendor != "sqlite":
                 ApiKey.objects.select_for_update().filter(pk=key.pk).first()  # serialize
+            elif connection.vendor == "postgresql":  # no key: one client address at a time
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                   [f"audio:{ident}"])
             used = audio_used(key, ident)
             held = reserved_seconds(key, ident)
             if used + held >= limit or used + held + need > limit:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 
 from tts.execution import executor
@@ -47,7 +48,36 @@ def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "
     created = executor().create_voice(
         name=name, ref_audio=ref_audio, consent=consent, ref_text=ref_text, voice_id=voice_id,
         description=description, filename=filename, owner=tenant.owner)
-    return voice_get(voice_id=created)
+    voice = voice_get(voice_id=created)
+    _keep_within_caps(tenant, voice)
+    return voice
+
+
+def _keep_within_caps(tenant: Tenant, voice: Voice) -> None:
+    """The caps hold under concurrency: the check before preparing is only a quick refusal
+    (preparing takes seconds, no lock is held that long), so once the voice is saved the
+    tenant's totals are checked again, one creation at a time per tenant (PostgreSQL: an
+    advisory lock on the owner; SQLite: the IMMEDIATE transaction), and a voice that took the
+    tenant past a cap is removed again and refused. Each check sees every voice committed
+    before it, so parallel creations keep at most what the caps allow."""
+    if tenant.admin or not (settings.TTS_VOICES_PER_KEY or settings.TTS_VOICE_STORAGE_MB_PER_KEY):
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                               [f"voices:{tenant.owner}"])
+        usage = voice_usage(tenant)
+        over = ((usage["count_limit"] is not None and usage["count"] > usage["count_limit"])
+                or (usage["bytes_limit"] is not None and usage["bytes"] > usage["bytes_limit"]))
+        if over:
+            Voice.objects.filter(pk=voice.pk).delete()
+    if over:
+        delete_files(voice.clip.name, voice.prepared.name)
+        check_caps(tenant, incoming_bytes=voice.stored_bytes)  # raises: says which cap
+        raise Forbidden("This voice would pass this key's voice caps (TTS_VOICES_PER_KEY, "
+                        "TTS_VOICE_STORAGE_MB_PER_KEY).", code="voice_limit_reached",
+                        attr="id")
 
 
 def voice_usage(tenant: Tenant) -> dict:
