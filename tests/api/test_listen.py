@@ -104,8 +104,8 @@ def test_words_are_reported_as_written_around_pauses(client, form, speaking, rem
                                       remove_silence=remove_silence),
                        format="multipart").json()
     assert "twelve dollars" in body["spoken_text"]
-    written = "He paid $12.50 for the bread. Then he walked home on May 3rd.".split()
-    assert_timed(body["words"], " ".join(written), seconds_of(body))
+    assert_timed(body["words"], "He paid $12.50 for the bread. Then he walked home on May 3rd.",
+                 seconds_of(body))
     money = body["words"][2]
     assert money["word"] == "$12.50" and money["end"] - money["start"] > 0.5, body["words"]
     bread, then = body["words"][5], body["words"][6]
