@@ -128,6 +128,10 @@ def test_cancelling_a_running_job_stops_it_and_the_runner_takes_the_next_at_once
     with device_held(engine):  # the job is admitted, then waits for its first turn
         job = client.post(JOBS, form(gen_text=LONG_TEXT), format="multipart").json()
         wait_for(client, job["id"], states=("running",))
+        deadline = time.monotonic() + 120  # planned (its chunks counted): waiting for its turn
+        while client.get(f"{JOBS}{job['id']}/").json()["progress"]["chunks_total"] is None:
+            assert time.monotonic() < deadline, "the job was never planned"
+            time.sleep(0.05)
         cancel = client.delete(f"{JOBS}{job['id']}/")
         assert cancel.status_code == 202 and cancel.json()["cancel_requested"] is True
     final, _ = wait_for(client, job["id"])

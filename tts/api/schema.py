@@ -113,6 +113,7 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
         "ref_clip": {"original_seconds": 4.1, "kept_start": 0.0, "kept_end": 4.1,
                      "clipped": False},
         "chunks": 1,
+        "spoken_text": "Hello! This is my cloned voice speaking.",
         "parameters": {"speed": 1.0, "nfe_step": 32, "cross_fade_duration": 0.15,
                        "remove_silence": False, "cfg_strength": 2.0,
                        "sway_sampling_coef": -1.0},
@@ -138,7 +139,8 @@ GENERATE_EVENTS_EXAMPLE = OpenApiExample(
         _event("chunk", {**_CHUNK, "index": 1, "text": "This is my cloned voice speaking.",
                          "start": 0.62, "end": 3.52, "audio": "AwAEAAUA..."}),
         _event("done", {**{key: GENERATE_RESPONSE_EXAMPLE.value[key] for key in (
-            "model", "seed", "sample_rate", "duration", "ref_text", "parameters", "timing")},
+            "model", "seed", "sample_rate", "duration", "ref_text", "spoken_text", "parameters",
+            "timing")},
             "chunks": 2}),
     ]),
 )
