@@ -11,6 +11,7 @@ from .serializers import (
     ErrorResponseSerializer,
     GenerateJsonSerializer,
     GenerateMultipartSerializer,
+    OmitsAbsentFields,
     ParametersSerializer,
     SegmentSerializer,
     TimingSerializer,
@@ -60,7 +61,7 @@ class JobProgressSerializer(serializers.Serializer):
     fraction = serializers.FloatField(help_text="chunks_done / chunks_total, 0 to 1.")
 
 
-class JobOutputSerializer(serializers.Serializer):
+class JobOutputSerializer(OmitsAbsentFields):
     model = serializers.CharField()
     seed = serializers.IntegerField()
     sample_rate = serializers.IntegerField()
@@ -80,12 +81,7 @@ class JobOutputSerializer(serializers.Serializer):
     verification = VerificationSerializer(required=False, allow_null=True,
                                           help_text="The guard's verdict (with verify).")
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in ("words", "verification"):
-            if data.get(name) is None:
-                data.pop(name, None)
-        return data
+    omitted_when_absent = ("words", "verification")
 
 
 class JobLinksSerializer(serializers.Serializer):

@@ -466,7 +466,21 @@ class VerificationSerializer(serializers.Serializer):
     chunks = ChunkCheckSerializer(many=True)
 
 
-class GenerateOutputSerializer(serializers.Serializer):
+class OmitsAbsentFields(serializers.Serializer):
+    """A reply that leaves out its optional parts (``omitted_when_absent``) that were not asked
+    for, instead of sending them as null."""
+
+    omitted_when_absent: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in self.omitted_when_absent:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+class GenerateOutputSerializer(OmitsAbsentFields):
     audio = Base64AudioField(help_text="The encoded audio file, base64.")
     format = serializers.CharField()
     sample_rate = serializers.IntegerField()
@@ -495,12 +509,7 @@ class GenerateOutputSerializer(serializers.Serializer):
     verification = VerificationSerializer(required=False, allow_null=True,
                                           help_text="The guard's verdict (with verify).")
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in ("spectrogram", "words", "captions", "verification"):
-            if data.get(name) is None:
-                data.pop(name, None)
-        return data
+    omitted_when_absent = ("spectrogram", "words", "captions", "verification")
 
 
 class ModelSerializer(serializers.Serializer):
