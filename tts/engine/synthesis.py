@@ -25,6 +25,8 @@ MAX_CHUNK_SECONDS = 22
 MIN_FIRST_CHUNK_BYTES = 24
 #: ...and only the first few: by then a chunk is full-size or the machine cannot keep up.
 MAX_PACED_CHUNKS = 8
+#: A paced chunk holds at least this share of its size (cut at a space if need be).
+PACED_FILL = 0.9
 
 #: Quality presets → denoising steps. 7 and 16 have upstream's tuned (EPSS) step schedules,
 #: which keep quality at few steps; 32 (even steps) is upstream's default and ours.
@@ -135,6 +137,9 @@ def chunk_text(ref: PreparedReference, gen_text: str, speed: float, *,
         if not pieces:
             break
         head, *tail = pieces
+        # Near its size even where a sentence ends early (then cut at a space): a paced
+        # chunk much shorter than planned would leave the next one too little time.
+        head, tail = _at_least(head, tail, int(budget * PACED_FILL), budget)
         chunks.append(head)
         made.append(len(head.encode("utf-8")) / rate)
         rest = " ".join(tail)
@@ -175,6 +180,21 @@ def _split(text: str, max_chars: int) -> list[str]:
 
     return [piece for chunk in upstream_chunk_text(text, max_chars=max_chars)
             for piece in _split_over_budget(chunk, max_chars)]
+
+
+def _at_least(head: str, tail: list[str], minimum: int, budget: int) -> tuple[str, list[str]]:
+    """``head`` lengthened with the next words (up to ``budget`` bytes) while it is under
+    ``minimum`` bytes; the rest as one piece."""
+    if len(head.encode("utf-8")) >= minimum or not tail:
+        return head, tail
+    words = " ".join(tail).split()
+    while words and len(head.encode("utf-8")) < minimum:
+        longer = f"{head} {words[0]}"
+        if len(longer.encode("utf-8")) > budget:
+            break
+        head = longer
+        words.pop(0)
+    return head, [" ".join(words)] if words else []
 
 
 def _split_over_budget(chunk: str, max_chars: int) -> list[str]:
