@@ -137,3 +137,25 @@ def test_where_the_reference_dominates_the_first_chunk_is_long_enough_to_keep_ah
     assert " ".join(chunks).split() == STORY.split()
     seconds = [len(chunk.encode()) / rate for chunk in chunks]
     assert simulated_underruns(seconds, ref.seconds, 7, cost) == 0
+
+
+def test_the_engine_measures_each_chunk_and_plans_streams_from_it(tiny_dir, ref_bytes):
+    from tests.support.helpers import tiny_config
+    from tts.engine.engine import TTSEngine
+    from tts.engine.synthesis import SynthesisParams
+
+    engine = TTSEngine(tiny_config(tiny_dir))
+    ref = engine.prepare_reference(ref_bytes, REF_TEXT)[0]
+    params = SynthesisParams(nfe_step=4, seed=3)
+    assert engine.pacing("tiny-f5", params).cost.per_step_second is None
+    engine.generate("tiny-f5", ref, "A first sentence to measure the model by.", params)
+    pacing = engine.pacing("tiny-f5", params)
+    assert pacing.cost.per_step_second > 0 and pacing.steps == 4
+    # A stream opened with the same pacing plans the same chunks as the count said.
+    admission = engine.admit("tiny-f5")
+    stream = engine.open_stream(admission, ref, STORY, params, streaming=True, pacing=pacing)
+    try:
+        assert stream.total_chunks == engine.chunk_count(ref, STORY, params, streaming=True,
+                                                         model_id="tiny-f5", pacing=pacing)
+    finally:
+        stream.close()
