@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +425,15 @@ class StreamTiming:
     first_audio: float  # request sent until the first audio byte arrived
     total: float  # until the last byte
     audio_bytes: int
+    #: (seconds since the request was sent, bytes) of every piece of the body as it came.
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
+
+    def underruns(self, bytes_per_second: int = 2 * SAMPLE_RATE) -> Any:
+        """A listener playing the body at real time from its first byte (raw pcm: 16-bit
+        mono at 24 kHz): tts.engine.pacing's PlaybackClock after every piece."""
+        from tts.engine.pacing import count_underruns
+
+        return count_underruns((at, size / bytes_per_second) for at, size in self.arrivals)
 
 
 def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, model: str,
@@ -439,15 +448,17 @@ def post_stream(url: str, *, ref_audio: bytes, ref_text: str, gen_text: str, mod
             "nfe_step": str(nfe_step), "seed": str(seed), "stream": "true",
             "output_format": output_format}
     started = time.perf_counter()
-    first, received = float("nan"), 0
+    first, received, arrivals = float("nan"), 0, []
     with requests.post(f"{url}/api/tts/generate/", data=data, stream=True, timeout=timeout,
                        headers={"Accept": "audio/*", **(headers or {})},
                        files={"ref_audio": ("ref.wav", ref_audio, "audio/wav")}) as response:
         for piece in response.iter_content(chunk_size=None):
             if piece and received == 0:
                 first = time.perf_counter() - started
+            if piece:
+                arrivals.append((time.perf_counter() - started, len(piece)))
             received += len(piece)
             if stop_after_first and received:
                 break
         status = response.status_code
-    return StreamTiming(status, first, time.perf_counter() - started, received)
+    return StreamTiming(status, first, time.perf_counter() - started, received, arrivals)

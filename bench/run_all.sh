@@ -49,6 +49,7 @@ run soak 420 -m bench.soak
 run warmup 300 -m bench.warmup --starts 1
 run contention 420 -m bench.contention --rounds 1
 run normalize 300 -m bench.normalize --chunks 12 --chinese
+run profile 120 -m bench.profile --model mid
 left=$((TOTAL - SECONDS))
 if [ "$left" -lt 120 ]; then left=120; fi
 # shellcheck disable=SC2086  # RTF_ARGS is a list of flags

@@ -55,6 +55,7 @@ def test_server_sent_events_carry_chunks_then_the_summary(client, form):
     pcm = b"".join(base64.b64decode(c["audio"]) for c in chunks)
     done = events[-1][1]
     assert done["seed"] == 4 and done["chunks"] == len(chunks)
+    assert isinstance(done["timing"]["underruns"], int)  # a real-time listener's gaps
     assert len(pcm) / 2 / 24000 == pytest.approx(done["duration"], abs=0.002)
     assert chunks[-1]["end"] == pytest.approx(done["duration"], abs=0.002)
 

@@ -426,3 +426,24 @@ def test_streaming_with_a_voice_and_with_a_script(client, two_voices):
     assert [s["voice"] for s in done["segments"]] == ["anna", "ben", "anna"]
     assert done["segments"][-1]["end"] == pytest.approx(done["duration"], abs=1e-3)
     assert len(pcm_bytes) / 2 / 24000 == pytest.approx(done["duration"], abs=2e-3)
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
+def test_a_streamed_script_reads_each_part_through_the_front_end_once(client, two_voices,
+                                                                       monkeypatch):
+    from tts.engine.engine import TTSEngine
+
+    planned: list[str] = []
+    real = TTSEngine.plan_text
+
+    def counting(self, model_id, gen_text, params):
+        planned.append(gen_text)
+        return real(self, model_id, gen_text, params)
+
+    monkeypatch.setattr(TTSEngine, "plan_text", counting)
+    script = "Good morning. [ben] Good morning to you. [anna] Shall we begin?"
+    reply = client.post(GENERATE, {"voice": "anna", "gen_text": script, "nfe_step": 4,
+                                   "seed": 6, "stream": True, "output_format": "pcm"},
+                        format="json")
+    assert reply.status_code == 200 and b"".join(reply)
+    assert len(planned) == 3  # planned once at the start, carried to the count and streams

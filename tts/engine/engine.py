@@ -31,6 +31,7 @@ from .errors import (
 )
 from .frontend import FrontEnd, Lexicon, load_lexicon
 from .listen import Heard, Listener, ListenOptions
+from .pacing import ChunkCost
 from .pool import ModelPool, ModelStatus
 from .precision import describe
 from .reference import PreparedReference, decode_reference, normalize_ref_text
@@ -38,7 +39,7 @@ from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
-from .synthesis import SynthesisParams, SynthesisResult, chunk_plan, plan_text
+from .synthesis import Pacing, SynthesisParams, SynthesisResult, chunk_plan, plan_text
 from .threads import configure_threads, lower_this_thread
 
 
@@ -71,6 +72,9 @@ class TTSEngine:
         self.transcriber = transcriber
         #: The deployment's pronunciation lexicon (TTS_LEXICON_FILE): a bad file stops here.
         self.lexicon = load_lexicon(config.lexicon_file) if config.lexicon_file else Lexicon()
+        #: Each model's measured cost of a chunk on this machine (sizes streams' chunks).
+        self.chunk_costs: dict[str, ChunkCost] = {}
+        self._costs_lock = threading.Lock()
         #: The listening pass (word timestamps, captions, verification): needs ASR.
         self.listener = (Listener(transcriber, lower_priority=lambda: lower_this_thread(
             config.preparation_nice)) if transcriber is not None else None)
@@ -283,16 +287,23 @@ class TTSEngine:
 
     def open_stream(self, admission: Admission, ref: PreparedReference, gen_text: str,
                     params: SynthesisParams, *, streaming: bool = False,
-                    label: str = "-", listen: ListenOptions | None = None) -> SpeechStream:
+                    label: str = "-", listen: ListenOptions | None = None,
+                    plan: FrontEnd | None = None, pacing: Pacing | None = None
+                    ) -> SpeechStream:
         """The generation, ready to iterate; it owns ``admission`` from here on.
 
-        ``streaming`` cuts the first chunk short (first audio after a fraction of a sentence)
-        and removes silences per chunk. The model is loaded here if needed.
+        ``streaming`` paces the chunks (first audio after about a second of speech; see
+        tts.engine.pacing) and removes silences per chunk. ``plan`` is ``plan_text``'s
+        reading of ``gen_text`` and ``pacing`` what sizes the chunks, when the caller has
+        them already (``pacing(...)``: a script counts its chunks before its parts run). The
+        model is loaded here if needed.
         """
         try:
             self.check_listening(listen)
-            plan = self.plan_text(admission.model_id, gen_text, params)
-            texts = chunk_plan(ref, plan, params.speed, short_first=streaming)
+            if plan is None:
+                plan = self.plan_text(admission.model_id, gen_text, params)
+            texts = chunk_plan(ref, plan, params.speed, short_first=streaming,
+                               pacing=pacing or self.pacing(admission.model_id, params))
             if not any(isinstance(text, str) for text in texts):
                 raise GenerationFailed("gen_text produced no text to speak; send words.",
                                        attr="gen_text")
@@ -302,7 +313,8 @@ class TTSEngine:
             raise
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
                             texts=texts, params=params, streaming=streaming, label=label,
-                            spoken=plan, listener=self.listener, listen=listen)
+                            spoken=plan, listener=self.listener, listen=listen,
+                            cost=self.chunk_cost(admission.model_id))
 
     def plan_text(self, model_id: str, gen_text: str, params: SynthesisParams) -> FrontEnd:
         """The text front-end's reading of ``gen_text`` for this model (pauses, normalisation
@@ -311,11 +323,26 @@ class TTSEngine:
         return plan_text(gen_text, params, lexicon=self.lexicon,
                          model_normalizes=spec.normalize)
 
+    def chunk_cost(self, model_id: str) -> ChunkCost:
+        """The model's measured cost of a chunk on this machine (its streams update it)."""
+        model_id = model_id or self.config.default_model
+        with self._costs_lock:
+            return self.chunk_costs.setdefault(model_id, ChunkCost())
+
+    def pacing(self, model_id: str, params: SynthesisParams) -> Pacing:
+        """What sizes a stream's chunks now: the model's steps and its cost measured so far
+        (a snapshot: the chunks planned from it stay the same)."""
+        return Pacing(params.nfe_step, self.chunk_cost(model_id).snapshot())
+
     def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams, *,
-                    streaming: bool = False, model_id: str = "") -> int:
-        """How many chunks (pauses included) ``open_stream`` will cut ``gen_text`` into."""
-        plan = self.plan_text(model_id, gen_text, params)
-        return len(chunk_plan(ref, plan, params.speed, short_first=streaming))
+                    streaming: bool = False, model_id: str = "",
+                    plan: FrontEnd | None = None, pacing: Pacing | None = None) -> int:
+        """How many chunks (pauses included) ``open_stream`` cuts ``gen_text`` into, given
+        the same ``plan`` and ``pacing`` (None: made now)."""
+        if plan is None:
+            plan = self.plan_text(model_id, gen_text, params)
+        return len(chunk_plan(ref, plan, params.speed, short_first=streaming,
+                              pacing=pacing or self.pacing(model_id, params)))
 
     def generate(self, model_id: str, ref: PreparedReference, gen_text: str,
                  params: SynthesisParams) -> SynthesisResult:

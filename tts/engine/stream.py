@@ -35,6 +35,7 @@ from .listen import (
     source_words,
     written_spans,
 )
+from .pacing import ChunkCost
 from .pool import ModelLease
 from .reference import PreparedReference
 from .scheduler import DeviceQueue, Ticket
@@ -140,7 +141,8 @@ class SpeechStream:
     def __init__(self, *, queue: DeviceQueue, ticket: Ticket, lease: ModelLease,
                  ref: PreparedReference, texts: list[str | Pause], params: SynthesisParams,
                  streaming: bool, label: str = "-", spoken: FrontEnd | None = None,
-                 listener: Listener | None = None, listen: ListenOptions | None = None):
+                 listener: Listener | None = None, listen: ListenOptions | None = None,
+                 cost: ChunkCost | None = None):
         self._queue = queue
         self._ticket = ticket
         self._lease = lease
@@ -155,6 +157,8 @@ class SpeechStream:
         self.streaming = streaming
         self.label = label
         self.listener = listener
+        #: The model's measured chunk cost, updated with every chunk made (paces streams).
+        self.cost = cost
         self.listen = listen if listener is not None and listen is not None and listen.active \
             else None
         #: Each spoken word's source in the user's text, when words are listened for and the
@@ -304,7 +308,12 @@ class SpeechStream:
             self.timings["queue_seconds"] += waited
             started = time.perf_counter()
             chunk = self._synthesize(backend, prepared, text, chunk_params, seed)
-            self.timings["inference_seconds"] += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.timings["inference_seconds"] += elapsed
+        if self.cost is not None:
+            self.cost.observe(audio_seconds=self.ref.seconds
+                              + len(chunk.samples) / chunk.sample_rate,
+                              steps=chunk_params.nfe_step, seconds=elapsed)
         return chunk
 
     def _synthesize(self, backend: ModelBackend, prepared, text: str, chunk_params, seed: int):

@@ -12,17 +12,21 @@ from . import audio
 from .backends.base import ChunkParams
 from .errors import GenerationFailed
 from .frontend import FrontEnd, Lexicon, Pause, PauseError, prepare
+from .pacing import ChunkCost, next_chunk_seconds
 from .reference import PreparedReference
 
 #: Seeds are kept within 32 bits so every client (JavaScript included) round-trips them exactly.
 MAX_SEED = 2**32 - 1
 #: Upstream's chunk budget is (22 - reference seconds) worth of text per chunk.
 MAX_CHUNK_SECONDS = 22
-#: The first chunk of a stream gets this share of the budget (upstream's socket server halves
-#: it twice; this goes a little further), so the first audio comes after a few words...
-FIRST_CHUNK_SHARE = 1 / 6
-#: ...but not so little that upstream slows it down (it speaks chunks under 10 bytes at 0.3×).
+#: A stream's chunks are sized by tts.engine.pacing (the first about a second of speech, the
+#: next ones as long as they can be made in time), but never so short that upstream slows
+#: them down (it speaks chunks under 10 bytes at 0.3×)...
 MIN_FIRST_CHUNK_BYTES = 24
+#: ...and only the first few: by then a chunk is full-size or the machine cannot keep up.
+MAX_PACED_CHUNKS = 8
+#: A paced chunk holds at least this share of its size (cut at a space if need be).
+PACED_FILL = 0.9
 
 #: Quality presets → denoising steps. 7 and 16 have upstream's tuned (EPSS) step schedules,
 #: which keep quality at few steps; 32 (even steps) is upstream's default and ours.
@@ -97,21 +101,49 @@ def chunk_budget(ref: PreparedReference, speed: float) -> int:
                    * (MAX_CHUNK_SECONDS - ref_seconds) * speed), 1)
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """What sizes a stream's chunks: the model's denoising steps and its measured cost on
+    this machine (None, or nothing measured yet: the first chunk short, the rest full)."""
+
+    steps: int
+    cost: ChunkCost | None = None
+
+
 def chunk_text(ref: PreparedReference, gen_text: str, speed: float, *,
-               short_first: bool = False) -> list[str]:
+               short_first: bool = False, pacing: Pacing | None = None) -> list[str]:
     """Split ``gen_text`` as upstream's ``infer_process`` does (sentences within a budget
     derived from the reference), then split any sentence still over budget at spaces, so that
-    no request can ask for one enormous chunk. With ``short_first`` the first chunk is cut
-    again at a quarter of the budget (at punctuation, else at a space): a stream's first audio
-    then costs a fraction of a sentence."""
+    no request can ask for one enormous chunk. With ``short_first`` (a stream) the first
+    chunks are paced (tts.engine.pacing): the first holds about a second of speech, each next
+    one as much as ``pacing``'s measured cost says can be ready before the audio before it
+    has played; each is cut at punctuation, else at a space."""
     max_chars = chunk_budget(ref, speed)
-    chunks = _split(gen_text, max_chars)
-    if short_first and chunks:
-        first_budget = max(int(max_chars * FIRST_CHUNK_SHARE), MIN_FIRST_CHUNK_BYTES)
-        head = _split(chunks[0], first_budget)
-        if len(head) > 1:
-            chunks[:1] = [head[0], " ".join(head[1:])]
-    return chunks
+    if not short_first or ref.seconds >= MAX_CHUNK_SECONDS:
+        return _split(gen_text, max_chars)
+    pacing = pacing or Pacing(steps=1)
+    rate = max_chars / (MAX_CHUNK_SECONDS - ref.seconds)  # bytes per second of speech
+    chunks: list[str] = []
+    made: list[float] = []  # predicted seconds of each paced chunk
+    rest = gen_text
+    while rest and len(made) < MAX_PACED_CHUNKS:
+        seconds = next_chunk_seconds(made, ref_seconds=ref.seconds, steps=pacing.steps,
+                                     cost=pacing.cost,
+                                     max_seconds=MAX_CHUNK_SECONDS - ref.seconds)
+        budget = max(int(rate * seconds), MIN_FIRST_CHUNK_BYTES)
+        if budget >= max_chars:
+            break
+        pieces = _split(rest, budget)
+        if not pieces:
+            break
+        head, *tail = pieces
+        # Near its size even where a sentence ends early (then cut at a space): a paced
+        # chunk much shorter than planned would leave the next one too little time.
+        head, tail = _at_least(head, tail, int(budget * PACED_FILL), budget)
+        chunks.append(head)
+        made.append(len(head.encode("utf-8")) / rate)
+        rest = " ".join(tail)
+    return chunks + (_split(rest, max_chars) if rest else [])
 
 
 def plan_text(gen_text: str, params: SynthesisParams, *, lexicon: Lexicon | None = None,
@@ -127,7 +159,7 @@ def plan_text(gen_text: str, params: SynthesisParams, *, lexicon: Lexicon | None
 
 
 def chunk_plan(ref: PreparedReference, plan: FrontEnd, speed: float, *,
-               short_first: bool = False) -> list[str | Pause]:
+               short_first: bool = False, pacing: Pacing | None = None) -> list[str | Pause]:
     """The spoken text cut into chunks, each stretch between two pauses on its own (no
     chunk spans a pause); stretches with nothing to say are dropped."""
     items: list[str | Pause] = []
@@ -138,7 +170,8 @@ def chunk_plan(ref: PreparedReference, plan: FrontEnd, speed: float, *,
         if not any(char.isalnum() for char in piece.text):
             continue
         first = short_first and not any(isinstance(item, str) for item in items)
-        items += chunk_text(ref, " ".join(piece.text.split()), speed, short_first=first)
+        items += chunk_text(ref, " ".join(piece.text.split()), speed, short_first=first,
+                            pacing=pacing)
     return items
 
 
@@ -147,6 +180,21 @@ def _split(text: str, max_chars: int) -> list[str]:
 
     return [piece for chunk in upstream_chunk_text(text, max_chars=max_chars)
             for piece in _split_over_budget(chunk, max_chars)]
+
+
+def _at_least(head: str, tail: list[str], minimum: int, budget: int) -> tuple[str, list[str]]:
+    """``head`` lengthened with the next words (up to ``budget`` bytes) while it is under
+    ``minimum`` bytes; the rest as one piece."""
+    if len(head.encode("utf-8")) >= minimum or not tail:
+        return head, tail
+    words = " ".join(tail).split()
+    while words and len(head.encode("utf-8")) < minimum:
+        longer = f"{head} {words[0]}"
+        if len(longer.encode("utf-8")) > budget:
+            break
+        head = longer
+        words.pop(0)
+    return head, [" ".join(words)] if words else []
 
 
 def _split_over_budget(chunk: str, max_chars: int) -> list[str]:

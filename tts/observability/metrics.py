@@ -50,6 +50,9 @@ ERRORS = Counter("tts_errors", "API error responses by code.", ["code", "status"
 FIRST_AUDIO_SECONDS = Histogram("tts_stream_first_audio_seconds",
                                 "Seconds from request to the first streamed audio bytes.",
                                 ["model"], buckets=SECONDS)
+STREAM_UNDERRUNS = Counter("tts_stream_underruns",
+                           "Gaps a listener playing a stream at real time would hear: chunks "
+                           "made after the audio before them had finished playing.", ["model"])
 
 CER_BUCKETS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0)
 VERIFY_CER = Histogram("tts_verify_cer",
@@ -123,6 +126,7 @@ def observe_stream(sender, *, summary: dict, **kwargs) -> None:
         LOAD_SECONDS.labels(model).observe(timing["load_seconds"])
     if timing.get("first_audio_seconds") is not None:
         FIRST_AUDIO_SECONDS.labels(model).observe(timing["first_audio_seconds"])
+    STREAM_UNDERRUNS.labels(model).inc(timing.get("underruns") or 0)
 
 
 @receiver(job_finished, dispatch_uid="metrics.job_finished")

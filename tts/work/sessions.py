@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tts.engine.audio import to_pcm16
 from tts.engine.errors import EngineError, GenerationCancelled
+from tts.engine.pacing import PlaybackClock
 from tts.engine.streaming_audio import stream_encoder
 from tts.observability.connections import client_stalled
 from tts.observability.events import announce_abandoned, announce_streamed
@@ -191,6 +192,8 @@ class LocalStreamSession(StreamSession):
         self.done: list[tuple[float, int, dict]] = []
         #: Seconds from the request's start to its first audio, once there is some.
         self.first_audio_seconds: float | None = None
+        #: A listener playing the chunks at real time as they are made: its underruns.
+        self.playback = PlaybackClock()
         #: The request's options (what it asks of the listening pass).
         self.options: Mapping[str, Any] = {}
         #: Every word heard so far ({word, start, end, confidence, voice}), and the guard's
@@ -247,6 +250,7 @@ class LocalStreamSession(StreamSession):
             for chunk in stream:
                 if self.first_audio_seconds is None and len(chunk.samples):
                     self.first_audio_seconds = round(time.perf_counter() - self.started, 4)
+                self.playback.ready(time.perf_counter(), len(chunk.samples) / chunk.sample_rate)
                 listening = chunk.listening
                 if listening is not None:  # placed in the whole output, its speaker named
                     listening = dataclasses.replace(listening, shift=seconds_before,
@@ -312,6 +316,7 @@ class SpeechStreamSession(LocalStreamSession):
         """The whole reply's metadata, as the JSON reply has it (without the audio)."""
         summary = self.generation.summary(round(self.stream.emitted_seconds, 3))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        summary["timing"]["underruns"] = self.playback.underruns
         summary.update(self.listening_summary())
         return summary
 
@@ -346,6 +351,7 @@ class ScriptStreamSession(LocalStreamSession):
             chunks=sum(chunks for _, chunks, _ in self.done),
             timings=sum_timings([timings for _, _, timings in self.done] or [{}]))
         summary["timing"]["first_audio_seconds"] = self.first_audio_seconds
+        summary["timing"]["underruns"] = self.playback.underruns
         summary.update(self.listening_summary())
         return summary
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tts.engine import audio
+from tts.engine.frontend import FrontEnd
 from tts.engine.listen import ListenOptions
 from tts.engine.reference import ClipInfo, PreparedReference
 from tts.engine.spectrogram import render_spectrogram
-from tts.engine.synthesis import SynthesisParams, SynthesisResult
+from tts.engine.synthesis import Pacing, SynthesisParams, SynthesisResult
 from tts.observability.events import announces_speech
 
 from .listening import count_checks, listen_options, listening_fields, word_dicts
@@ -219,24 +220,36 @@ class StartedScript:
     streaming: bool = False
     #: Each part's spoken text (the front-end's reading, checked before any generation).
     spoken: list[str] = field(default_factory=list)
+    #: Each part's front-end reading and chunk pacing, made once at the start (the chunk
+    #: count and the streams use the same ones).
+    plans: list[FrontEnd] = field(default_factory=list)
+    pacings: list[Pacing] = field(default_factory=list)
     #: What the listening pass is asked for (None: nothing).
     listen: ListenOptions | None = None
 
     def total_chunks(self) -> int:
         engine: TTSEngine = get_engine()
         return sum(engine.chunk_count(part.ref, part.text, part.params, streaming=self.streaming,
-                                      model_id=self.model)
-                   for part in self.parts)
+                                      model_id=self.model, plan=self._plan(index),
+                                      pacing=self._pacing(index))
+                   for index, part in enumerate(self.parts))
 
     def streams(self, admitted: Callable[[Callable[[], SpeechStream]], SpeechStream]
                 = lambda open_stream: open_stream(), first: int = 0) -> Iterator[SpeechStream]:
         """Each part's stream from part ``first`` on, opened when the previous one is done;
         ``admitted`` wraps each opening (a job waits there while the queue is full)."""
         engine: TTSEngine = get_engine()
-        for part in self.parts[first:]:
-            yield admitted(lambda part=part: engine.open_stream(
+        for index, part in enumerate(self.parts[first:], start=first):
+            yield admitted(lambda part=part, index=index: engine.open_stream(
                 engine.admit(self.model), part.ref, part.text, part.params,
-                streaming=self.streaming, label=self.label, listen=self.listen))
+                streaming=self.streaming, label=self.label, listen=self.listen,
+                plan=self._plan(index), pacing=self._pacing(index)))
+
+    def _plan(self, index: int) -> FrontEnd | None:
+        return self.plans[index] if index < len(self.plans) else None
+
+    def _pacing(self, index: int) -> Pacing | None:
+        return self.pacings[index] if index < len(self.pacings) else None
 
     def finish(self, results: list[SynthesisResult]) -> tuple[SynthesisResult, dict]:
         """The parts joined, and the reply's metadata (``SpeechResult``'s fields but the
@@ -291,9 +304,11 @@ def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text
     params = synthesis_params(options)
     parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
                         ref_text=ref_text, voice=voice)
-    spoken = [engine.plan_text(model_id, part.text, part.params).spoken_text for part in parts]
+    plans = [engine.plan_text(model_id, part.text, part.params) for part in parts]
+    pacings = [engine.pacing(model_id, part.params) for part in parts]
     listen = listen_options(options)
     engine.check_listening(listen)
     return StartedScript(model=model_id, params=params, parts=parts, started=started,
                          prepared=time.perf_counter(), label=label, streaming=streaming,
-                         spoken=spoken, listen=listen)
+                         spoken=[plan.spoken_text for plan in plans], plans=plans,
+                         pacings=pacings, listen=listen)
