@@ -94,6 +94,14 @@ class TTSSettings(BaseSettings):
         "Where compiled code persists, one folder per torch version, architecture, precision, "
         "device and CPU flags; a stale or corrupt folder is rebuilt with a warning.",
         "`var/compile-cache`"))
+    stream_pacing: Literal["measured", "fixed"] = Field("measured", **_doc(
+        "How a stream's chunks are sized. `measured`: from what a chunk costs on this "
+        "machine (the first about a second of speech, the next ones as long as can be ready "
+        "before the audio before them has played), so a stream's seed reproduces its samples "
+        "while the server's speed stays about the same; `fixed`: the first about a second of "
+        "speech, the rest normal-size, the same on every machine (a stream's seed then "
+        "reproduces anywhere, e.g. across workers of different speeds) "
+        "([Streaming](api/streaming.md)).", "`measured`"))
     threads: int = Field(0, ge=0, **_doc(
         "torch intra-op threads; 0 = the CPUs this process may use (affinity mask, cgroup "
         "quota such as `docker --cpus`).", "0"))

@@ -159,3 +159,20 @@ def test_the_engine_measures_each_chunk_and_plans_streams_from_it(tiny_dir, ref_
                                                          model_id="tiny-f5", pacing=pacing)
     finally:
         stream.close()
+
+
+def test_fixed_pacing_ignores_the_measured_cost(tiny_dir, ref_bytes):
+    """TTS_STREAM_PACING=fixed: a stream's chunks are the same whatever this machine measured
+    (first about a second, the rest full-size), so its seed reproduces on any machine."""
+    from dataclasses import replace
+
+    from tests.support.helpers import tiny_config
+    from tts.engine.engine import TTSEngine
+    from tts.engine.synthesis import SynthesisParams
+
+    engine = TTSEngine(replace(tiny_config(tiny_dir), stream_pacing="fixed"))
+    ref = engine.prepare_reference(ref_bytes, REF_TEXT)[0]
+    params = SynthesisParams(nfe_step=4, seed=3)
+    engine.generate("tiny-f5", ref, "A first sentence to measure the model by.", params)
+    assert engine.chunk_cost("tiny-f5").per_step_second > 0  # measured, and not used:
+    assert engine.pacing("tiny-f5", params) == Pacing(steps=4)

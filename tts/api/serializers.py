@@ -242,8 +242,9 @@ class _GenerateFields(serializers.Serializer):
         help_text="Send the audio while it is generated: a chunked audio file (any "
                   "output_format; flac in one piece once complete, as its header states its "
                   "length), or Server-Sent Events with `Accept: text/event-stream`. The "
-                  "first chunk of text is cut short so that audio starts after a fraction of a "
-                  "sentence.")
+                  "first chunk holds about a second of speech so that audio starts early; the "
+                  "next ones are sized to keep ahead of a listener (`timing.underruns` counts "
+                  "the gaps).")
     include_spectrogram = serializers.BooleanField(
         required=False, default=False,
         help_text="Also return a PNG (base64) of the generated mel spectrogram.")

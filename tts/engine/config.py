@@ -17,6 +17,8 @@ class EngineConfig:
     #: Folder of the persisted compile caches (tts.engine.compile_cache); empty: torch's own
     #: temporary cache, which ``auto`` treats as cold.
     compile_cache_dir: str = ""
+    #: measured | fixed: streams' chunks sized from the measured cost, or the same everywhere.
+    stream_pacing: str = "measured"
     #: torch intra-op threads; 0 = the cores this process may use (affinity and cgroup quota).
     threads: int = 0
     #: torch inter-op threads; 0 = a small default (tts.engine.threads).

@@ -331,7 +331,10 @@ class TTSEngine:
 
     def pacing(self, model_id: str, params: SynthesisParams) -> Pacing:
         """What sizes a stream's chunks now: the model's steps and its cost measured so far
-        (a snapshot: the chunks planned from it stay the same)."""
+        (a snapshot: the chunks planned from it stay the same); with TTS_STREAM_PACING=fixed
+        no cost, so the chunks are the same on every machine."""
+        if self.config.stream_pacing == "fixed":
+            return Pacing(params.nfe_step)
         return Pacing(params.nfe_step, self.chunk_cost(model_id).snapshot())
 
     def chunk_count(self, ref: PreparedReference, gen_text: str, params: SynthesisParams, *,
