@@ -165,8 +165,8 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
         with default_storage.open(job.ref_audio.name, "rb") as handle:
             ref_audio = handle.read()
     request = {"model_id": job.model, "ref_audio": ref_audio, "ref_text": job.ref_text,
-               "voice": job.voice, "gen_text": job.gen_text, "options": job.options,
-               "label": f"job {job.id}"}
+               "voice": job.voice, "voice_keys": job.voice_keys, "gen_text": job.gen_text,
+               "options": job.options, "label": f"job {job.id}"}
     if is_script(job.gen_text):
         script = start_script(**request)
         _mine(job).update(chunks_total=script.total_chunks())
