@@ -9,8 +9,8 @@ class Voice(models.Model):
     """A reference voice kept by its owner and id (``slug``, the API's ``id``: unique per
     owner, so two tenants may each have ``narrator``). The uploaded clip and the prepared
     reference (decoded, clipped samples plus transcript) live in Django's default storage
-    under ``voices/<owner>/<id>/`` (``voices/<id>/`` for voices saved before ids were per
-    tenant); the database holds what the API shows."""
+    under ``voices/<owner>/<id>/`` (``voices/<id>/`` for a voice of no key, as for every voice
+    saved before ids were per tenant); the database holds what the API shows."""
 
     #: Surrogate primary key: what a job or a worker names once the tenant's id is resolved.
     serial = models.BigAutoField(primary_key=True)

@@ -3,10 +3,10 @@ transcript, reads, and the prepared reference of a voice for generation (the use
 clients call are tts.services.voices).
 
 Files go through Django's default storage (a local media folder unless STORAGES says
-otherwise, e.g. S3 through django-storages), under ``voices/<owner>/<id>/`` (``_`` for no
-owner; voices saved before ids were per tenant keep ``voices/<id>/``): the uploaded clip as sent
-and ``reference.npz``, the prepared reference, so a restart neither decodes nor transcribes
-again.
+otherwise, e.g. S3 through django-storages), under ``voices/<owner>/<id>/`` for a key's voice
+and ``voices/<id>/`` for one of no key (as every voice was before ids were per tenant): the
+uploaded clip as sent and ``reference.npz``, the prepared reference, so a restart neither
+decodes nor transcribes again.
 """
 
 from __future__ import annotations
@@ -125,9 +125,10 @@ def voice_to_change(*, voice_id: str, tenant: Tenant, owner: str | None = None) 
 
 
 def voice_folder(owner: str, voice_id: str) -> str:
-    """Where a voice's files go: one folder per owner (``_`` for none), so two tenants'
-    voices of one id never share files."""
-    return f"{VOICE_FOLDER}/{owner or '_'}/{voice_id}"
+    """Where a voice's files go: ``voices/<owner>/<id>/`` for a key's voice, so two tenants'
+    voices of one id never share files; ``voices/<id>/`` for one of no key (keys off: as
+    before ids were per tenant)."""
+    return f"{VOICE_FOLDER}/{owner}/{voice_id}" if owner else f"{VOICE_FOLDER}/{voice_id}"
 
 
 def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
