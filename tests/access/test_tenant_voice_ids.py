@@ -282,3 +282,45 @@ def test_a_worker_resolves_the_voice_its_web_node_resolved(settings, tenants, na
                 assert set(used) == {narrators["b"].reference_key}
         finally:
             relay.connection.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_voices_from_before_per_tenant_ids_survive_the_migration(client, ref_wav, make_key):
+    """Back to 0005 (one id for all) and forward to 0006 again: every voice keeps its id,
+    owner, shared flag, transcript, reference key, files and times, and still speaks."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tts.work.runtime import reset_engine
+
+    for voice_id, text in (("legacy", TEXTS["a"]), ("published", TEXTS["b"])):
+        assert make_voice(client, ref_wav, {}, text, voice_id=voice_id).status_code == 201
+    key, raw = make_key("owner")
+    Voice.objects.filter(slug="published").update(owner=key.prefix, shared=True)
+    fields = ("slug", "owner", "shared", "name", "ref_text", "transcribed", "duration",
+              "ref_clip", "consent", "clip", "prepared", "reference_key", "stored_bytes",
+              "created_at", "updated_at")
+    before = list(Voice.objects.order_by("created_at").values(*fields))
+    assert before[0]["clip"].startswith("voices/legacy/")
+
+    executor = MigrationExecutor(connection)
+    old_state = [("tts", "0005_voice_stored_bytes")]
+    latest = executor.loader.graph.leaf_nodes("tts")
+    try:
+        executor.migrate(old_state)
+        old = MigrationExecutor(connection).loader.project_state(old_state).apps
+        assert sorted(old.get_model("tts", "Voice").objects.values_list("id", "owner")) == [
+            ("legacy", ""), ("published", key.prefix)]
+        MigrationExecutor(connection).migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    after = list(Voice.objects.order_by("created_at").values(*fields))
+    assert after == before
+    assert len(set(Voice.objects.values_list("serial", flat=True))) == 2
+
+    reset_engine()  # as after a restart: the prepared references are read from their files
+    spoken = speak(client, {}, voice="legacy")
+    assert spoken.status_code == 200 and spoken.json()["ref_text"] == TEXTS["a"]
+    assert client.get(f"{VOICES}legacy/clip/").content == ref_wav.read_bytes()
+    other = speak(client, {"HTTP_AUTHORIZATION": f"Bearer {raw}"}, voice="published")
+    assert other.json()["ref_text"] == TEXTS["b"]
