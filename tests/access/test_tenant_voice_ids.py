@@ -131,12 +131,13 @@ def test_jobs_keep_the_voice_resolved_for_their_key(client, tenants, narrators, 
 
 
 def test_each_tenant_lists_reads_changes_and_deletes_only_its_own(client, tenants, narrators):
-    headers, _ = tenants
+    headers, prefixes = tenants
     a, b = headers["a"], headers["b"]
     for name in ("a", "b"):
         listed = client.get(VOICES, **headers[name]).json()["results"]
         assert [(v["id"], v["ref_text"]) for v in listed] == [("narrator", TEXTS[name])]
-        assert listed[0]["owner"] is None  # shown to admins only
+        assert listed[0]["owner"] == prefixes[name]  # its own: it may name it
+        assert listed[0]["clip_url"].endswith(f"/narrator/clip/?owner={prefixes[name]}")
         assert (client.get(OPENAI_VOICES, **headers[name]).json()
                 == {"voices": [{"id": "narrator", "name": "Narrator"}]})
         assert client.get(f"{VOICES}narrator/", **headers[name]).json()["ref_text"] == (
@@ -189,8 +190,10 @@ def test_own_voice_wins_over_a_shared_one_of_the_same_id(client, ref_wav, tenant
     assert speak(client, b, gen_text="[narrator] Mine.").json()["ref_text"] == TEXTS["b"]
     assert speak(client, a, voice="narrator").json()["ref_text"] == TEXTS["a"]
     assert client.get(f"{VOICES}narrator/", **b).json()["ref_text"] == TEXTS["b"]
-    ids = [(v["id"], v["shared"]) for v in client.get(VOICES, **b).json()["results"]]
-    assert sorted(ids) == [("narrator", False), ("narrator", True)]
+    ids = [(v["id"], v["shared"], v["owner"])
+           for v in client.get(VOICES, **b).json()["results"]]
+    # Whose the shared one is stays the admins' business.
+    assert sorted(ids) == [("narrator", False, prefixes["b"]), ("narrator", True, None)]
     # b changes its own, never the shared one.
     assert client.delete(f"{VOICES}narrator/", **b).status_code == 204
     assert Voice.objects.get(slug="narrator").owner == prefixes["a"]

@@ -114,25 +114,26 @@ class VoiceSerializer(serializers.Serializer):
         help_text="Usable by every key, changeable by admin keys only. With API keys a voice "
                   "belongs to the key that created it: other keys never see it.")
     owner = serializers.SerializerMethodField(
-        help_text="Admin keys only (null for others): the prefix of the key that owns it, "
-                  "`-` for none. Name it as `?owner=` to act on one of several voices of one "
-                  "id.")
+        help_text="The prefix of the key that owns it (`-` for none), shown to admin keys and "
+                  "to the key that owns it (null otherwise, and without keys). Name it as "
+                  "`?owner=` to act on one of several voices of one id.")
     clip_url = serializers.SerializerMethodField(help_text="Download the clip as uploaded.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    def _admin(self) -> bool:
-        request = self.context.get("request")
-        return request is not None and tenant_of(request).admin
-
     @extend_schema_field(OpenApiTypes.STR)
     def get_owner(self, voice) -> str | None:
-        return (voice.owner or NOBODY) if self._admin() else None
+        request = self.context.get("request")
+        tenant = tenant_of(request) if request is not None else None
+        if tenant is None or not (tenant.admin or (tenant.owner and voice.owner == tenant.owner)):
+            return None
+        return voice.owner or NOBODY
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_clip_url(self, voice) -> str:
         path = reverse("tts-voice-clip", kwargs={"voice_id": voice.slug})
-        if self._admin():  # an admin sees every key's voices: name which one
-            path += f"?owner={voice.owner or NOBODY}"
+        owner = self.get_owner(voice)
+        if owner is not None:  # the one voice of that id, whatever else the caller sees
+            path += f"?owner={owner}"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
