@@ -224,6 +224,14 @@ def test_an_admin_names_the_owner(client, ref_wav, tenants, narrators):
     assert client.delete(f"{OPENAI_VOICES}/narrator?owner={prefixes['a']}",
                          **ops).status_code == 200
     assert list(Voice.objects.values_list("pk", flat=True)) == [narrators["b"].pk]
+    # The audit says whose voice an admin changed.
+    from tts.access.models import AuditEntry
+
+    changes = AuditEntry.objects.filter(key_prefix=prefixes["ops"], status__lt=400,
+                                        action__in=("voice_update", "voice_delete"))
+    assert sorted(changes.values_list("action", "voice")) == [
+        ("voice_delete", f"{prefixes['a']}/narrator"),
+        ("voice_update", f"{prefixes['b']}/narrator")]
     # One left: the admin reaches it without naming the owner; its own would come first.
     assert client.get(f"{VOICES}narrator/", **ops).json()["ref_text"] == TEXTS["b"]
     assert make_voice(client, ref_wav, ops, TEXTS["ops"]).status_code == 201

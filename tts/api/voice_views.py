@@ -205,6 +205,7 @@ class VoiceDetailView(APIView):
         voice = (voices.voice_update(voice_id=voice_id, tenant=tenant, owner=owner, **fields)
                  if fields or shared is None else voices.voice_get(voice_id=voice_id,
                                                                    tenant=tenant, owner=owner))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(operation_id="tts_voices_destroy", summary="Delete a voice and its files",
@@ -212,8 +213,9 @@ class VoiceDetailView(APIView):
                    tags=["voices"])
     @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
-                            owner=owner_of(request))
+        voice = voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
+                                    owner=owner_of(request))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

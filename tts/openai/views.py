@@ -313,6 +313,7 @@ class VoiceDetailView(OpenAIView):
                    tags=["openai"])
     @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
-                            owner=owner_of(request))
+        voice = voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
+                                    owner=owner_of(request))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

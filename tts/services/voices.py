@@ -139,10 +139,14 @@ def voice_share(*, voice_id: str, shared: bool, tenant: Tenant = ANYONE,
     return voice
 
 
-def voice_delete(*, voice_id: str, tenant: Tenant = ANYONE, owner: str | None = None) -> None:
+def voice_delete(*, voice_id: str, tenant: Tenant = ANYONE, owner: str | None = None) -> Voice:
+    """Delete the voice and its files; returns what it was (owner and id, for the log)."""
     voice = voice_to_change(voice_id=voice_id, tenant=tenant, owner=owner)
     delete_files(voice.clip.name, voice.prepared.name)  # first: frees room for the delete
+    serial = voice.pk
     voice.delete()
+    voice.pk = serial
+    return voice
 
 
 def voice_clip(*, voice_id: str, tenant: Tenant = ANYONE,
