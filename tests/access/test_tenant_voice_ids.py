@@ -128,6 +128,12 @@ def test_jobs_keep_the_voice_resolved_for_their_key(client, tenants, narrators, 
             assert finished.status == Job.Status.SUCCEEDED, finished.error
             assert finished.output["ref_text"] == TEXTS[name]
             assert set(used) == {narrators[name].reference_key}
+    # A job queued before voice ids were per key has no voice_keys: it is resolved for its
+    # owner when it runs.
+    legacy = client.post(JOBS, {"voice": "narrator", "gen_text": "Old.", "nfe_step": 4},
+                         format="json", **headers["b"]).json()["id"]
+    Job.objects.filter(id=legacy).update(voice_keys=None)
+    assert job_run(job_id=legacy).output["ref_text"] == TEXTS["b"]
 
 
 def test_each_tenant_lists_reads_changes_and_deletes_only_its_own(client, tenants, narrators):

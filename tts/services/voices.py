@@ -17,7 +17,7 @@ from django.db.models import Count, QuerySet, Sum
 from tts.execution import executor
 from tts.models import Voice
 from tts.work.errors import Forbidden
-from tts.work.scripts import MAIN, check_script, is_script, parse_script
+from tts.work.scripts import MAIN, is_script, parse_script, resolve_voices
 from tts.work.voices import (
     ANYONE,
     NOBODY,
@@ -165,13 +165,7 @@ def check_request_voices(*, voice: str = "", gen_text: str = "",
     that does not exist (a 404 for ``voice``, ``unknown_voice`` for tags), so ids cannot be
     probed. Returns the voices resolved for the tenant (id -> serial): the request carries
     them, so the process that runs it uses the same ones (tts.work.voices.voice_by_key)."""
-    keys = {}
-    if voice:
-        keys[voice] = voice_get(voice_id=voice, tenant=tenant).pk
-    if is_script(gen_text):
-        _, found = check_script(gen_text, tenant=tenant)
-        keys.update({voice_id: found_voice.pk for voice_id, found_voice in found.items()})
-    return keys
+    return resolve_voices(voice=voice, gen_text=gen_text, tenant=tenant)
 
 
 def voices_named(*, voice: str = "", gen_text: str = "") -> list[str]:

@@ -126,6 +126,20 @@ def check_script(gen_text: str, *, tenant: voices.Tenant = voices.ANYONE,
     return segments, found
 
 
+def resolve_voices(*, voice: str = "", gen_text: str = "",
+                   tenant: voices.Tenant = voices.ANYONE) -> dict[str, int]:
+    """The saved voices a request names (its ``voice``, its script's tags) as ``tenant``
+    means them: id -> Voice.serial, for whichever process runs the request. A 404 for an
+    unknown ``voice``, one ``unknown_voice`` error for unknown tags."""
+    keys = {}
+    if voice:
+        keys[voice] = voices.voice_get(voice_id=voice, tenant=tenant).pk
+    if is_script(gen_text):
+        _, found = check_script(gen_text, tenant=tenant)
+        keys.update({voice_id: found_voice.pk for voice_id, found_voice in found.items()})
+    return keys
+
+
 def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | None = None,
                 ref_text: str = "", voice: str = "",
                 voice_keys: Mapping[str, int] | None = None) -> list[SpeechPart]:
