@@ -82,9 +82,9 @@ def voice_get(*, voice_id: str, tenant: Tenant = ANYONE, owner: str | None = Non
     best = ranked[0]
     if (len(ranked) > 1 and _rank(tenant, best) == OTHERS
             and _rank(tenant, ranked[1]) == OTHERS):
-        raise Conflict(f"Several keys have a voice {voice_id!r}: name its owner with "
-                       "?owner=<key prefix> (- for none).", code="voice_ambiguous",
-                       attr="owner")
+        raise Conflict(f"Several keys have a voice {voice_id!r} and none is yours: name its "
+                       "owner with ?owner=<key prefix> (- for none) on the voice endpoints.",
+                       code="voice_ambiguous", attr="owner")
     return best
 
 
