@@ -6,11 +6,16 @@ from django.db import models
 
 
 class Voice(models.Model):
-    """A reference voice kept by id. The uploaded clip and the prepared reference (decoded,
-    clipped samples plus transcript) live in Django's default storage under ``voices/<id>/``;
-    the database holds what the API shows."""
+    """A reference voice kept by its owner and id (``slug``, the API's ``id``: unique per
+    owner, so two tenants may each have ``narrator``). The uploaded clip and the prepared
+    reference (decoded, clipped samples plus transcript) live in Django's default storage
+    under ``voices/<owner>/<id>/`` (``voices/<id>/`` for a voice of no key, as for every voice
+    saved before ids were per tenant); the database holds what the API shows."""
 
-    id = models.SlugField(primary_key=True, max_length=64)
+    #: Surrogate primary key: what a job or a worker names once the tenant's id is resolved.
+    serial = models.BigAutoField(primary_key=True)
+    #: The voice's id in the API (``id``), unique among its owner's voices.
+    slug = models.SlugField(max_length=64)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     #: The transcript actually used (given, or recognised when ``transcribed``).
@@ -41,10 +46,12 @@ class Voice(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        ordering = ["created_at", "serial"]
+        constraints = [models.UniqueConstraint(fields=["owner", "slug"],
+                                               name="voice_id_per_owner")]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.name})"
+        return f"{self.slug} ({self.name})"
 
 
 class Job(models.Model):
@@ -72,6 +79,10 @@ class Job(models.Model):
     request_hash = models.CharField(max_length=64)
     model = models.CharField(max_length=100)
     voice = models.CharField(max_length=64, blank=True, default="")
+    #: The saved voices it names (its ``voice`` and its script's tags), resolved for its
+    #: owner when submitted: voice id -> Voice.serial, so whichever process runs it uses the
+    #: same voices (null: resolved when run, as before voice ids were per tenant).
+    voice_keys = models.JSONField(null=True, blank=True)
     ref_audio = models.FileField(max_length=255, blank=True, default="")
     ref_text = models.TextField(blank=True, default="")
     gen_text = models.TextField()

@@ -108,6 +108,13 @@ def test_management_command_creates_lists_and_revokes(client, keys_required):
     listing = StringIO()
     call_command("apikeys", "list", stdout=listing)
     assert "revoked" in listing.getvalue()
+    # Both changes are in the audit log, naming the key (never the secret).
+    from tts.access.models import AuditEntry
+
+    rows = AuditEntry.objects.filter(key_prefix=prefix, action__startswith="key_")
+    assert sorted(rows.values_list("action", "outcome")) == [("key_create", "ok"),
+                                                             ("key_revoke", "ok")]
+    assert all(raw not in entry.request_id for entry in rows)
 
 
 def test_admin_lists_keys_for_a_superuser(client, make_key):

@@ -169,7 +169,7 @@ def test_parallel_voice_creations_keep_within_the_keys_voice_cap(make_key, setti
     kept = Voice.objects.all()
     assert kept.count() == 2
     files = {path.parent.name for path in (tmp_path / "race-media").rglob("*") if path.is_file()}
-    assert files == set(kept.values_list("id", flat=True))  # the refused left no files
+    assert files == set(kept.values_list("slug", flat=True))  # the refused left no files
 
 
 def test_a_job_that_fails_releases_its_reservation(make_key, jobs_stay_queued, ref_wav):

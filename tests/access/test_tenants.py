@@ -55,7 +55,7 @@ def test_another_key_gets_404_for_a_voice_everywhere_and_nothing_changes(client,
     a, b = tenants["a"], tenants["b"]
     voice = make_voice(client, ref_wav, a)
     assert voice["shared"] is False
-    assert Voice.objects.get(id="alice").owner  # the key's prefix
+    assert Voice.objects.get(slug="alice").owner  # the key's prefix
     # The owner uses and manages it.
     assert [v["id"] for v in client.get(VOICES, **a).json()["results"]] == ["alice"]
     assert speak(client, a, voice="alice").status_code == 200
@@ -90,7 +90,7 @@ def test_another_key_gets_404_for_a_voice_everywhere_and_nothing_changes(client,
     assert (error_of(client.get(f"{VOICES}nobody/", **b))["code"]
             == error_of(client.get(f"{VOICES}alice/", **b))["code"] == "voice_not_found")
     # Nothing changed.
-    kept = Voice.objects.get(id="alice")
+    kept = Voice.objects.get(slug="alice")
     assert kept.name == "Alice" and not Job.objects.exists()
     assert speak(client, a, gen_text="[alice] Still mine.").status_code == 200
 
@@ -139,7 +139,7 @@ def test_shared_voices_are_usable_by_all_and_changed_by_admins_only(client, tena
                          client.delete(f"{OPENAI_VOICES}/alice", **who)):
             assert response.status_code == 403, response.content
     assert client.get(f"{VOICES}alice/clip/", **b).status_code == 403
-    assert Voice.objects.get(id="alice").name == "Alice"
+    assert Voice.objects.get(slug="alice").name == "Alice"
     renamed = client.patch(f"{VOICES}alice/", {"name": "Alice (house voice)"}, format="json",
                            **ops)
     assert renamed.status_code == 200 and renamed.json()["name"] == "Alice (house voice)"
@@ -161,7 +161,7 @@ def test_voices_from_before_keys_are_unowned_usable_by_all_changed_by_admins(
         client, settings, make_key, ref_wav):
     settings.TTS_REQUIRE_API_KEY = False
     make_voice(client, ref_wav, {})  # keys off: as always
-    assert Voice.objects.get(id="alice").owner == ""
+    assert Voice.objects.get(slug="alice").owner == ""
     settings.TTS_REQUIRE_API_KEY = True
     _, raw = make_key("tenant")
     tenant = {"HTTP_X_API_KEY": raw}
@@ -191,7 +191,7 @@ def test_voices_command_shares_and_lists(client, tenants, ref_wav):
     make_voice(client, ref_wav, tenants["a"])
     out = StringIO()
     call_command("voices", "share", "alice", stdout=out)
-    assert Voice.objects.get(id="alice").shared
+    assert Voice.objects.get(slug="alice").shared
     call_command("voices", "list", stdout=out)
     assert "alice" in out.getvalue() and "yes" in out.getvalue()
     assert speak(client, tenants["b"], voice="alice").status_code == 200

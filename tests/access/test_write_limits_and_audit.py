@@ -157,3 +157,22 @@ def test_usage_shows_the_audio_quota(client, settings, make_key, form):
     after = client.get("/api/tts/usage/", **who).json()
     assert after["audio_seconds_used"] > 0
     assert after["audio_seconds_left"] == pytest.approx(100 - after["audio_seconds_used"])
+
+
+def test_cancelling_a_job_is_a_write_and_is_audited(client, settings, make_key):
+    from tts.models import Job
+
+    settings.TTS_RATE_LIMIT_PER_MINUTE = 100
+    settings.TTS_WRITE_RATE_LIMIT_PER_MINUTE = 2
+    key, raw = make_key("tenant")
+    who = {"HTTP_X_API_KEY": raw}
+    job = Job.objects.create(id="00000000-0000-4000-8000-000000000001", owner=key.prefix,
+                             request_hash="x", model="tiny-f5", gen_text="Queued.")
+    for _ in range(5):  # reading is free
+        assert client.get(f"{JOBS}{job.id}/", **who).status_code == 200
+    assert client.delete(f"{JOBS}{job.id}/", **who).status_code == 202
+    assert client.delete(f"{JOBS}{job.id}/", **who).status_code == 409  # finished
+    refused = client.delete(f"{JOBS}{job.id}/", **who)
+    assert refused.status_code == 429 and "writes per minute" in error_of(refused)["detail"]
+    rows = AuditEntry.objects.filter(action="job_cancel", key_prefix=key.prefix)
+    assert sorted(rows.values_list("status", "outcome")) == [(202, "ok"), (409, "job_finished")]

@@ -48,8 +48,8 @@ def test_json_bodies_have_examples_that_need_no_editing_but_the_clip(client):
 
 def test_the_openai_example_names_a_voice_this_server_has(client):
     assert json_example(openapi(client), "/v1/audio/speech", "post")["voice"] == "narrator"
-    Voice.objects.create(id="first-voice", name="First", consent="Agreed.", ref_text="Hi.",
+    Voice.objects.create(slug="first-voice", name="First", consent="Agreed.", ref_text="Hi.",
                          duration=3.0, ref_clip={})
-    Voice.objects.create(id="second-voice", name="Second", consent="Agreed.", ref_text="Hi.",
+    Voice.objects.create(slug="second-voice", name="Second", consent="Agreed.", ref_text="Hi.",
                          duration=3.0, ref_clip={})
     assert json_example(openapi(client), "/v1/audio/speech", "post")["voice"] == "first-voice"

@@ -96,8 +96,12 @@ def maps_of(pid: int) -> str:
 
 def admin_key(cluster) -> str:
     """An admin key: health names the workers (their host and pid) to admins only."""
-    created = subprocess.run([sys.executable, "manage.py", "apikeys", "create", "--admin",
-                              "ops"], cwd=ROOT, env=cluster.env(), capture_output=True,
+    return api_key(cluster, "ops", "--admin")
+
+
+def api_key(cluster, name: str, *flags: str) -> str:
+    created = subprocess.run([sys.executable, "manage.py", "apikeys", "create", *flags,
+                              name], cwd=ROOT, env=cluster.env(), capture_output=True,
                              text=True, timeout=120, check=True)
     return created.stdout.strip().splitlines()[-1]
 
@@ -220,6 +224,44 @@ def test_voices_and_the_openai_api_work_through_the_workers(cluster, ref_wav):
     assert events[-1]["type"] == "speech.audio.done" and len(events) >= 3
     pcm = b"".join(base64.b64decode(event["audio"]) for event in events[:-1])
     assert len(pcm) / 2 / 24000 == pytest.approx(events[-1]["duration"], abs=2e-3)
+
+
+def test_two_keys_narrators_are_each_their_own_on_the_workers(cluster, ref_wav):
+    """Voice ids are unique per key: two keys each save ``narrator`` (prepared on a worker),
+    and generate, a [tag] script, a stream and a job run on the workers each use the voice of
+    the key that asked (told apart by its transcript)."""
+    texts = {"a": REF_TEXT, "b": "The second key's narrator reads this transcript."}
+    keys = {}
+    for name, text in texts.items():
+        keys[name] = {"Authorization": f"Bearer {api_key(cluster, f'tenant-{name}')}"}
+        with ref_wav.open("rb") as clip:
+            voice = requests.post(cluster.url + "/api/tts/voices/", files={"ref_audio": clip},
+                                  data={"id": "narrator", "name": "Narrator", "ref_text": text,
+                                        "consent": "Test recording."},
+                                  headers=keys[name], timeout=180)
+        assert voice.status_code == 201, voice.text
+    for name, text in texts.items():
+        for body in ({"voice": "narrator", "gen_text": "Whose voice is this?"},
+                     {"gen_text": "[narrator] Tagged on a worker."}):
+            spoken = requests.post(cluster.url + "/api/tts/generate/", json={
+                **body, "nfe_step": 4, "seed": 3}, headers=keys[name], timeout=180)
+            assert spoken.status_code == 200, spoken.text
+            assert spoken.json()["ref_text"] == text
+        streamed = requests.post(cluster.url + "/api/tts/generate/", json={
+            "voice": "narrator", "gen_text": "Streamed.", "nfe_step": 4, "stream": True},
+            headers=keys[name], timeout=180)
+        assert streamed.status_code == 200 and streamed.content
+        job = requests.post(cluster.url + JOBS, json={
+            "voice": "narrator", "gen_text": "A job on a worker.", "nfe_step": 4},
+            headers=keys[name], timeout=60)
+        assert job.status_code == 202, job.text
+        deadline = time.monotonic() + 180
+        while (view := requests.get(f"{cluster.url}{JOBS}{job.json()['id']}/",
+                                    headers=keys[name], timeout=10).json())["status"] in (
+                "queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert view["status"] == "succeeded", view
+        assert view["output"]["ref_text"] == text
 
 
 def test_a_job_runs_on_a_worker_with_rising_progress(cluster, ref_wav):

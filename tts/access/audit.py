@@ -30,6 +30,9 @@ class AuditRecord:
     action: str
     model: str = ""
     voice: str = ""
+    #: The owner of the one saved voice changed (ids are unique per key): written as
+    #: ``owner/id`` when that is not the acting key (an admin's change to another's voice).
+    voice_owner: str | None = None
     ref_sha256: str = ""
     text: str | None = None
     audio_seconds: float = 0.0
@@ -121,11 +124,14 @@ def _request_text(request, field: str) -> str:
 def write(request, record: AuditRecord, *, status: int, outcome: str, text_field: str) -> None:
     key = request_key(request)
     text = record.text if record.text is not None else _request_text(request, text_field)
+    voice = record.voice
+    if record.voice_owner is not None and record.voice_owner != (key.prefix if key else ""):
+        voice = f"{record.voice_owner or '-'}/{voice}"
     try:
         record.entry_id = AuditEntry.objects.create(
             action=record.action, api_key=key, key_prefix=key.prefix if key else "",
             client_ip=client_ip(request), request_id=getattr(request, "request_id", ""),
-            model=record.model[:100], voice=record.voice[:100], ref_sha256=record.ref_sha256,
+            model=record.model[:100], voice=voice[:100], ref_sha256=record.ref_sha256,
             text_chars=len(text), text=text if settings.TTS_AUDIT_STORE_TEXT else "",
             audio_seconds=record.audio_seconds, status=status, outcome=outcome[:64]).pk
     except Exception:  # the reply matters more than its log line; the failure is logged

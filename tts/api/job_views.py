@@ -12,9 +12,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tts.access.audit import audited, note_voices
+from tts.access.audit import audited, note, note_voices
 from tts.access.authentication import request_key, tenant_of
-from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle, hold_for_job
+from tts.access.throttles import (
+    AudioQuotaThrottle,
+    RequestRateThrottle,
+    WriteRateThrottle,
+    hold_for_job,
+)
 from tts.services import jobs
 from tts.services.generation import OUTPUT_FORMATS
 
@@ -166,6 +171,8 @@ class _ListQuery(serializers.Serializer):
 
 
 class JobDetailView(APIView):
+    throttle_classes = [WriteRateThrottle]  # cancelling: reads are not limited
+
     @extend_schema(operation_id="getJob", summary="A job: status, progress, result",
                    responses={200: OpenApiResponse(JobSerializer, examples=[JOB_EXAMPLE]),
                               404: JOB_NOT_FOUND}, tags=["jobs"])
@@ -181,8 +188,10 @@ class JobDetailView(APIView):
                                   "Finished", "client_error", "job_finished",
                                   "The job has already succeeded; nothing to cancel.", "id"))},
                    tags=["jobs"])
+    @audited("job_cancel", text_field="")
     def delete(self, request, job_id: str):
         job = jobs.job_cancel(job_id=job_id, owner=jobs_seen_by(request))
+        note(voice=job.voice, model=job.model)
         return job_reply(job, status_code=status.HTTP_202_ACCEPTED)
 
 

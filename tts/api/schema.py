@@ -202,7 +202,7 @@ def server_facts(request=None) -> dict[str, str]:
     try:
         # Only a voice every caller may use (unowned or shared): the docs are open to all.
         saved = (voices.voice_list(tenant=voices.Tenant()).order_by("created_at")
-                 .values_list("id", flat=True).first())
+                 .values_list("slug", flat=True).first())
     except DatabaseError:  # `manage.py spectacular` before `migrate`
         saved = None
     facts["example_voice"] = saved or FALLBACK_VOICE

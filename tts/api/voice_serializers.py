@@ -9,6 +9,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tts.access.authentication import tenant_of
+from tts.services.voices import NOBODY
+
 from .serializers import (
     ACCEPTED_AUDIO,
     MAX_REF_TEXT_CHARS,
@@ -98,7 +101,8 @@ class VoiceUpdateSerializer(RejectUnknownFields, serializers.Serializer):
 
 
 class VoiceSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(source="slug", help_text="The voice's id, unique among its "
+                               "owner's voices (two keys may each have `narrator`).")
     name = serializers.CharField()
     description = serializers.CharField()
     ref_text = serializers.CharField(help_text="The transcript used (given or recognised).")
@@ -109,12 +113,27 @@ class VoiceSerializer(serializers.Serializer):
     shared = serializers.BooleanField(
         help_text="Usable by every key, changeable by admin keys only. With API keys a voice "
                   "belongs to the key that created it: other keys never see it.")
+    owner = serializers.SerializerMethodField(
+        help_text="The prefix of the key that owns it (`-` for none), shown to admin keys and "
+                  "to the key that owns it (null otherwise, and without keys). Name it as "
+                  "`?owner=` to act on one of several voices of one id.")
     clip_url = serializers.SerializerMethodField(help_text="Download the clip as uploaded.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_owner(self, voice) -> str | None:
+        request = self.context.get("request")
+        tenant = tenant_of(request) if request is not None else None
+        if tenant is None or not (tenant.admin or (tenant.owner and voice.owner == tenant.owner)):
+            return None
+        return voice.owner or NOBODY
+
     @extend_schema_field(OpenApiTypes.URI)
     def get_clip_url(self, voice) -> str:
-        path = reverse("tts-voice-clip", kwargs={"voice_id": voice.id})
+        path = reverse("tts-voice-clip", kwargs={"voice_id": voice.slug})
+        owner = self.get_owner(voice)
+        if owner is not None:  # the one voice of that id, whatever else the caller sees
+            path += f"?owner={owner}"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path

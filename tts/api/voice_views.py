@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import generics, status
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -68,6 +73,19 @@ CREATE_ERRORS = {
 }
 
 
+OWNER_PARAMETER = OpenApiParameter(
+    "owner", str, required=False,
+    description="The key that owns the voice (its prefix; `-` for no key). Voice ids are "
+                "unique per key: without it a key's own voice comes first, then a shared one, "
+                "then one made without a key; an admin key names the owner to act on another "
+                "key's voice of an id (409 `voice_ambiguous` when several keys have it).")
+
+
+def owner_of(request) -> str | None:
+    """The ``?owner=`` query parameter (None: not given)."""
+    return request.query_params.get("owner") or None
+
+
 class VoicePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -103,14 +121,14 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
     pagination_class = VoicePagination
 
     def get_queryset(self):
-        return voices.voice_list(tenant=tenant_of(self.request))
+        return voices.voice_list(tenant=tenant_of(self.request), owner=owner_of(self.request))
 
     @extend_schema(operation_id="tts_voices_list", summary="List saved voices",
                    description="Oldest first, 50 a page (`page`, `page_size` up to 200).",
                    examples=[OpenApiExample("A page of voices", response_only=True,
                                             value=VOICE_EXAMPLE.value)],
                    responses={200: VoiceSerializer(many=True), 400: INVALID_PAGE},
-                   tags=["voices"])
+                   parameters=[OWNER_PARAMETER], tags=["voices"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -146,19 +164,20 @@ class VoiceListView(BoundedUploadMixin, generics.ListAPIView):
             description=data.get("description", ""), ref_audio=audio,
             ref_text=data.get("ref_text", ""), consent=data["consent"], filename=filename,
             tenant=tenant_of(request))
-        note(voice=voice.id)
+        note(voice=voice.slug)
         body = VoiceSerializer(voice, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED,
-                        headers={"Location": request.build_absolute_uri(f"{voice.id}/")})
+                        headers={"Location": request.build_absolute_uri(f"{voice.slug}/")})
 
 
 class VoiceDetailView(APIView):
     throttle_classes = [WriteRateThrottle]  # updates and deletions
     @extend_schema(operation_id="tts_voices_retrieve", summary="One saved voice",
                    responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
-                              404: NOT_FOUND}, tags=["voices"])
+                              404: NOT_FOUND}, parameters=[OWNER_PARAMETER], tags=["voices"])
     def get(self, request, voice_id: str):
-        voice = voices.voice_get(voice_id=voice_id, tenant=tenant_of(request))
+        voice = voices.voice_get(voice_id=voice_id, tenant=tenant_of(request),
+                                 owner=owner_of(request))
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(
@@ -171,26 +190,32 @@ class VoiceDetailView(APIView):
             "ref_text": "Some call me nature, others call me mother nature."})],
         responses={200: OpenApiResponse(VoiceSerializer, examples=[VOICE_EXAMPLE]),
                    400: UPDATE_INVALID, 404: NOT_FOUND, 503: schema.GENERATE_ERRORS[503]},
-        tags=["voices"])
+        parameters=[OWNER_PARAMETER], tags=["voices"])
     @audited("voice_update", text_field="")
     def patch(self, request, voice_id: str):
         serializer = VoiceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        tenant = tenant_of(request)
+        tenant, owner = tenant_of(request), owner_of(request)
         shared = fields.pop("shared", None)
         if shared is not None:
-            voices.voice_share(voice_id=voice_id, shared=shared, tenant=tenant)
-        voice = (voices.voice_update(voice_id=voice_id, tenant=tenant, **fields)
+            voice = voices.voice_share(voice_id=voice_id, shared=shared, tenant=tenant,
+                                       owner=owner)
+            owner = voice.owner or voices.NOBODY  # the same voice for the rest
+        voice = (voices.voice_update(voice_id=voice_id, tenant=tenant, owner=owner, **fields)
                  if fields or shared is None else voices.voice_get(voice_id=voice_id,
-                                                                   tenant=tenant))
+                                                                   tenant=tenant, owner=owner))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(VoiceSerializer(voice, context={"request": request}).data)
 
     @extend_schema(operation_id="tts_voices_destroy", summary="Delete a voice and its files",
-                   responses={204: None, 404: NOT_FOUND}, tags=["voices"])
+                   responses={204: None, 404: NOT_FOUND}, parameters=[OWNER_PARAMETER],
+                   tags=["voices"])
     @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
+        voice = voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
+                                    owner=owner_of(request))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -208,10 +233,11 @@ class VoiceClipView(APIView):
                    description="The clip exactly as uploaded (its `ref_clip` says which part "
                                "is used).",
                    responses={(200, "audio/*"): OpenApiResponse(OpenApiTypes.BINARY),
-                              404: NOT_FOUND}, tags=["voices"])
+                              404: NOT_FOUND}, parameters=[OWNER_PARAMETER], tags=["voices"])
     def get(self, request, voice_id: str):
-        voice, data = voices.voice_clip(voice_id=voice_id, tenant=tenant_of(request))
+        voice, data = voices.voice_clip(voice_id=voice_id, tenant=tenant_of(request),
+                                        owner=owner_of(request))
         response = HttpResponse(data, content_type=voice.clip_content_type)
         extension = voice.clip.name.rsplit(".", 1)[-1]
-        response["Content-Disposition"] = f'attachment; filename="{voice.id}.{extension}"'
+        response["Content-Disposition"] = f'attachment; filename="{voice.slug}.{extension}"'
         return response

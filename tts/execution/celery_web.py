@@ -162,7 +162,9 @@ class RelayedStreamSession(StreamSession):
 def _speech_task(request: SpeechRequest, *, stream: bool = False) -> SpeechTask:
     fields = {field.name: getattr(request, field.name) for field in dataclasses.fields(request)
               if field.name != "ref_audio"}
-    return SpeechTask(relay_id="", stream=stream, **{**fields, "options": dict(request.options)})
+    keys = None if request.voice_keys is None else dict(request.voice_keys)
+    return SpeechTask(relay_id="", stream=stream,
+                      **{**fields, "options": dict(request.options), "voice_keys": keys})
 
 
 def _call(task_name: str, task: Message, upload: bytes | None, *, queue: str,

@@ -171,7 +171,8 @@ def _serve_speech(task: SpeechTask, upload: bytes | None, relay: Relay,
                   sessions: list[StreamSession]) -> None:
     request = SpeechRequest(
         gen_text=task.gen_text, options=task.options, model_id=task.model_id, ref_audio=upload,
-        ref_text=task.ref_text, voice=task.voice, output_format=task.output_format,
+        ref_text=task.ref_text, voice=task.voice, voice_keys=task.voice_keys,
+        output_format=task.output_format,
         include_spectrogram=task.include_spectrogram, events=task.events, label=task.label)
     if not task.stream:
         result = _local.generate(request)

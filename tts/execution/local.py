@@ -32,10 +32,10 @@ class LocalExecutor(Executor):
         return stream_here(**_arguments(request, without="include_spectrogram"))
 
     def create_voice(self, **fields: Any) -> str:
-        return create_here(**fields).id
+        return create_here(**fields).slug
 
     def update_voice(self, **fields: Any) -> str:
-        return update_here(**fields).id
+        return update_here(**fields).slug
 
     def align(self, *, audio: bytes, text: str, language: str | None = None) -> dict:
         return align_here(audio=audio, text=text, language=language)

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts.engine.errors import ConfigurationError
 
-PROTOCOL_VERSION = 3  # 2: a voice task carries its owner; 3: spoken_text, words, captions
+#: 2: a voice task carries its owner; 3: spoken_text, words, captions; 4: a speech task
+#: carries the voices resolved for its tenant (voice ids are unique per tenant only).
+PROTOCOL_VERSION = 4
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -43,6 +45,9 @@ class SpeechTask(Message):
     model_id: str = ""
     ref_text: str = ""
     voice: str = ""
+    #: The saved voices it names, resolved for the caller on the web side (id ->
+    #: Voice.serial): the worker uses exactly those (None: resolved there, unscoped).
+    voice_keys: dict[str, int] | None = None
     output_format: str = "wav"
     include_spectrogram: bool = False
     stream: bool = False
@@ -51,7 +56,8 @@ class SpeechTask(Message):
 
 
 class VoiceTask(Message):
-    """Preparing a saved voice: ``create`` (the clip in the relay) or a new transcript."""
+    """Preparing a saved voice: ``create`` (the clip in the relay) or a new transcript; the
+    fields name the voice's ``owner`` (ids are unique per owner)."""
 
     kind: Literal["voice"] = "voice"
     relay_id: str

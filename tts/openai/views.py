@@ -26,6 +26,7 @@ from tts.access.authentication import tenant_of
 from tts.access.throttles import AudioQuotaThrottle, RequestRateThrottle, WriteRateThrottle
 from tts.api.schema import event_stream
 from tts.api.uploads import BoundedUploadMixin
+from tts.api.voice_views import OWNER_PARAMETER, owner_of
 from tts.services import catalog, voices
 from tts.services.generation import StreamSession, nfe_for, speech_stream
 from tts.work.runtime import STARTED_AT
@@ -271,7 +272,7 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
                            {"id": "narrator", "name": "Narrator"}]})]), **COMMON},
                    tags=["openai"])
     def get(self, request):
-        entries = [{"id": v.id, "name": v.name}
+        entries = [{"id": v.slug, "name": v.name}
                    for v in voices.voice_list(tenant=tenant_of(request))]
         return Response(OpenAIVoiceListSerializer({"voices": entries}).data)
 
@@ -296,8 +297,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
             voice_id=data.get("id", ""), name=data["name"], ref_audio=sample.read(),
             ref_text=data.get("ref_text", ""), consent=data["consent"],
             filename=sample.name or "", tenant=tenant_of(request))
-        note(voice=voice.id)
-        return Response(OpenAIVoiceSerializer({"id": voice.id, "name": voice.name,
+        note(voice=voice.slug)
+        return Response(OpenAIVoiceSerializer({"id": voice.slug, "name": voice.name,
                                          "created_at": int(voice.created_at.timestamp())}).data)
 
 
@@ -308,8 +309,11 @@ class VoiceDetailView(OpenAIView):
                        OpenApiExample("Deleted", value={"id": "narrator",
                                                         "object": "audio.voice.deleted",
                                                         "deleted": True})]),
-                              404: NOT_FOUND, **COMMON}, tags=["openai"])
+                              404: NOT_FOUND, **COMMON}, parameters=[OWNER_PARAMETER],
+                   tags=["openai"])
     @audited("voice_delete", text_field="")
     def delete(self, request, voice_id: str):
-        voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request))
+        voice = voices.voice_delete(voice_id=voice_id, tenant=tenant_of(request),
+                                    owner=owner_of(request))
+        note(voice=voice.slug, voice_owner=voice.owner)
         return Response(OpenAIVoiceDeletedSerializer({"id": voice_id, "deleted": True}).data)

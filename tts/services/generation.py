@@ -33,10 +33,10 @@ def speech_generate(*, gen_text: str, options: Mapping[str, Any], model_id: str 
     """The whole file at once. ``[voice-id]`` tags in ``gen_text`` make it a multi-voice
     script (tts.work.scripts); ``model_id`` empty means the server's default model. The
     voices it names must be the tenant's to use."""
-    check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
+    voice_keys = check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
     return executor().generate(SpeechRequest(
         gen_text=gen_text, options=options, model_id=model_id, ref_audio=ref_audio,
-        ref_text=ref_text, voice=voice, output_format=output_format,
+        ref_text=ref_text, voice=voice, voice_keys=voice_keys, output_format=output_format,
         include_spectrogram=include_spectrogram, label=label))
 
 
@@ -46,11 +46,11 @@ def speech_stream(*, gen_text: str, options: Mapping[str, Any], model_id: str = 
                   label: str = "-", tenant: Tenant = ANYONE) -> StreamSession:
     """Admitted, prepared and loaded before it returns (errors are still ordinary replies);
     generated while the caller iterates: one growing file, or Server-Sent Events."""
-    check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
+    voice_keys = check_request_voices(voice=voice, gen_text=gen_text, tenant=tenant)
     return executor().stream(SpeechRequest(
         gen_text=gen_text, options=options, model_id=model_id, ref_audio=ref_audio,
-        ref_text=ref_text, voice=voice, output_format=output_format, events=events,
-        label=label))
+        ref_text=ref_text, voice=voice, voice_keys=voice_keys, output_format=output_format,
+        events=events, label=label))
 
 
 def speech_align(*, audio: bytes, text: str, language: str | None = None,

@@ -17,9 +17,10 @@ from django.db.models import Count, QuerySet, Sum
 from tts.execution import executor
 from tts.models import Voice
 from tts.work.errors import Forbidden
-from tts.work.scripts import MAIN, check_script, is_script, parse_script
+from tts.work.scripts import MAIN, is_script, parse_script, resolve_voices
 from tts.work.voices import (
     ANYONE,
+    NOBODY,
     Tenant,
     check_free,
     delete_files,
@@ -28,13 +29,15 @@ from tts.work.voices import (
     voice_to_change,
 )
 
-__all__ = ["ANYONE", "Tenant", "voice_clip", "voice_create", "voice_delete", "voice_get",
+__all__ = ["ANYONE", "NOBODY", "Tenant", "voice_clip", "voice_create", "voice_delete", "voice_get",
            "voice_list", "voice_share", "voice_update", "voice_usage", "voices_named",
            "check_request_voices"]
 
 
-def voice_list(*, tenant: Tenant = ANYONE) -> QuerySet[Voice]:
-    return tenant.visible()
+def voice_list(*, tenant: Tenant = ANYONE, owner: str | None = None) -> QuerySet[Voice]:
+    """The voices ``tenant`` sees (``owner``: only that key's, ``-`` for unowned ones)."""
+    visible = tenant.visible()
+    return visible if owner is None else visible.filter(owner="" if owner == NOBODY else owner)
 
 
 def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "",
@@ -43,12 +46,12 @@ def voice_create(*, name: str, ref_audio: bytes, consent: str, ref_text: str = "
     """Prepare the clip exactly as generate does (errors included), then persist it, owned
     by the tenant's key."""
     if voice_id:
-        check_free(voice_id)  # refused before the clip travels; checked again when saved
+        check_free(voice_id, owner=tenant.owner)  # refused now; checked again when saved
     check_caps(tenant, incoming_bytes=len(ref_audio))
     created = executor().create_voice(
         name=name, ref_audio=ref_audio, consent=consent, ref_text=ref_text, voice_id=voice_id,
         description=description, filename=filename, owner=tenant.owner)
-    voice = voice_get(voice_id=created)
+    voice = voice_get(voice_id=created, owner=tenant.owner or NOBODY)
     _keep_within_caps(tenant, voice)
     return voice
 
@@ -83,7 +86,7 @@ def _keep_within_caps(tenant: Tenant, voice: Voice) -> None:
 def voice_usage(tenant: Tenant) -> dict:
     """The tenant's own voices: how many and how many bytes, against the caps."""
     totals = Voice.objects.filter(owner=tenant.owner).aggregate(
-        count=Count("id"), stored=Sum("stored_bytes"))
+        count=Count("serial"), stored=Sum("stored_bytes"))
     limit_mb = settings.TTS_VOICE_STORAGE_MB_PER_KEY
     return {"count": totals["count"] or 0,
             "count_limit": None if tenant.admin else settings.TTS_VOICES_PER_KEY or None,
@@ -110,20 +113,23 @@ def check_caps(tenant: Tenant, *, incoming_bytes: int) -> None:
 
 
 def voice_update(*, voice_id: str, name: str | None = None, description: str | None = None,
-                 ref_text: str | None = None, tenant: Tenant = ANYONE) -> Voice:
+                 ref_text: str | None = None, tenant: Tenant = ANYONE,
+                 owner: str | None = None) -> Voice:
     """Change what is given; a new transcript (empty: recognise it) re-prepares the reference
-    from the stored clip, where the models are."""
-    voice_to_change(voice_id=voice_id, tenant=tenant)
+    from the stored clip, where the models are. ``owner``: see voice_get."""
+    voice = voice_to_change(voice_id=voice_id, tenant=tenant, owner=owner)
     if ref_text is None:  # names only: no model needed
-        return update_here(voice_id=voice_id, name=name, description=description)
-    updated = executor().update_voice(voice_id=voice_id, name=name, description=description,
-                                      ref_text=ref_text)
-    return voice_get(voice_id=updated)
+        return update_here(voice_id=voice.slug, owner=voice.owner, name=name,
+                           description=description)
+    updated = executor().update_voice(voice_id=voice.slug, owner=voice.owner, name=name,
+                                      description=description, ref_text=ref_text)
+    return voice_get(voice_id=updated, owner=voice.owner or NOBODY)
 
 
-def voice_share(*, voice_id: str, shared: bool, tenant: Tenant = ANYONE) -> Voice:
+def voice_share(*, voice_id: str, shared: bool, tenant: Tenant = ANYONE,
+                owner: str | None = None) -> Voice:
     """Publish a voice to every key (or take it back). Admins only."""
-    voice = voice_get(voice_id=voice_id, tenant=tenant)
+    voice = voice_get(voice_id=voice_id, tenant=tenant, owner=owner)
     if not tenant.admin:
         raise Forbidden("Only an admin key publishes shared voices (manage.py apikeys "
                         "create --admin, or manage.py voices share).", code="admin_only",
@@ -133,31 +139,33 @@ def voice_share(*, voice_id: str, shared: bool, tenant: Tenant = ANYONE) -> Voic
     return voice
 
 
-def voice_delete(*, voice_id: str, tenant: Tenant = ANYONE) -> None:
-    voice = voice_to_change(voice_id=voice_id, tenant=tenant)
+def voice_delete(*, voice_id: str, tenant: Tenant = ANYONE, owner: str | None = None) -> Voice:
+    """Delete the voice and its files; returns what it was (owner and id, for the log)."""
+    voice = voice_to_change(voice_id=voice_id, tenant=tenant, owner=owner)
     delete_files(voice.clip.name, voice.prepared.name)  # first: frees room for the delete
+    serial = voice.pk
     voice.delete()
+    voice.pk = serial
+    return voice
 
 
-def voice_clip(*, voice_id: str, tenant: Tenant = ANYONE) -> tuple[Voice, bytes]:
+def voice_clip(*, voice_id: str, tenant: Tenant = ANYONE,
+               owner: str | None = None) -> tuple[Voice, bytes]:
     """The clip as it was uploaded (its owner's, or an admin's, to download: a shared
     voice is used by others, its recording is not handed out)."""
-    voice = voice_to_change(voice_id=voice_id, tenant=tenant) if not tenant.admin else (
-        voice_get(voice_id=voice_id, tenant=tenant))
+    voice = voice_to_change(voice_id=voice_id, tenant=tenant, owner=owner)
     with default_storage.open(voice.clip.name, "rb") as handle:
         return voice, handle.read()
 
 
 def check_request_voices(*, voice: str = "", gen_text: str = "",
-                         tenant: Tenant = ANYONE) -> None:
+                         tenant: Tenant = ANYONE) -> dict[str, int]:
     """Before a generation or a job leaves the web side: its ``voice`` and its script's tags
     must name voices the tenant may use. Another tenant's voice is answered exactly as one
     that does not exist (a 404 for ``voice``, ``unknown_voice`` for tags), so ids cannot be
-    probed."""
-    if voice:
-        voice_get(voice_id=voice, tenant=tenant)
-    if is_script(gen_text):
-        check_script(gen_text, tenant.visible())
+    probed. Returns the voices resolved for the tenant (id -> serial): the request carries
+    them, so the process that runs it uses the same ones (tts.work.voices.voice_by_key)."""
+    return resolve_voices(voice=voice, gen_text=gen_text, tenant=tenant)
 
 
 def voices_named(*, voice: str = "", gen_text: str = "") -> list[str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import QuerySet
 
 from tts.engine.frontend.pauses import strip_pauses
 from tts.engine.reference import PreparedReference
@@ -19,7 +19,7 @@ from tts.engine.synthesis import MAX_SEED, SynthesisParams, SynthesisResult
 from tts.models import Voice
 
 from . import voices
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .runtime import get_engine
 
 MAIN = "main"
@@ -96,19 +96,27 @@ def starts_with_tag(text: str) -> bool:
             and match[1] != MAIN)
 
 
-def check_script(gen_text: str, voices: QuerySet[Voice] | None = None
+def check_script(gen_text: str, *, tenant: voices.Tenant = voices.ANYONE,
+                 voice_keys: Mapping[str, int] | None = None
                  ) -> tuple[list[ScriptSegment], dict[str, Voice]]:
     """The script's segments and the saved voices its tags name, without preparing any
-    reference. Unknown tags are one error listing them all. ``voices``: those the caller may
-    use (a tenant's); another tenant's voice is unknown, exactly as one that does not exist."""
+    reference. Unknown tags are one error listing them all. A tag means the voice ``tenant``
+    would get by that id (tts.work.voices.voice_get: its own before a shared one); another
+    tenant's voice is unknown, exactly as one that does not exist. ``voice_keys``: the voices
+    already resolved when the request was admitted (tts.work.voices.voice_by_key)."""
     segments = parse_script(gen_text)
     if not segments:
         raise InvalidInput("gen_text holds voice tags but no words to speak.",
                            code="blank", attr="gen_text")
     tagged = sorted({s.voice for s in segments} - {MAIN})
-    found = {v.id: v for v in (Voice.objects.all() if voices is None else voices)
-             .filter(id__in=tagged)}
-    unknown = [voice_id for voice_id in tagged if voice_id not in found]
+    found, unknown = {}, []
+    for voice_id in tagged:
+        try:
+            found[voice_id] = (voices.voice_get(voice_id=voice_id, tenant=tenant)
+                               if voice_keys is None else
+                               voices.voice_by_key(voice_id=voice_id, voice_keys=voice_keys))
+        except NotFound:
+            unknown.append(voice_id)
     if unknown:
         raise InvalidInput(
             f"Unknown voice{'s' if len(unknown) > 1 else ''} in gen_text: "
@@ -118,16 +126,33 @@ def check_script(gen_text: str, voices: QuerySet[Voice] | None = None
     return segments, found
 
 
+def resolve_voices(*, voice: str = "", gen_text: str = "",
+                   tenant: voices.Tenant = voices.ANYONE) -> dict[str, int]:
+    """The saved voices a request names (its ``voice``, its script's tags) as ``tenant``
+    means them: id -> Voice.serial, for whichever process runs the request. A 404 for an
+    unknown ``voice``, one ``unknown_voice`` error for unknown tags."""
+    keys = {}
+    if voice:
+        keys[voice] = voices.voice_get(voice_id=voice, tenant=tenant).pk
+    if is_script(gen_text):
+        _, found = check_script(gen_text, tenant=tenant)
+        keys.update({voice_id: found_voice.pk for voice_id, found_voice in found.items()})
+    return keys
+
+
 def plan_speech(*, gen_text: str, params: SynthesisParams, ref_audio: bytes | None = None,
-                ref_text: str = "", voice: str = "") -> list[SpeechPart]:
+                ref_text: str = "", voice: str = "",
+                voice_keys: Mapping[str, int] | None = None) -> list[SpeechPart]:
     """Resolve every reference a request needs: its own (an upload or a saved voice) and the
-    saved voices its tags name. Unknown tags are one error listing them all. Several parts
-    share one seed, chosen here when the request gave none, so the seed reproduces them."""
-    segments, found = check_script(gen_text)
+    saved voices its tags name (``voice_keys``: as resolved when admitted). Unknown tags are
+    one error listing them all. Several parts share one seed, chosen here when the request
+    gave none, so the seed reproduces them."""
+    segments, found = check_script(gen_text, voice_keys=voice_keys)
     # The request's own voice, when a part needs it or it was sent (a bad upload is an error
     # even when every word is tagged).
     needs_own = any(segment.voice == MAIN for segment in segments)
-    own = (request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice)
+    own = (request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice,
+                             voice_keys=voice_keys)
            if needs_own or voice or ref_audio is not None else None)
     if len(segments) > 1 and params.seed is None:
         params = dataclasses.replace(params, seed=secrets.randbelow(MAX_SEED + 1))
@@ -185,12 +210,14 @@ def is_script(text: str) -> bool:
     return TAG.search(text) is not None
 
 
-def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str = ""
+def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str = "",
+                      voice_keys: Mapping[str, int] | None = None
                       ) -> tuple[PreparedReference, bool]:
-    """The request's own reference (a saved voice, or an upload prepared as generate does)
-    and whether it was cached."""
+    """The request's own reference (a saved voice, as resolved when admitted, or an upload
+    prepared as generate does) and whether it was cached."""
     if voice:
-        return voices.voice_reference_cached(voice=voices.voice_get(voice_id=voice))
+        return voices.voice_reference_cached(
+            voice=voices.voice_by_key(voice_id=voice, voice_keys=voice_keys))
     if ref_audio is not None:
         return get_engine().prepare_reference(ref_audio, ref_text)
     raise InvalidInput(

@@ -379,7 +379,7 @@ def chunk_event(chunk: AudioChunk) -> dict:
 def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                 voice: str = "", gen_text: str, options: Mapping[str, Any],
                 output_format: str = "wav", events: bool = False,
-                label: str = "-") -> StreamSession:
+                label: str = "-", voice_keys: Mapping[str, int] | None = None) -> StreamSession:
     """Admit, prepare and load now, by this process's engine (errors are still ordinary
     replies); generate while the caller iterates. The reference is an upload or a saved
     ``voice``."""
@@ -390,12 +390,13 @@ def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text:
     if is_script(gen_text):
         script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                               voice=voice, gen_text=gen_text, options=options, streaming=True,
-                              label=label)
+                              label=label, voice_keys=voice_keys)
         session = ScriptStreamSession(script, fmt=output_format, events=events)
     else:
         generation = start_generation(model_id=model_id, ref_audio=ref_audio,
                                       ref_text=ref_text, voice=voice, gen_text=gen_text,
-                                      options=options, streaming=True, label=label)
+                                      options=options, streaming=True, label=label,
+                                      voice_keys=voice_keys)
         session = SpeechStreamSession(generation, fmt=output_format, events=events,
                                       voice=voice or None)
     session.options = options

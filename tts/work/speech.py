@@ -48,6 +48,9 @@ class SpeechRequest:
     ref_audio: bytes | None = None  # an uploaded clip, or None with a saved ``voice``
     ref_text: str = ""
     voice: str = ""
+    #: The saved voices it names, resolved for its tenant when admitted (id -> Voice.serial;
+    #: None: resolved here, unscoped).
+    voice_keys: Mapping[str, int] | None = None
     output_format: str = "wav"
     include_spectrogram: bool = False  # whole files only
     events: bool = False  # streams only: Server-Sent Events instead of one file
@@ -132,7 +135,8 @@ def synthesis_params(options: Mapping[str, Any]) -> SynthesisParams:
 
 def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                      voice: str = "", gen_text: str, options: Mapping[str, Any],
-                     streaming: bool = False, label: str = "-") -> StartedGeneration:
+                     streaming: bool = False, label: str = "-",
+                     voice_keys: Mapping[str, int] | None = None) -> StartedGeneration:
     """Admit (refused before decoding when the queue is full or the model unknown or
     unavailable), prepare the reference (an upload, or a saved ``voice``), load the model.
     ``model_id`` empty means the server's default model."""
@@ -140,7 +144,8 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
     engine: TTSEngine = get_engine()
     admission: Admission = engine.admit(model_id)
     try:
-        ref, cache_hit = request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice)
+        ref, cache_hit = request_reference(ref_audio=ref_audio, ref_text=ref_text, voice=voice,
+                                           voice_keys=voice_keys)
     except BaseException:
         admission.release()
         raise
@@ -156,16 +161,19 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
 def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                   voice: str = "", gen_text: str, options: Mapping[str, Any],
                   output_format: str = "wav", include_spectrogram: bool = False,
-                  label: str = "-") -> SpeechResult:
+                  label: str = "-", voice_keys: Mapping[str, int] | None = None
+                  ) -> SpeechResult:
     """The whole file at once, by this process's engine. ``[voice-id]`` tags in ``gen_text``
     make it a multi-voice script (tts.services.scripts)."""
     if is_script(gen_text):
         return _script_generate(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                                 voice=voice, gen_text=gen_text, options=options,
                                 output_format=output_format,
-                                include_spectrogram=include_spectrogram, label=label)
+                                include_spectrogram=include_spectrogram, label=label,
+                                voice_keys=voice_keys)
     generation = start_generation(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                                  voice=voice, gen_text=gen_text, options=options, label=label)
+                                  voice=voice, gen_text=gen_text, options=options, label=label,
+                                  voice_keys=voice_keys)
     result = generation.stream.collect()
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
@@ -188,10 +196,12 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
 
 def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, voice: str,
                      gen_text: str, options: Mapping[str, Any], output_format: str,
-                     include_spectrogram: bool, label: str) -> SpeechResult:
+                     include_spectrogram: bool, label: str,
+                     voice_keys: Mapping[str, int] | None) -> SpeechResult:
     """Each voice's part in turn (each takes its own place in the queue), joined end to end."""
     script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
-                          voice=voice, gen_text=gen_text, options=options, label=label)
+                          voice=voice, gen_text=gen_text, options=options, label=label,
+                          voice_keys=voice_keys)
     result, summary = script.finish([stream.collect() for stream in script.streams()])
     count_checks(script.model, result.checks)
     summary.update(listening_fields(options, words=summary.pop("words", None),
@@ -294,7 +304,8 @@ class StartedScript:
 
 def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
                  voice: str = "", gen_text: str, options: Mapping[str, Any],
-                 streaming: bool = False, label: str = "-") -> StartedScript:
+                 streaming: bool = False, label: str = "-",
+                 voice_keys: Mapping[str, int] | None = None) -> StartedScript:
     """Plan a ``[voice-id]`` script: an unknown model or voice is refused before any
     decoding, then every reference it needs is prepared."""
     started = time.perf_counter()
@@ -303,7 +314,7 @@ def start_script(*, model_id: str = "", ref_audio: bytes | None = None, ref_text
     engine.model_spec(model_id)
     params = synthesis_params(options)
     parts = plan_speech(gen_text=gen_text, params=params, ref_audio=ref_audio,
-                        ref_text=ref_text, voice=voice)
+                        ref_text=ref_text, voice=voice, voice_keys=voice_keys)
     plans = [engine.plan_text(model_id, part.text, part.params) for part in parts]
     pacings = [engine.pacing(model_id, part.params) for part in parts]
     listen = listen_options(options)

@@ -45,8 +45,10 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         earlier = _replayed(owner, idempotency_key, request_hash)
         if earlier is not None:
             return earlier, False
+    voice_keys = {}
     if is_script(gen_text):
-        segments, _ = check_script(gen_text, tenant.visible())
+        segments, found = check_script(gen_text, tenant=tenant)
+        voice_keys = {voice_id: found_voice.pk for voice_id, found_voice in found.items()}
         if not (voice or ref_audio is not None) and any(s.voice == MAIN for s in segments):
             raise InvalidInput("gen_text has words for the request's own voice ([main], or "
                                "before the first tag): send ref_audio or voice with them.",
@@ -55,7 +57,7 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
         check_callback_url(callback_url)
     model_id = known_model(model_id)
     if voice:
-        voice_get(voice_id=voice, tenant=tenant)
+        voice_keys[voice] = voice_get(voice_id=voice, tenant=tenant).pk
     if ref_audio is not None:
         check_upload(ref_audio, engine_config())  # a bad clip is refused now, not later
     options = dict(options)
@@ -73,7 +75,8 @@ def job_submit(*, owner: str = "", idempotency_key: str = "", model_id: str = ""
                 _check_active(owner, max_active)
             job = Job.objects.create(
                 id=job_id, owner=owner, idempotency_key=idempotency_key,
-                request_hash=request_hash, model=model_id, voice=voice, ref_audio=stored,
+                request_hash=request_hash, model=model_id, voice=voice, voice_keys=voice_keys,
+                ref_audio=stored,
                 ref_text=ref_text, gen_text=gen_text, options=options,
                 callback_url=callback_url)
             transaction.on_commit(lambda: _dispatch_or_withdraw(job))

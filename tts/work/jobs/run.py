@@ -38,8 +38,9 @@ from tts.models import Job
 from tts.observability.events import job_finished
 from tts.work.errors import InvalidInput, storage_full
 from tts.work.listening import count_checks, listening_fields, word_dicts
-from tts.work.scripts import is_script
+from tts.work.scripts import is_script, resolve_voices
 from tts.work.speech import start_generation, start_script
+from tts.work.voices import Tenant
 
 if TYPE_CHECKING:  # torch: only in processes that run the models
     from tts.engine.stream import SpeechStream
@@ -164,9 +165,13 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
     if job.ref_audio:
         with default_storage.open(job.ref_audio.name, "rb") as handle:
             ref_audio = handle.read()
+    voice_keys = job.voice_keys
+    if voice_keys is None:  # submitted before voice ids were per key: resolved for its owner
+        voice_keys = resolve_voices(voice=job.voice, gen_text=job.gen_text,
+                                    tenant=Tenant(owner=job.owner, admin=True))
     request = {"model_id": job.model, "ref_audio": ref_audio, "ref_text": job.ref_text,
-               "voice": job.voice, "gen_text": job.gen_text, "options": job.options,
-               "label": f"job {job.id}"}
+               "voice": job.voice, "voice_keys": voice_keys, "gen_text": job.gen_text,
+               "options": job.options, "label": f"job {job.id}"}
     if is_script(job.gen_text):
         script = start_script(**request)
         _mine(job).update(chunks_total=script.total_chunks())

@@ -7,7 +7,15 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from tts.access.models import ApiKey
+from tts.access.models import ApiKey, AuditEntry
+
+
+def _audit(action: str, key: ApiKey, detail: str) -> None:
+    """Key changes are audited like the API's (who: the command line; which key: its
+    prefix)."""
+    AuditEntry.objects.create(action=action, key_prefix=key.prefix[:8],
+                              request_id=f"manage.py apikeys {detail}"[:64], status=200,
+                              outcome="ok")
 
 
 class Command(BaseCommand):
@@ -44,6 +52,7 @@ class Command(BaseCommand):
         key, raw = ApiKey.objects.create_key(
             name=name[:50], requests_per_minute=requests_per_minute,
             audio_seconds_per_day=audio_seconds_per_day, expiry_date=expiry, is_admin=admin)
+        _audit("key_create", key, f"create{' --admin' if admin else ''} {key.prefix}")
         self.stderr.write(f"created {'admin ' if admin else ''}key {key.prefix} for "
                           f"{key.name!r}; store it now, it is "
                           "not shown again:")
@@ -68,4 +77,5 @@ class Command(BaseCommand):
         if not key.revoked:
             key.revoked = True
             key.save(update_fields=["revoked"])
+            _audit("key_revoke", key, f"revoke {key.prefix}")
         self.stdout.write(f"revoked {key.prefix} ({key.name})")

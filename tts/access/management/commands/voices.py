@@ -8,18 +8,25 @@ from django.core.management.base import BaseCommand, CommandError
 from tts.access.models import ApiKey, AuditEntry
 from tts.models import Voice
 
+OWNER_HELP = ("The owning key's prefix (- for none), where several keys have a voice of that "
+              "id (ids are unique per key).")
+
 
 class Command(BaseCommand):
-    help = "Voice ownership: list, share ID, unshare ID, assign ID --key PREFIX (or --nobody)."
+    help = ("Voice ownership: list, share ID, unshare ID, assign ID --key PREFIX (or --nobody); "
+            "--owner PREFIX (- for none) picks one of several voices of one id.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="Every voice: id, owner key (- for none), shared.")
         for action, text in (("share", "Every key may use it; only admins change it."),
                              ("unshare", "Back to its owner only.")):
-            sub.add_parser(action, help=text).add_argument("voice_id", nargs="+")
+            command = sub.add_parser(action, help=text)
+            command.add_argument("voice_id", nargs="+")
+            command.add_argument("--owner", help=OWNER_HELP)
         assign = sub.add_parser("assign", help="Give voices to a key (or to nobody).")
         assign.add_argument("voice_id", nargs="*", help="Voice ids.")
+        assign.add_argument("--owner", help=OWNER_HELP)
         assign.add_argument("--all-unowned", action="store_true",
                             help="Every voice that belongs to nobody (made before keys).")
         who = assign.add_mutually_exclusive_group(required=True)
@@ -36,46 +43,59 @@ class Command(BaseCommand):
         AuditEntry.objects.bulk_create(
             AuditEntry(action=action, voice=voice_id[:100], request_id=f"manage.py voices "
                        f"{detail}"[:64], status=200, outcome="ok")
-            for voice_id in voices.values_list("id", flat=True))
+            for voice_id in voices.values_list("slug", flat=True))
 
     def _list(self, **_):
         self.stdout.write(f"{'id':<40} {'owner':<9} shared")
-        for voice in Voice.objects.order_by("id"):
-            self.stdout.write(f"{voice.id:<40} {voice.owner or '-':<9} "
+        for voice in Voice.objects.order_by("slug", "owner"):
+            self.stdout.write(f"{voice.slug:<40} {voice.owner or '-':<9} "
                               f"{'yes' if voice.shared else 'no'}")
 
-    def _voices(self, ids: list[str], all_unowned: bool = False):
+    def _voices(self, ids: list[str], all_unowned: bool = False, owner: str | None = None):
         if all_unowned:
             return Voice.objects.filter(owner="")
         if not ids:
             raise CommandError("name voices, or --all-unowned")
-        found = Voice.objects.filter(id__in=ids)
-        missing = sorted(set(ids) - set(found.values_list("id", flat=True)))
+        found = Voice.objects.filter(slug__in=ids)
+        if owner is not None:
+            found = found.filter(owner="" if owner == "-" else owner)
+        slugs = list(found.values_list("slug", flat=True))
+        missing = sorted(set(ids) - set(slugs))
         if missing:
             raise CommandError(f"no voice {', '.join(missing)}; see `manage.py voices list`")
+        several = sorted({slug for slug in slugs if slugs.count(slug) > 1})
+        if several:
+            raise CommandError(f"several keys have {', '.join(several)}: name one with "
+                               "--owner PREFIX (- for none)")
         return found
 
-    def _share(self, *, voice_id: list[str], **_):
-        voices = self._voices(voice_id)
+    def _share(self, *, voice_id: list[str], owner: str | None = None, **_):
+        voices = self._voices(voice_id, owner=owner)
         self._audit("voice_share", voices, "share")
         count = voices.update(shared=True)
         self.stdout.write(f"shared {count} voice(s)")
 
-    def _unshare(self, *, voice_id: list[str], **_):
-        voices = self._voices(voice_id)
+    def _unshare(self, *, voice_id: list[str], owner: str | None = None, **_):
+        voices = self._voices(voice_id, owner=owner)
         self._audit("voice_unshare", voices, "unshare")
         count = voices.update(shared=False)
         self.stdout.write(f"unshared {count} voice(s)")
 
     def _assign(self, *, voice_id: list[str], key: str | None, nobody: bool,
-                all_unowned: bool = False, **_):
-        owner = ""
+                all_unowned: bool = False, owner: str | None = None, **_):
+        new_owner = ""
         if not nobody:
             found = ApiKey.objects.filter(prefix=(key or "").partition(".")[0]).first()
             if found is None:
                 raise CommandError(f"no key with prefix {key!r}; see `manage.py apikeys list`")
-            owner = found.prefix
-        voices = self._voices(voice_id, all_unowned)
-        self._audit("voice_assign", voices, f"assign to {owner or 'nobody'}")
-        count = voices.update(owner=owner)
-        self.stdout.write(f"assigned {count} voice(s) to {owner or 'nobody'}")
+            new_owner = found.prefix
+        voices = self._voices(voice_id, all_unowned, owner=owner)
+        taken = sorted(set(voices.values_list("slug", flat=True)) & set(
+            Voice.objects.filter(owner=new_owner).exclude(pk__in=voices.values("pk"))
+            .values_list("slug", flat=True)))
+        if taken:
+            raise CommandError(f"{new_owner or 'nobody'} has a voice {', '.join(taken)} "
+                               "already (ids are unique per key); rename one first")
+        self._audit("voice_assign", voices, f"assign to {new_owner or 'nobody'}")
+        count = voices.update(owner=new_owner)
+        self.stdout.write(f"assigned {count} voice(s) to {new_owner or 'nobody'}")

@@ -252,7 +252,7 @@ async function saveVoice() {
   try {
     const voice = await apiJson(`${API}/voices/`, { method: "POST", body: form });
     $("ref-text").value = voice.ref_text;
-    savedVoice = { id: voice.id, ref_text: voice.ref_text };
+    savedVoice = { id: voice.id, owner: voice.owner, ref_text: voice.ref_text };
     await loadVoices();
     $("use-voice").value = voice.id;
     say(status, `Saved “${voice.name}” (id ${voice.id}, ${voice.duration.toFixed(1)} s used).`
@@ -374,7 +374,7 @@ async function saveCorrectedTranscript(status) {
     return true;
   }
   try {
-    const voice = await apiJson(`${API}/voices/${savedVoice.id}/`, { method: "PATCH",
+    const voice = await apiJson(voiceUrl(savedVoice), { method: "PATCH",
       ...jsonBody({ ref_text: transcript }) });
     savedVoice.ref_text = voice.ref_text;
     say($("voice-status"), `Saved the corrected transcript to “${voice.name}”.`);
@@ -661,8 +661,11 @@ async function loadVoices() {
   }
   const select = $("use-voice");
   const chosen = select.value;
+  // Ids are unique per key: an id seen twice (yours and a shared one) means yours.
+  const usable = [...voices.filter((v) => !v.shared), ...voices.filter((v) => v.shared)]
+    .filter((v, index, all) => all.findIndex((w) => w.id === v.id) === index);
   select.replaceChildren(element("option", { value: "" }, "The clip above (used once)"),
-    ...voices.map((v) => element("option", { value: v.id }, `${v.name} (${v.id})`)));
+    ...usable.map((v) => element("option", { value: v.id }, `${v.name} (${v.id})`)));
   select.value = voices.some((v) => v.id === chosen) ? chosen : "";
   $("voice-list").replaceChildren(...voices.map(voiceRow));
   if (!voices.length) {
@@ -670,8 +673,17 @@ async function loadVoices() {
   }
 }
 
+// The voice's own URL: with its owner named where the server told it (ids are unique per
+// key, so an id alone may mean another voice of that id).
+function voiceUrl(voice) {
+  const owner = voice.owner ? `?owner=${encodeURIComponent(voice.owner)}` : "";
+  return `${API}/voices/${encodeURIComponent(voice.id)}/${owner}`;
+}
+
 function voiceRow(voice) {
   const status = $("library-status");
+  // A shared voice whose owner the server does not show is not this caller's to change.
+  const readOnly = voice.shared && !voice.owner;
   const rename = element("input", { value: voice.name, maxlength: "100",
     "aria-label": `New name for ${voice.name}` });
   const remove = element("button", { type: "button", class: "delete",
@@ -684,7 +696,7 @@ function voiceRow(voice) {
       return;
     }
     try {
-      await api(`${API}/voices/${voice.id}/`, { method: "DELETE" });
+      await api(voiceUrl(voice), { method: "DELETE" });
       say(status, `Deleted “${voice.name}”.`);
       loadVoices();
     } catch (error) {
@@ -704,19 +716,17 @@ function voiceRow(voice) {
           fail(status)(error);
         }
       } }, "Preview"),
-    rename,
-    element("button", { type: "button", "aria-label": `Rename ${voice.name}`,
-      onclick: async () => {
+    ...(readOnly ? [] : [rename, element("button", { type: "button",
+      "aria-label": `Rename ${voice.name}`, onclick: async () => {
         try {
-          const saved = await apiJson(`${API}/voices/${voice.id}/`, { method: "PATCH",
+          const saved = await apiJson(voiceUrl(voice), { method: "PATCH",
             ...jsonBody({ name: rename.value.trim() }) });
           say(status, `Renamed to “${saved.name}”.`);
           loadVoices();
         } catch (error) {
           fail(status)(error);
         }
-      } }, "Rename"),
-    remove);
+      } }, "Rename"), remove]));
 }
 
 async function loadModels() {
