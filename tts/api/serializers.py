@@ -270,6 +270,13 @@ class _GenerateFields(serializers.Serializer):
                   "(0.3), up to TTS_VERIFY_RETRIES (2) times; the best attempt is kept and "
                   "`verification` reports each chunk's cer, attempts and seed. Slower: each "
                   "chunk waits for its check. Null or absent: the server's TTS_VERIFY_DEFAULT.")
+    similarity = serializers.BooleanField(
+        required=False, default=None, allow_null=True,
+        help_text="Speaker similarity: how much each chunk, and the whole output, sounds like "
+                  "the reference (cosine of speaker-encoder voiceprints, 0-1; ~0.75+ is the "
+                  "same speaker with real weights). In `similarity`, SSE chunk events and "
+                  "`done`, and the X-Voice-Similarity header of raw replies. Null or absent: "
+                  "the server's TTS_SIMILARITY_DEFAULT.")
 
     #: The setting that bounds gen_text here.
     text_limit_setting = "TTS_MAX_TEXT_CHARS"
@@ -318,8 +325,8 @@ class _GenerateFields(serializers.Serializer):
         options["normalize"] = data["normalize"]
         if data["pronunciations"]:
             options["pronunciations"] = data["pronunciations"]
-        for name in ("timestamps", "captions", "verify"):
-            if data.get(name) is not None and (name == "verify" or data[name]):
+        for name in ("timestamps", "captions", "verify", "similarity"):
+            if data.get(name) is not None and (name in ("verify", "similarity") or data[name]):
                 options[name] = data[name]
         return options
 
@@ -457,13 +464,37 @@ class ChunkCheckSerializer(serializers.Serializer):
     seed = serializers.IntegerField(help_text="Seed of the kept attempt.")
     passed = serializers.BooleanField()
     recognised = serializers.CharField(allow_blank=True, help_text="What was heard.")
+    failed = serializers.ListField(
+        child=serializers.ChoiceField(choices=["cer", "similarity"]), required=False,
+        help_text="The checks the kept attempt failed: `cer` (mis-spoken), `similarity` "
+                  "(voice unlike the reference); empty when it passed.")
+    similarity = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="The kept attempt's speaker similarity, when TTS_VERIFY_MIN_SIMILARITY is set.")
 
 
 class VerificationSerializer(serializers.Serializer):
     passed = serializers.BooleanField(help_text="Every chunk is within max_cer.")
     max_cer = serializers.FloatField()
     retries = serializers.IntegerField()
+    min_similarity = serializers.FloatField(
+        required=False, help_text="TTS_VERIFY_MIN_SIMILARITY, when the guard checks the voice.")
     chunks = ChunkCheckSerializer(many=True)
+
+
+class ChunkSimilaritySerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="Cosine of the chunk's voiceprint and the reference's; null "
+                                   "when the chunk holds too little speech to tell.")
+    seconds = serializers.FloatField(help_text="Seconds of the chunk.")
+
+
+class SimilaritySerializer(serializers.Serializer):
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="The whole output against the reference (its chunks' "
+                                   "voiceprints weighted by duration).")
+    chunks = ChunkSimilaritySerializer(many=True)
 
 
 class OmitsAbsentFields(serializers.Serializer):
@@ -508,8 +539,10 @@ class GenerateOutputSerializer(OmitsAbsentFields):
                                                "captions).")
     verification = VerificationSerializer(required=False, allow_null=True,
                                           help_text="The guard's verdict (with verify).")
+    similarity = SimilaritySerializer(required=False, allow_null=True,
+                                      help_text="Speaker similarity (with similarity).")
 
-    omitted_when_absent = ("spectrogram", "words", "captions", "verification")
+    omitted_when_absent = ("spectrogram", "words", "captions", "verification", "similarity")
 
 
 class ModelSerializer(serializers.Serializer):

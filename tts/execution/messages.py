@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts.engine.errors import ConfigurationError
 
-PROTOCOL_VERSION = 3  # 2: a voice task carries its owner; 3: spoken_text, words, captions
+PROTOCOL_VERSION = 4  # 2: a voice task carries its owner; 3: spoken_text, words, captions;
+#                      4: similarity
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -136,6 +137,7 @@ class SpeechDone(Message):
     words: list[dict[str, Any]] | None = None
     captions: str | None = None
     verification: dict[str, Any] | None = None
+    similarity: dict[str, Any] | None = None
 
 
 class AlignDone(Message):

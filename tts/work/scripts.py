@@ -20,6 +20,7 @@ from tts.models import Voice
 
 from . import voices
 from .errors import InvalidInput
+from .listening import joined_similarity
 from .runtime import get_engine
 
 MAIN = "main"
@@ -154,7 +155,8 @@ def join_results(results: list[SynthesisResult]) -> SynthesisResult:
         seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
         spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
         timings=sum_timings([r.timings for r in results]),
-        checks=None if all(r.checks is None for r in results) else _renumbered(results))
+        checks=None if all(r.checks is None for r in results) else _renumbered(results),
+        similarity=joined_similarity([(r.similarity, r.chunks) for r in results]))
 
 
 def _renumbered(results: list[SynthesisResult]) -> list[dict]:

@@ -78,6 +78,8 @@ class SpeechResult:
     captions: str | None = None
     #: The intelligibility guard's verdict, with verify.
     verification: dict | None = None
+    #: Speaker similarity to the reference ({similarity, chunks}), with similarity.
+    similarity: dict | None = None
 
 
 @dataclass
@@ -170,7 +172,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
     duration = round(result.seconds, 3)
-    count_checks(generation.model, result.checks)
+    count_checks(generation.model, result.checks, result.similarity)
     return SpeechResult(
         audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
         sample_rate=result.sample_rate, duration=duration, model=generation.model,
@@ -181,7 +183,8 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
                    "end": duration}],
         spoken_text=generation.spoken_text,
         **listening_fields(options, words=word_dicts(result.words, voice=voice or None)
-                           if result.words is not None else None, checks=result.checks),
+                           if result.words is not None else None, checks=result.checks,
+                           similarity=result.similarity),
     )
 
 
@@ -192,9 +195,9 @@ def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, v
     script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,
                           voice=voice, gen_text=gen_text, options=options, label=label)
     result, summary = script.finish([stream.collect() for stream in script.streams()])
-    count_checks(script.model, result.checks)
+    count_checks(script.model, result.checks, result.similarity)
     summary.update(listening_fields(options, words=summary.pop("words", None),
-                                    checks=result.checks))
+                                    checks=result.checks, similarity=result.similarity))
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
