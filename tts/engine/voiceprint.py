@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,9 +51,18 @@ def samples_key(samples: np.ndarray, sample_rate: int) -> str:
     return digest.hexdigest()
 
 
+def _resemblyzer():
+    """The resemblyzer package (deferred: torch comes with it), without its SciPy
+    deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import resemblyzer
+    return resemblyzer
+
+
 def default_weights() -> Path:
     """The GE2E weights inside the resemblyzer package."""
-    import resemblyzer  # deferred: torch comes with it
+    resemblyzer = _resemblyzer()
 
     return Path(resemblyzer.__file__).resolve().parent / "pretrained.pt"
 
@@ -77,7 +87,8 @@ class SpeakerEncoder:
 
     def _load(self):
         import torch
-        from resemblyzer import VoiceEncoder
+
+        VoiceEncoder = _resemblyzer().VoiceEncoder  # noqa: N806
 
         path = self.weights or default_weights()
         # Read with weights_only first: a file holding anything but tensors is refused here,
@@ -91,9 +102,8 @@ class SpeakerEncoder:
 
     def prepare(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """Speech as the encoder hears it: 16 kHz, volume raised, long silences trimmed."""
-        from resemblyzer import preprocess_wav
-
-        return preprocess_wav(np.asarray(samples, dtype=np.float32), source_sr=sample_rate)
+        return _resemblyzer().preprocess_wav(np.asarray(samples, dtype=np.float32),
+                                             source_sr=sample_rate)
 
     def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray | None:
         """The voiceprint of ``samples`` (unit length); None when there is too little speech."""
