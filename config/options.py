@@ -146,6 +146,10 @@ class TTSSettings(BaseSettings):
     similarity_default: bool = Field(False, **_doc(
         "Whether replies report speaker similarity (`similarity`) when a request does not "
         "say.", "`0`"))
+    reference_report: bool = Field(True, **_doc(
+        "Whether each uploaded reference clip gets a report (speech ratio, loudness, "
+        "clipping, noise, music, a second speaker, a cut word) with advice, shown by generate "
+        "and saved voices.", "`1`"))
     reference_strict: bool = Field(False, **_doc(
         "Refuse (400) a reference clip whose report has a severe finding, instead of "
         "warning.", "`0`"))

@@ -414,6 +414,35 @@ class ClipSerializer(serializers.Serializer):
     clipped = serializers.BooleanField(help_text="True when speech was cut to fit ~12 s.")
 
 
+class FindingSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["clip_shortened", "short_clip", "mostly_silence", "clipping", "quiet",
+                 "music_or_tone", "noisy", "multiple_speakers", "cut_mid_word"])
+    severity = serializers.ChoiceField(choices=["info", "warning", "severe"])
+    detail = serializers.CharField(help_text="What was found and what to do about it.")
+
+
+class ReferenceReportSerializer(serializers.Serializer):
+    seconds = serializers.FloatField(help_text="Length of the uploaded clip.")
+    kept_seconds = serializers.FloatField(help_text="Seconds of it used as the reference.")
+    speech_ratio = serializers.FloatField(help_text="Share of the clip that is speech (VAD).")
+    loudness_lufs = serializers.FloatField(allow_null=True,
+                                           help_text="Integrated loudness (ITU-R BS.1770).")
+    peak_dbfs = serializers.FloatField()
+    clipping_share = serializers.FloatField(help_text="Share of samples at full scale.")
+    snr_db = serializers.FloatField(allow_null=True,
+                                    help_text="Signal-to-noise estimate (loud vs quiet frames).")
+    tone_share = serializers.FloatField(help_text="How steadily one pitch holds (music, hum).")
+    speaker_consistency = serializers.FloatField(
+        allow_null=True, help_text="Least similarity of two 1.6 s windows of the clip's speech "
+                                   "(low: likely more than one speaker).")
+    cut_at_start = serializers.BooleanField()
+    cut_at_end = serializers.BooleanField()
+    severity = serializers.ChoiceField(choices=["ok", "info", "warning", "severe"],
+                                       help_text="The worst finding's.")
+    findings = FindingSerializer(many=True, help_text="Worst first.")
+
+
 class ParametersSerializer(serializers.Serializer):
     speed = serializers.FloatField()
     nfe_step = serializers.IntegerField()
@@ -541,8 +570,12 @@ class GenerateOutputSerializer(OmitsAbsentFields):
                                           help_text="The guard's verdict (with verify).")
     similarity = SimilaritySerializer(required=False, allow_null=True,
                                       help_text="Speaker similarity (with similarity).")
+    reference_report = ReferenceReportSerializer(
+        required=False, allow_null=True,
+        help_text="The uploaded clip's report (not with a saved voice: GET the voice).")
 
-    omitted_when_absent = ("spectrogram", "words", "captions", "verification", "similarity")
+    omitted_when_absent = ("spectrogram", "words", "captions", "verification", "similarity",
+                           "reference_report")
 
 
 class ModelSerializer(serializers.Serializer):

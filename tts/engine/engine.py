@@ -30,10 +30,11 @@ from .errors import (
     TranscriptionUnavailable,
 )
 from .frontend import FrontEnd, Lexicon, load_lexicon
+from .inspection import inspect_reference
 from .listen import Heard, Listener, ListenOptions
 from .pool import ModelPool, ModelStatus
 from .precision import describe
-from .reference import PreparedReference, decode_reference, normalize_ref_text
+from .reference import PreparedReference, decode_reference_whole, normalize_ref_text
 from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
@@ -179,13 +180,17 @@ class TTSEngine:
                 self._preparing.pop(key, None)
 
     def _prepare(self, data: bytes, ref_text: str) -> PreparedReference:
-        clipped, clip = decode_reference(data, self.config)
+        clipped, clip, whole = decode_reference_whole(data, self.config)
         text, transcribed = ref_text, False
         if not text or clip.clipped:
             text, transcribed = self._transcribe(clipped, given=ref_text), True
+        report = voiceprint = None
+        if self.config.reference_report:
+            report = inspect_reference(whole, audio.SAMPLE_RATE, clip, self.speaker)
+            voiceprint = self.speaker.reference(clipped, audio.SAMPLE_RATE)
         return PreparedReference(samples=clipped, sample_rate=audio.SAMPLE_RATE,
                                  ref_text=normalize_ref_text(text), clip=clip,
-                                 transcribed=transcribed)
+                                 transcribed=transcribed, voiceprint=voiceprint, report=report)
 
     # --- references persisted by the caller (saved voices) ------------------------------------
     def stored_reference(self, key: str, read: Callable[[], bytes]
@@ -317,6 +322,8 @@ class TTSEngine:
     def voice_match(self, ref: PreparedReference) -> VoiceMatch:
         """The reference's voiceprint (computed once per reference, bounded like any
         preparation) and the encoder that will score the chunks."""
+        if ref.voiceprint is not None:  # computed with the reference, or stored with a voice
+            return VoiceMatch(self.speaker, ref.voiceprint)
         key = voiceprint.samples_key(ref.samples, ref.sample_rate)
         with self.queue.preparing():
             reference = self.speaker.reference(ref.samples, ref.sample_rate, key)

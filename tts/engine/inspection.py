@@ -19,7 +19,7 @@ import numpy as np
 
 from .reference import ClipInfo
 from .voiceprint import SAMPLE_RATE as VOICE_RATE
-from .voiceprint import SpeakerEncoder, cosine
+from .voiceprint import SpeakerEncoder
 
 SEVERITIES = ("info", "warning", "severe")
 #: Analysis frame (webrtcvad takes 10, 20 or 30 ms).

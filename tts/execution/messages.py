@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tts.engine.errors import ConfigurationError
 
 PROTOCOL_VERSION = 4  # 2: a voice task carries its owner; 3: spoken_text, words, captions;
-#                      4: similarity
+#                      4: similarity, reference_report
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -138,6 +138,7 @@ class SpeechDone(Message):
     captions: str | None = None
     verification: dict[str, Any] | None = None
     similarity: dict[str, Any] | None = None
+    reference_report: dict[str, Any] | None = None
 
 
 class AlignDone(Message):

@@ -194,7 +194,9 @@ def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str
     if voice:
         return voices.voice_reference_cached(voice=voices.voice_get(voice_id=voice))
     if ref_audio is not None:
-        return get_engine().prepare_reference(ref_audio, ref_text)
+        ref, cached = get_engine().prepare_reference(ref_audio, ref_text)
+        voices.check_reference_report(ref)
+        return ref, cached
     raise InvalidInput(
         "Send ref_audio (with its ref_text) or voice (a saved voice id), or start gen_text "
         "with a [voice-id] tag.", code="required", attr="ref_audio")

@@ -80,6 +80,8 @@ class SpeechResult:
     verification: dict | None = None
     #: Speaker similarity to the reference ({similarity, chunks}), with similarity.
     similarity: dict | None = None
+    #: The uploaded clip's report (measures, findings with advice); None for a saved voice.
+    reference_report: dict | None = None
 
 
 @dataclass
@@ -91,6 +93,8 @@ class StartedGeneration:
     cache_hit: bool
     started: float
     prepared: float
+    #: Whether the reference was uploaded with the request (its report goes in the reply).
+    uploaded: bool = False
 
     @property
     def model(self) -> str:
@@ -105,7 +109,9 @@ class StartedGeneration:
         return {"model": self.model, "seed": stream.seed, "sample_rate": self.ref.sample_rate,
                 "duration": duration, "chunks": stream.total_chunks,
                 "ref_text": self.ref.ref_text.strip(), "parameters": self.parameters(),
-                "spoken_text": self.spoken_text, "timing": self.timing(duration)}
+                "spoken_text": self.spoken_text, "timing": self.timing(duration),
+                **({"reference_report": self.ref.report}
+                   if self.uploaded and self.ref.report is not None else {})}
 
     @property
     def spoken_text(self) -> str:
@@ -150,7 +156,7 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
                                 streaming=streaming, label=label,
                                 listen=listen_options(options))
     return StartedGeneration(stream=stream, ref=ref, cache_hit=cache_hit, started=started,
-                             prepared=prepared)
+                             prepared=prepared, uploaded=not voice and ref_audio is not None)
 
 
 @announces_speech
@@ -182,6 +188,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
         segments=[{"voice": voice or None, "text": gen_text.strip(), "start": 0.0,
                    "end": duration}],
         spoken_text=generation.spoken_text,
+        reference_report=generation.ref.report if generation.uploaded else None,
         **listening_fields(options, words=word_dicts(result.words, voice=voice or None)
                            if result.words is not None else None, checks=result.checks,
                            similarity=result.similarity),
