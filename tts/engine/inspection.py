@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import librosa
 import numpy as np
+import pyloudnorm
+import webrtcvad
 
 from .reference import ClipInfo
 from .voiceprint import SAMPLE_RATE as VOICE_RATE
@@ -56,9 +59,6 @@ def _db(power: float) -> float:
 
 def voiced_frames(samples: np.ndarray, rate: int, aggressiveness: int = 2) -> np.ndarray:
     """Per 30 ms frame, whether webrtcvad hears speech in it (at 16 kHz)."""
-    import librosa
-    import webrtcvad
-
     pcm = librosa.resample(np.asarray(samples, dtype=np.float32), orig_sr=rate,
                            target_sr=VOICE_RATE)
     pcm16 = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
@@ -70,8 +70,6 @@ def voiced_frames(samples: np.ndarray, rate: int, aggressiveness: int = 2) -> np
 
 def loudness_lufs(samples: np.ndarray, rate: int) -> float | None:
     """Integrated loudness (LUFS); None for silence or a clip under 0.4 s."""
-    import pyloudnorm
-
     if len(samples) < 0.4 * rate:
         return None
     value = pyloudnorm.Meter(rate).integrated_loudness(np.asarray(samples, dtype=np.float64))
@@ -220,7 +218,3 @@ def _findings(report: dict, clip: ClipInfo, windows: int) -> list[Finding]:
             "it in a short silence so that the transcript matches the audio.")))
     return found
 
-
-def severe_findings(report: dict | None) -> list[dict]:
-    """The report's severe findings (none for no report)."""
-    return [f for f in (report or {}).get("findings", []) if f["severity"] == "severe"]

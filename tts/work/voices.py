@@ -24,7 +24,6 @@ from django.db.models import Q, QuerySet
 from django.utils.text import slugify
 
 from tts.engine.errors import InvalidReferenceAudio
-from tts.engine.inspection import severe_findings
 from tts.engine.reference import PreparedReference
 from tts.engine.reference_store import dump_reference
 from tts.models import Voice
@@ -169,7 +168,8 @@ def voice_reference_cached(*, voice: Voice) -> tuple[PreparedReference, bool]:
 def check_reference_report(ref: PreparedReference, *, attr: str = "ref_audio") -> None:
     """With TTS_REFERENCE_STRICT, a clip whose report has a severe finding is refused (400,
     naming the finding and what to do); otherwise findings are only reported."""
-    severe = severe_findings(ref.report)
+    severe = [finding for finding in (ref.report or {}).get("findings", [])
+              if finding["severity"] == "severe"]
     if settings.TTS_REFERENCE_STRICT and severe:
         first = severe[0]
         raise InvalidReferenceAudio(
