@@ -142,7 +142,7 @@ class TTSSettings(BaseSettings):
     verify_min_similarity: float = Field(0.0, ge=0, le=1, **_doc(
         "With `verify`: a chunk whose speaker similarity to the reference is below this is "
         "generated again like one that mis-speaks (0 turns the check off; 0.75 suits real "
-        "weights, see [Listening back](api/listening.md#voice-similarity)).", "0"))
+        "weights, see [Voice match](api/voice-match.md)).", "0"))
     similarity_default: bool = Field(False, **_doc(
         "Whether replies report speaker similarity (`similarity`) when a request does not "
         "say.", "`0`"))

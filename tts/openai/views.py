@@ -298,7 +298,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
             filename=sample.name or "", tenant=tenant_of(request))
         note(voice=voice.id)
         return Response(OpenAIVoiceSerializer({"id": voice.id, "name": voice.name,
-                                         "created_at": int(voice.created_at.timestamp())}).data)
+                                         "created_at": int(voice.created_at.timestamp()),
+                                         "reference_report": voice.reference_report}).data)
 
 
 class VoiceDetailView(OpenAIView):

@@ -1,0 +1,80 @@
+"""Voice match: what speaker similarity and the reference report cost per request.
+
+Side by side in one run, interleaved round by round, with the listening pass already on
+(``timestamps``): the same streamed generation without and with ``similarity``; and the
+reference report (with the reference's voiceprint) against the generation it comes with. The
+model runs for real at its size (random weights; ``--model mid`` for a quick run) and its
+chunks are then spoken by espeak-ng (tests/support/speaking.py, as bench/listen.py), so the
+encoder and the recogniser work on real speech. Target: similarity + report ≤ 5 % of the
+generation at the ``fast`` preset (nfe 7).
+
+    python -m bench.similarity [--model F5TTS_v1_Base|mid] [--rounds 2] [--nfe 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from bench import common
+from bench.listen import build_engine, one_generation
+
+
+def cost(args, folder: Path) -> None:
+    from tts.engine import audio
+    from tts.engine.inspection import inspect_reference
+    from tts.engine.listen import ListenOptions
+    from tts.engine.reference import decode_reference_whole
+
+    engine, model_id = build_engine(folder, args.model)
+    wav = common.speak(common.REF_TEXT, folder / "ref.wav")
+    data = wav.read_bytes()
+    ref, _ = engine.prepare_reference(data, common.REF_TEXT)
+    conditions = {"timestamps": ListenOptions(words=True),
+                  "timestamps + similarity": ListenOptions(words=True, similarity=True)}
+    one_generation(engine, model_id, ref, args.nfe, conditions["timestamps + similarity"])
+    results: dict[str, list[float]] = {name: [] for name in conditions}
+    reports: list[float] = []
+    for _ in range(args.rounds):
+        for name, listen in conditions.items():
+            results[name].append(one_generation(engine, model_id, ref, args.nfe, listen)[0])
+        # The report and the reference voiceprint, as a new upload gets them.
+        _, clip, whole = decode_reference_whole(data, engine.config)
+        started = time.perf_counter()
+        inspect_reference(whole, audio.SAMPLE_RATE, clip, engine.speaker)
+        engine.speaker.embed(ref.samples, ref.sample_rate)
+        reports.append(time.perf_counter() - started)
+    base = statistics.median(results["timestamps"])
+    with_similarity = statistics.median(results["timestamps + similarity"])
+    report = statistics.median(reports)
+    rows = [["timestamps", f"{base:.2f}", "1.000", "-"],
+            ["timestamps + similarity", f"{with_similarity:.2f}", f"{with_similarity / base:.3f}",
+             f"{100 * (with_similarity - base) / base:+.1f} %"],
+            ["reference report + voiceprint (new upload)", f"{report:.2f}", "-",
+             f"{100 * report / base:+.1f} %"],
+            ["similarity + report, together", "-", "-",
+             f"{100 * (with_similarity - base + report) / base:+.1f} %"]]
+    print(f"\n## Cost ({model_id}, nfe {args.nfe}, {args.rounds} round(s), median, "
+          f"{len(ref.samples) / ref.sample_rate:.1f} s reference)\n")
+    common.print_table(["condition", "seconds", "× timestamps", "added"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="F5TTS_v1_Base",
+                        choices=["F5TTS_v1_Base", "E2TTS_Base", "mid"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--nfe", type=int, default=7, help="7: the fast preset")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    common.stop_on_sigterm()
+    folder = common.workdir(args.workdir)
+    common.print_header("Voice match: similarity and reference report", model=args.model,
+                        nfe=args.nfe, rounds=args.rounds)
+    cost(args, folder)
+
+
+if __name__ == "__main__":
+    main()
