@@ -19,7 +19,23 @@ import time
 from pathlib import Path
 
 from bench import common
-from bench.listen import build_engine, one_generation
+from bench.listen import GEN_TEXT, build_engine
+
+
+def one_generation(engine, model_id, ref, nfe: int, listen) -> tuple[float, float]:
+    """Total seconds of a streamed generation (every word timed), and the seconds spent
+    scoring chunks against the reference (the stream's own timing)."""
+    from tts.engine.synthesis import SynthesisParams
+
+    started = time.perf_counter()
+    stream = engine.open_stream(engine.admit(model_id), ref, GEN_TEXT,
+                                SynthesisParams(nfe_step=nfe, seed=1), streaming=True,
+                                listen=listen)
+    chunks = list(stream)
+    for chunk in chunks:
+        if chunk.listening is not None:
+            chunk.words()
+    return time.perf_counter() - started, stream.timings.get("similarity_seconds", 0.0)
 
 
 def cost(args, folder: Path) -> None:
@@ -36,10 +52,14 @@ def cost(args, folder: Path) -> None:
                   "timestamps + similarity": ListenOptions(words=True, similarity=True)}
     one_generation(engine, model_id, ref, args.nfe, conditions["timestamps + similarity"])
     results: dict[str, list[float]] = {name: [] for name in conditions}
+    scoring: list[float] = []
     reports: list[float] = []
     for _ in range(args.rounds):
         for name, listen in conditions.items():
-            results[name].append(one_generation(engine, model_id, ref, args.nfe, listen)[0])
+            total, scored = one_generation(engine, model_id, ref, args.nfe, listen)
+            results[name].append(total)
+            if listen.similarity:
+                scoring.append(scored)
         # The report and the reference voiceprint, as a new upload gets them.
         _, clip, whole = decode_reference_whole(data, engine.config)
         started = time.perf_counter()
@@ -49,13 +69,18 @@ def cost(args, folder: Path) -> None:
     base = statistics.median(results["timestamps"])
     with_similarity = statistics.median(results["timestamps + similarity"])
     report = statistics.median(reports)
+    scored = statistics.median(scoring)
+    # Wall-clock differences on a shared machine are noisy: the chunks' scoring is also
+    # timed inside the stream (similarity_seconds), which is what the ratio uses.
     rows = [["timestamps", f"{base:.2f}", "1.000", "-"],
-            ["timestamps + similarity", f"{with_similarity:.2f}", f"{with_similarity / base:.3f}",
-             f"{100 * (with_similarity - base) / base:+.1f} %"],
+            ["timestamps + similarity (wall clock)", f"{with_similarity:.2f}",
+             f"{with_similarity / base:.3f}", f"{100 * (with_similarity - base) / base:+.1f} %"],
+            ["chunk scoring, timed in the stream", f"{scored:.2f}", "-",
+             f"{100 * scored / base:+.1f} %"],
             ["reference report + voiceprint (new upload)", f"{report:.2f}", "-",
              f"{100 * report / base:+.1f} %"],
-            ["similarity + report, together", "-", "-",
-             f"{100 * (with_similarity - base + report) / base:+.1f} %"]]
+            ["scoring + report, together", f"{scored + report:.2f}", "-",
+             f"{100 * (scored + report) / base:+.1f} %"]]
     print(f"\n## Cost ({model_id}, nfe {args.nfe}, {args.rounds} round(s), median, "
           f"{len(ref.samples) / ref.sample_rate:.1f} s reference)\n")
     common.print_table(["condition", "seconds", "× timestamps", "added"], rows)

@@ -114,3 +114,42 @@ def test_guard_says_similarity_is_the_check_that_failed(client, form, drifting, 
     # The kept attempt is the better one: the default voice, not en+f2.
     assert chunk["seed"] == 10 and chunk["similarity"] > 0.75
     assert "similarity" not in body  # scored for the guard, reported in verification only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_keep_similarity_and_serve_its_header(client, form, speaking):
+    from tests.api.test_jobs import JOBS, wait_for
+
+    reply = client.post(JOBS, form(gen_text=TEXT, similarity=True), format="multipart")
+    assert reply.status_code == 202, reply.content
+    job, _ = wait_for(client, reply.json()["id"], timeout=300)
+    assert job["status"] == "succeeded", job
+    similarity = job["output"]["similarity"]
+    assert similarity["similarity"] > 0.8 and len(similarity["chunks"]) >= 2
+    audio = client.get(f"{JOBS}{job['id']}/audio/")
+    assert float(audio["X-Voice-Similarity"]) == similarity["similarity"]
+
+
+
+@pytest.mark.django_db
+def test_a_script_scores_each_part_against_its_own_voice(client, ref_wav, speaking, settings,
+                                                         tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.support.audio import REF_TEXT
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    for voice in ("x", "y"):
+        response = client.post("/api/tts/voices/", {
+            "id": voice, "name": voice, "ref_text": REF_TEXT, "consent": "Agreed.",
+            "ref_audio": SimpleUploadedFile("ref.wav", ref_wav.read_bytes())},
+            format="multipart")
+        assert response.status_code == 201, response.content[:2000]
+    text = ("[x] The farmer walked slowly to the market. [y] He bought apples and fresh bread "
+            "for his family.")
+    body = client.post(GENERATE, {"gen_text": text, "similarity": True, "nfe_step": 4},
+                       format="json").json()
+    chunks = body["similarity"]["chunks"]
+    assert [chunk["index"] for chunk in chunks] == list(range(body["chunks"]))
+    assert len(chunks) >= 2 and all(chunk["similarity"] > 0.7 for chunk in chunks), chunks
+    assert body["similarity"]["similarity"] > 0.7

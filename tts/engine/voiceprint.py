@@ -67,6 +67,10 @@ def default_weights() -> Path:
     return Path(resemblyzer.__file__).resolve().parent / "pretrained.pt"
 
 
+_networks: dict[tuple[str, str], object] = {}
+_networks_lock = threading.Lock()
+
+
 class SpeakerEncoder:
     """Voiceprints of speech. Loads its network on first use (once per process, thread-safe);
     ``reference`` keeps each reference's voiceprint under its content key."""
@@ -80,9 +84,11 @@ class SpeakerEncoder:
 
     def _network(self):
         if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
+            with _networks_lock:  # one network per process and device, whatever the engines
+                key = (self.device, str(self.weights or ""))
+                if key not in _networks:
+                    _networks[key] = self._load()
+                self._model = _networks[key]
         return self._model
 
     def _load(self):
