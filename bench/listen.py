@@ -54,10 +54,9 @@ def build_engine(folder: Path, model: str):
     else:
         models_file, model_id = common.real_size_model(folder, model)
 
-    def backend_for(spec, device, precision=None, *, compile_layers=False):
+    def backend_for(spec, device, precision=None, **options):
         base = {"DiT": f5.F5Backend, "UNetT": f5.E2Backend}[spec.architecture]
-        return speaking_backend(base, dropping=False)(spec, device, precision,
-                                                      compile_layers=compile_layers)
+        return speaking_backend(base, dropping=False)(spec, device, precision, **options)
 
     pool.backend_for = backend_for
     device = common.bench_device()

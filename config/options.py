@@ -147,6 +147,20 @@ class TTSSettings(BaseSettings):
     verify_retries: int = Field(2, ge=0, le=10, **_doc(
         "Extra attempts `verify` makes for a chunk over `TTS_VERIFY_MAX_CER`; the best attempt "
         "is kept.", "2"))
+    verify_min_similarity: float = Field(0.0, ge=0, le=1, **_doc(
+        "With `verify`: a chunk whose speaker similarity to the reference is below this is "
+        "generated again like one that mis-speaks (0 turns the check off; 0.75 suits real "
+        "weights, see [Voice match](api/voice-match.md)).", "0"))
+    similarity_default: bool = Field(False, **_doc(
+        "Whether replies report speaker similarity (`similarity`) when a request does not "
+        "say.", "`0`"))
+    reference_report: bool = Field(True, **_doc(
+        "Whether each uploaded reference clip gets a report (speech ratio, loudness, "
+        "clipping, noise, music, a second speaker, a cut word) with advice, shown by generate "
+        "and saved voices.", "`1`"))
+    reference_strict: bool = Field(False, **_doc(
+        "Refuse (400) a reference clip whose report has a severe finding, instead of "
+        "warning.", "`0`"))
     storage_backend: str = Field("tts.storage.AtomicFileSystemStorage", **_doc(
         "Django storage class for saved voices' files (e.g. storages.backends.s3.S3Storage).",
         "local files in `MEDIA_ROOT`", section="server"))

@@ -22,7 +22,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 #: what pulls it in, f5-tts, speech recognition, plotting), and Django's start-up hook.
 DEFERRED = ("torch", "torchaudio", "f5_tts", "faster_whisper", "vocos", "safetensors",
             "matplotlib", "pydub", "huggingface_hub", "tts.engine.engine", "tts.engine.devices",
-            ".f5", ".registry", "wetext")
+            ".f5", ".registry", "wetext", "resemblyzer")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:

@@ -42,6 +42,9 @@ class Voice(models.Model):
     #: Bytes its files take (the clip as uploaded and the prepared reference): counted
     #: against its owner's storage cap (TTS_VOICE_STORAGE_MB_PER_KEY).
     stored_bytes = models.PositiveBigIntegerField(default=0)
+    #: The clip's report (tts.engine.inspection): measures and findings with advice; null for
+    #: voices saved before reports.
+    reference_report = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,8 @@ silence removal, encoding, streams, jobs).
 
 ``dropping=True``: the first attempt at each chunk text leaves out its second half (a chunk
 that skips words, F5-TTS's known failure); later attempts say it all.
+``first_voice="en+f2"``: the first attempt at each chunk text is spoken in that espeak voice
+(a chunk that drifts away from the reference's voice); later attempts in the default voice.
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ SPEAKING = "speaking"
 PAUSE_SECONDS = 1.5
 
 
-def espeak(text: str, speed: float = 1.0) -> np.ndarray:
-    """espeak-ng saying ``text`` (words per minute scaled by ``speed``), mono float32 at 24 kHz."""
+def espeak(text: str, speed: float = 1.0, voice: str | None = None) -> np.ndarray:
+    """espeak-ng saying ``text`` (words per minute scaled by ``speed``; ``voice`` an espeak
+    voice such as en+f2, else the default), mono float32 at 24 kHz."""
     with tempfile.TemporaryDirectory(prefix="tts-espeak-") as folder:
         path = Path(folder) / "speech.wav"
-        subprocess.run(["espeak-ng", "-s", str(int(160 * speed)), "-w", str(path), text],
+        subprocess.run(["espeak-ng", "-s", str(int(160 * speed)),
+                        *(["-v", voice] if voice else []), "-w", str(path), text],
                        check=True, timeout=60)
         samples, rate = sf.read(path, dtype="float32")
     return audio.decode(audio.encode(samples, rate, "wav"))
 
 
-def speaking_backend(base: type, *, dropping: bool) -> type:
+def speaking_backend(base: type, *, dropping: bool, first_voice: str | None = None) -> type:
     class SpeakingBackend(base):
         seen: set[str] = set()
         lock = threading.Lock()
@@ -44,16 +48,17 @@ def speaking_backend(base: type, *, dropping: bool) -> type:
         def synthesize_chunk(self, prepared, ref_text, text, params, seed, should_stop=None):
             real = super().synthesize_chunk(prepared, ref_text, text, params, seed,
                                             should_stop=should_stop)  # the model runs for real
-            spoken = text
-            if dropping:
-                with self.lock:
-                    first = text not in self.seen
-                    self.seen.add(text)
-                if first:
-                    words = text.split()
-                    spoken = " ".join(words[:max(len(words) // 2, 1)])
+            spoken, voice = text, None
+            with self.lock:
+                first = text not in self.seen
+                self.seen.add(text)
+            if first and first_voice:
+                voice = first_voice
+            if dropping and first:
+                words = text.split()
+                spoken = " ".join(words[:max(len(words) // 2, 1)])
             # A long pause after each chunk, as F5-TTS sometimes leaves: remove_silence cuts it.
-            samples = np.concatenate([espeak(spoken, params.speed),
+            samples = np.concatenate([espeak(spoken, params.speed, voice),
                                       np.zeros(int(PAUSE_SECONDS * audio.SAMPLE_RATE),
                                                np.float32)])
             return ChunkAudio(samples=samples, sample_rate=audio.SAMPLE_RATE, mel=real.mel)
@@ -62,7 +67,7 @@ def speaking_backend(base: type, *, dropping: bool) -> type:
 
 
 @contextlib.contextmanager
-def speaking_models(monkeypatch, *, dropping: bool = False):
+def speaking_models(monkeypatch, *, dropping: bool = False, first_voice: str | None = None):
     """Every model of the engines built inside speaks its text with espeak-ng."""
     from tts.engine import pool
     from tts.engine.backends import f5
@@ -71,7 +76,7 @@ def speaking_models(monkeypatch, *, dropping: bool = False):
 
     def backend_for(spec, device, precision=None, **options):
         base = {"DiT": f5.F5Backend, "UNetT": f5.E2Backend}[spec.architecture]
-        cls = speaking_backend(base, dropping=dropping)
+        cls = speaking_backend(base, dropping=dropping, first_voice=first_voice)
         return cls(spec, device, precision, **options)
 
     monkeypatch.setattr(pool, "backend_for", backend_for)

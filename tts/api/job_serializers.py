@@ -14,6 +14,7 @@ from .serializers import (
     OmitsAbsentFields,
     ParametersSerializer,
     SegmentSerializer,
+    SimilaritySerializer,
     TimingSerializer,
     VerificationSerializer,
     WordSerializer,
@@ -80,8 +81,10 @@ class JobOutputSerializer(OmitsAbsentFields):
                                      "or captions); subtitles at links.captions.")
     verification = VerificationSerializer(required=False, allow_null=True,
                                           help_text="The guard's verdict (with verify).")
+    similarity = SimilaritySerializer(required=False, allow_null=True,
+                                      help_text="Speaker similarity (with similarity).")
 
-    omitted_when_absent = ("words", "verification")
+    omitted_when_absent = ("words", "verification", "similarity")
 
 
 class JobLinksSerializer(serializers.Serializer):

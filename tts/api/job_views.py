@@ -230,6 +230,9 @@ class JobAudioView(APIView):
                             "X-Duration": output.get("duration"),
                             "X-Chunks": output.get("chunks")}.items():
             response[name] = str(value)
+        similarity = (output.get("similarity") or {}).get("similarity")
+        if similarity is not None:
+            response["X-Voice-Similarity"] = str(similarity)
         return response
 
     @staticmethod

@@ -28,6 +28,8 @@ AUDIO_HEADERS = {
     "X-Sample-Rate": ("integer", "Sample rate of the audio."),
     "X-Duration": ("number", "Seconds of audio."),
     "X-Chunks": ("integer", "Text chunks generated and joined."),
+    "X-Voice-Similarity": ("number", "Speaker similarity of the output to the reference "
+                           "(0-1), with similarity."),
     "X-Ref-Text": ("string", "Reference transcript used, percent-encoded."),
     "X-Inference-Seconds": ("number", "Seconds of inference."),
     "X-Real-Time-Factor": ("number", "Inference seconds / audio seconds."),

@@ -271,6 +271,13 @@ class _GenerateFields(serializers.Serializer):
                   "(0.3), up to TTS_VERIFY_RETRIES (2) times; the best attempt is kept and "
                   "`verification` reports each chunk's cer, attempts and seed. Slower: each "
                   "chunk waits for its check. Null or absent: the server's TTS_VERIFY_DEFAULT.")
+    similarity = serializers.BooleanField(
+        required=False, default=None, allow_null=True,
+        help_text="Speaker similarity: how much each chunk, and the whole output, sounds like "
+                  "the reference (cosine of speaker-encoder voiceprints, 0-1; ~0.75+ is the "
+                  "same speaker with real weights). In `similarity`, SSE chunk events and "
+                  "`done`, and the X-Voice-Similarity header of raw replies. Null or absent: "
+                  "the server's TTS_SIMILARITY_DEFAULT.")
 
     #: The setting that bounds gen_text here.
     text_limit_setting = "TTS_MAX_TEXT_CHARS"
@@ -319,8 +326,8 @@ class _GenerateFields(serializers.Serializer):
         options["normalize"] = data["normalize"]
         if data["pronunciations"]:
             options["pronunciations"] = data["pronunciations"]
-        for name in ("timestamps", "captions", "verify"):
-            if data.get(name) is not None and (name == "verify" or data[name]):
+        for name in ("timestamps", "captions", "verify", "similarity"):
+            if data.get(name) is not None and (name in ("verify", "similarity") or data[name]):
                 options[name] = data[name]
         return options
 
@@ -408,6 +415,35 @@ class ClipSerializer(serializers.Serializer):
     clipped = serializers.BooleanField(help_text="True when speech was cut to fit ~12 s.")
 
 
+class FindingSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["clip_shortened", "short_clip", "mostly_silence", "clipping", "quiet",
+                 "music_or_tone", "noisy", "multiple_speakers", "cut_mid_word"])
+    severity = serializers.ChoiceField(choices=["info", "warning", "severe"])
+    detail = serializers.CharField(help_text="What was found and what to do about it.")
+
+
+class ReferenceReportSerializer(serializers.Serializer):
+    seconds = serializers.FloatField(help_text="Length of the uploaded clip.")
+    kept_seconds = serializers.FloatField(help_text="Seconds of it used as the reference.")
+    speech_ratio = serializers.FloatField(help_text="Share of the clip that is speech (VAD).")
+    loudness_lufs = serializers.FloatField(allow_null=True,
+                                           help_text="Integrated loudness (ITU-R BS.1770).")
+    peak_dbfs = serializers.FloatField()
+    clipping_share = serializers.FloatField(help_text="Share of samples at full scale.")
+    snr_db = serializers.FloatField(allow_null=True,
+                                    help_text="Signal-to-noise estimate (loud vs quiet frames).")
+    tone_share = serializers.FloatField(help_text="How steadily one pitch holds (music, hum).")
+    speaker_consistency = serializers.FloatField(
+        allow_null=True, help_text="Least similarity of two 1.6 s windows of the clip's speech "
+                                   "(low: likely more than one speaker).")
+    cut_at_start = serializers.BooleanField()
+    cut_at_end = serializers.BooleanField()
+    severity = serializers.ChoiceField(choices=["ok", "info", "warning", "severe"],
+                                       help_text="The worst finding's.")
+    findings = FindingSerializer(many=True, help_text="Worst first.")
+
+
 class ParametersSerializer(serializers.Serializer):
     speed = serializers.FloatField()
     nfe_step = serializers.IntegerField()
@@ -458,13 +494,37 @@ class ChunkCheckSerializer(serializers.Serializer):
     seed = serializers.IntegerField(help_text="Seed of the kept attempt.")
     passed = serializers.BooleanField()
     recognised = serializers.CharField(allow_blank=True, help_text="What was heard.")
+    failed = serializers.ListField(
+        child=serializers.ChoiceField(choices=["cer", "similarity"]), required=False,
+        help_text="The checks the kept attempt failed: `cer` (mis-spoken), `similarity` "
+                  "(voice unlike the reference); empty when it passed.")
+    similarity = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="The kept attempt's speaker similarity, when TTS_VERIFY_MIN_SIMILARITY is set.")
 
 
 class VerificationSerializer(serializers.Serializer):
     passed = serializers.BooleanField(help_text="Every chunk is within max_cer.")
     max_cer = serializers.FloatField()
     retries = serializers.IntegerField()
+    min_similarity = serializers.FloatField(
+        required=False, help_text="TTS_VERIFY_MIN_SIMILARITY, when the guard checks the voice.")
     chunks = ChunkCheckSerializer(many=True)
+
+
+class ChunkSimilaritySerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="Cosine of the chunk's voiceprint and the reference's; null "
+                                   "when the chunk holds too little speech to tell.")
+    seconds = serializers.FloatField(help_text="Seconds of the chunk.")
+
+
+class SimilaritySerializer(serializers.Serializer):
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="The whole output against the reference (its chunks' "
+                                   "voiceprints weighted by duration).")
+    chunks = ChunkSimilaritySerializer(many=True)
 
 
 class OmitsAbsentFields(serializers.Serializer):
@@ -509,8 +569,14 @@ class GenerateOutputSerializer(OmitsAbsentFields):
                                                "captions).")
     verification = VerificationSerializer(required=False, allow_null=True,
                                           help_text="The guard's verdict (with verify).")
+    similarity = SimilaritySerializer(required=False, allow_null=True,
+                                      help_text="Speaker similarity (with similarity).")
+    reference_report = ReferenceReportSerializer(
+        required=False, allow_null=True,
+        help_text="The uploaded clip's report (not with a saved voice: GET the voice).")
 
-    omitted_when_absent = ("spectrogram", "words", "captions", "verification")
+    omitted_when_absent = ("spectrogram", "words", "captions", "verification", "similarity",
+                           "reference_report")
 
 
 class ModelSerializer(serializers.Serializer):

@@ -184,6 +184,8 @@ def audio_response(result: SpeechResult) -> HttpResponse:
         "X-Real-Time-Factor": result.timing["real_time_factor"],
         "X-Total-Seconds": result.timing["total_seconds"],
     }
+    if result.similarity is not None and result.similarity.get("similarity") is not None:
+        headers["X-Voice-Similarity"] = result.similarity["similarity"]
     for name, value in headers.items():
         response[name] = str(value)
     return response

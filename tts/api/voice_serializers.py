@@ -18,6 +18,7 @@ from .serializers import (
     VOICE_ID_HELP,
     Base64AudioField,
     ClipSerializer,
+    ReferenceReportSerializer,
     refuse_unknown_fields,
 )
 
@@ -109,6 +110,9 @@ class VoiceSerializer(serializers.Serializer):
     transcribed = serializers.BooleanField(help_text="True when ref_text was recognised.")
     duration = serializers.FloatField(help_text="Seconds of reference audio used.")
     ref_clip = ClipSerializer(help_text="Which part of the uploaded clip is used.")
+    reference_report = ReferenceReportSerializer(
+        allow_null=True, help_text="The clip's report: measures and findings with advice "
+                                   "(null for voices saved before reports).")
     consent = serializers.CharField()
     shared = serializers.BooleanField(
         help_text="Usable by every key, changeable by admin keys only. With API keys a voice "

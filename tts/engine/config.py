@@ -57,6 +57,8 @@ class EngineConfig:
     min_ref_seconds: float = 1.0
     max_ref_upload_seconds: float = 60.0
     max_ref_clip_seconds: float = 12.0
+    #: Whether each uploaded reference gets a report (tts.engine.inspection) and voiceprint.
+    reference_report: bool = True
     # Prepared-reference cache bounds.
     ref_cache_entries: int = 64
     ref_cache_mb: int = 256

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from . import audio
+from . import audio, voiceprint
 from .asr import Transcriber
 from .backends.base import Footprint
 from .cache import BoundedCache
@@ -30,17 +30,19 @@ from .errors import (
     TranscriptionUnavailable,
 )
 from .frontend import FrontEnd, Lexicon, load_lexicon
+from .inspection import inspect_reference
 from .listen import Heard, Listener, ListenOptions
 from .pacing import ChunkCost
 from .pool import ModelPool, ModelStatus
 from .precision import describe
-from .reference import PreparedReference, decode_reference, normalize_ref_text
+from .reference import PreparedReference, decode_reference_whole, normalize_ref_text
 from .reference_store import load_reference
 from .registry import ModelRegistry, ModelSpec
 from .scheduler import DeviceQueue, Ticket
 from .stream import SpeechStream
 from .synthesis import Pacing, SynthesisParams, SynthesisResult, chunk_plan, plan_text
 from .threads import configure_threads, lower_this_thread
+from .voiceprint import SpeakerEncoder, VoiceMatch
 
 
 class Admission:
@@ -78,6 +80,8 @@ class TTSEngine:
         #: The listening pass (word timestamps, captions, verification): needs ASR.
         self.listener = (Listener(transcriber, lower_priority=lambda: lower_this_thread(
             config.preparation_nice)) if transcriber is not None else None)
+        #: Speaker similarity (loads its network on first use).
+        self.speaker = SpeakerEncoder(device=self.pool.device)
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)
@@ -180,13 +184,17 @@ class TTSEngine:
                 self._preparing.pop(key, None)
 
     def _prepare(self, data: bytes, ref_text: str) -> PreparedReference:
-        clipped, clip = decode_reference(data, self.config)
+        clipped, clip, whole = decode_reference_whole(data, self.config)
         text, transcribed = ref_text, False
         if not text or clip.clipped:
             text, transcribed = self._transcribe(clipped, given=ref_text), True
+        report = voiceprint = None
+        if self.config.reference_report:
+            report = inspect_reference(whole, audio.SAMPLE_RATE, clip, self.speaker)
+            voiceprint = self.speaker.reference(clipped, audio.SAMPLE_RATE)
         return PreparedReference(samples=clipped, sample_rate=audio.SAMPLE_RATE,
                                  ref_text=normalize_ref_text(text), clip=clip,
-                                 transcribed=transcribed)
+                                 transcribed=transcribed, voiceprint=voiceprint, report=report)
 
     # --- references persisted by the caller (saved voices) ------------------------------------
     def stored_reference(self, key: str, read: Callable[[], bytes]
@@ -238,7 +246,7 @@ class TTSEngine:
 
     def check_listening(self, listen: ListenOptions | None) -> None:
         """ListeningUnavailable when ``listen`` asks for anything and there is no ASR."""
-        if listen is not None and listen.active and self.listener is None:
+        if listen is not None and listen.hears and self.listener is None:
             wanted = "verify" if listen.verify and not listen.words else "timestamps"
             raise ListeningUnavailable(
                 "Word timestamps, captions and verify listen to the generated speech, and "
@@ -311,10 +319,27 @@ class TTSEngine:
         except BaseException:
             admission.release()
             raise
+        try:
+            voice = self.voice_match(ref) if listen is not None and listen.scores_voice \
+                else None
+        except BaseException:
+            lease.release()
+            admission.release()
+            raise
         return SpeechStream(queue=self.queue, ticket=admission.ticket, lease=lease, ref=ref,
                             texts=texts, params=params, streaming=streaming, label=label,
-                            spoken=plan, listener=self.listener, listen=listen,
+                            spoken=plan, listener=self.listener, listen=listen, voice=voice,
                             cost=self.chunk_cost(admission.model_id))
+
+    def voice_match(self, ref: PreparedReference) -> VoiceMatch:
+        """The reference's voiceprint (computed once per reference, bounded like any
+        preparation) and the encoder that will score the chunks."""
+        if ref.voiceprint is not None:  # computed with the reference, or stored with a voice
+            return VoiceMatch(self.speaker, ref.voiceprint)
+        key = voiceprint.samples_key(ref.samples, ref.sample_rate)
+        with self.queue.preparing():
+            reference = self.speaker.reference(ref.samples, ref.sample_rate, key)
+        return VoiceMatch(self.speaker, reference)
 
     def plan_text(self, model_id: str, gen_text: str, params: SynthesisParams) -> FrontEnd:
         """The text front-end's reading of ``gen_text`` for this model (pauses, normalisation

@@ -69,10 +69,24 @@ class ListenOptions:
     verify: bool = False  # the intelligibility guard
     max_cer: float = 0.3
     retries: int = 2
+    #: Speaker similarity per chunk and for the whole output (tts.engine.voiceprint).
+    similarity: bool = False
+    #: With ``verify``: a chunk less like its reference than this is generated again (0: off).
+    min_similarity: float = 0.0
 
     @property
     def active(self) -> bool:
+        return self.words or self.verify or self.similarity
+
+    @property
+    def hears(self) -> bool:
+        """Whether speech recognition is needed (words, captions or the guard)."""
         return self.words or self.verify
+
+    @property
+    def scores_voice(self) -> bool:
+        """Whether chunks are scored against the reference's voice."""
+        return self.similarity or (self.verify and self.min_similarity > 0)
 
 
 # --- text normalisation -----------------------------------------------------------------------

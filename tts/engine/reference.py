@@ -7,7 +7,7 @@ transcript in step with the audio that was kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pydub import AudioSegment, silence
@@ -43,6 +43,10 @@ class PreparedReference:
     clip: ClipInfo
     #: Whether the transcript came from speech recognition.
     transcribed: bool = False
+    #: The kept clip's speaker voiceprint (tts.engine.voiceprint), once computed.
+    voiceprint: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The uploaded clip's report (tts.engine.inspection), when it was made from an upload.
+    report: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def seconds(self) -> float:
@@ -50,7 +54,8 @@ class PreparedReference:
 
     @property
     def nbytes(self) -> int:
-        return int(self.samples.nbytes) + len(self.ref_text.encode("utf-8"))
+        return int(self.samples.nbytes) + len(self.ref_text.encode("utf-8")) + (
+            int(self.voiceprint.nbytes) if self.voiceprint is not None else 0)
 
 
 def _padded_ranges(segment: AudioSegment, min_silence_ms: int, threshold: int) -> list[list[int]]:
@@ -186,11 +191,20 @@ def normalize_ref_text(text: str) -> str:
 def decode_reference(data: bytes, config: EngineConfig) -> tuple[np.ndarray, ClipInfo]:
     """Decode an uploaded reference and validate and clip it under ``config``'s limits
     (InvalidReferenceAudio when it cannot serve)."""
+    clipped, clip, _ = decode_reference_whole(data, config)
+    return clipped, clip
+
+
+def decode_reference_whole(data: bytes, config: EngineConfig
+                           ) -> tuple[np.ndarray, ClipInfo, np.ndarray]:
+    """As ``decode_reference``, with the whole decoded upload too (for its report)."""
     samples = audio.decode(data, sample_rate=audio.SAMPLE_RATE,
                            max_seconds=config.max_ref_upload_seconds)
-    return validate_and_clip(samples, audio.SAMPLE_RATE, min_seconds=config.min_ref_seconds,
-                             max_seconds=config.max_ref_upload_seconds,
-                             clip_seconds=config.max_ref_clip_seconds)
+    clipped, clip = validate_and_clip(samples, audio.SAMPLE_RATE,
+                                      min_seconds=config.min_ref_seconds,
+                                      max_seconds=config.max_ref_upload_seconds,
+                                      clip_seconds=config.max_ref_clip_seconds)
+    return clipped, clip, samples
 
 
 def check_upload(data: bytes, config: EngineConfig) -> None:

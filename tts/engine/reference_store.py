@@ -33,10 +33,14 @@ def dump_reference(ref: PreparedReference) -> bytes:
         "clip": {"original_seconds": ref.clip.original_seconds,
                  "kept_start": ref.clip.kept_start, "kept_end": ref.clip.kept_end,
                  "clipped": ref.clip.clipped},
+        "report": ref.report,
     }
+    arrays = {"samples": np.asarray(ref.samples, dtype=np.float32),
+              "meta": np.array(json.dumps(meta))}
+    if ref.voiceprint is not None:  # optional: older files have none (computed on use)
+        arrays["voiceprint"] = np.asarray(ref.voiceprint, dtype=np.float32)
     buffer = io.BytesIO()
-    np.savez(buffer, samples=np.asarray(ref.samples, dtype=np.float32),
-             meta=np.array(json.dumps(meta)))
+    np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -45,13 +49,16 @@ def load_reference(data: bytes) -> PreparedReference:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             samples = archive["samples"].astype(np.float32, copy=True)
             meta = json.loads(str(archive["meta"]))
+            voiceprint = (archive["voiceprint"].astype(np.float32, copy=True)
+                          if "voiceprint" in archive.files else None)
         if meta.get("version") != FORMAT_VERSION:
             raise ReferenceFormatError(
                 f"Stored reference has format version {meta.get('version')!r}; this server "
                 f"reads version {FORMAT_VERSION}. Create the voice again.")
         return PreparedReference(
             samples=samples, sample_rate=int(meta["sample_rate"]), ref_text=meta["ref_text"],
-            clip=ClipInfo(**meta["clip"]), transcribed=bool(meta["transcribed"]))
+            clip=ClipInfo(**meta["clip"]), transcribed=bool(meta["transcribed"]),
+            voiceprint=voiceprint, report=meta.get("report"))
     except ReferenceFormatError:
         raise
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:

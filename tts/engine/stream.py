@@ -46,6 +46,7 @@ from .synthesis import (
     chunk_seed,
     remove_silences_mapped,
 )
+from .voiceprint import VoiceMatch
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class AudioChunk:
     end: float
     mel: np.ndarray | None = None
     listening: ChunkListening | None = None
+    #: How much the chunk sounds like the reference (cosine of voiceprints), when asked.
+    similarity: float | None = None
 
     def words(self) -> list[WordTime] | None:
         """This chunk's words on the stream's timeline, clamped inside this chunk's audio
@@ -142,7 +145,7 @@ class SpeechStream:
                  ref: PreparedReference, texts: list[str | Pause], params: SynthesisParams,
                  streaming: bool, label: str = "-", spoken: FrontEnd | None = None,
                  listener: Listener | None = None, listen: ListenOptions | None = None,
-                 cost: ChunkCost | None = None):
+                 voice: VoiceMatch | None = None, cost: ChunkCost | None = None):
         self._queue = queue
         self._ticket = ticket
         self._lease = lease
@@ -159,8 +162,13 @@ class SpeechStream:
         self.listener = listener
         #: The model's measured chunk cost, updated with every chunk made (paces streams).
         self.cost = cost
-        self.listen = listen if listener is not None and listen is not None and listen.active \
-            else None
+        self.listen = listen if listen is not None and listen.active and (
+            listener is not None or not listen.hears) else None
+        #: The reference's voiceprint, when chunks are scored against it.
+        self.voice = voice if self.listen is not None and self.listen.scores_voice else None
+        #: Each spoken chunk's similarity ({index, similarity, seconds}), and voiceprints.
+        self.similarities: list[dict] = []
+        self._prints: list[tuple[np.ndarray, float]] = []
         #: Each spoken word's source in the user's text, when words are listened for and the
         #: chunks hold the front-end's words one for one (they do unless a chunk was cut
         #: inside a word).
@@ -174,6 +182,8 @@ class SpeechStream:
         self.emitted_seconds = 0.0
         self.timings = {"queue_seconds": 0.0, "load_seconds": lease.load_seconds,
                         "inference_seconds": 0.0}
+        if self.voice is not None:
+            self.timings["similarity_seconds"] = 0.0
 
     @property
     def total_chunks(self) -> int:
@@ -223,8 +233,8 @@ class SpeechStream:
                     joined += len(samples)
                     self.emitted_seconds = emitted / rate
                     continue
-                chunk, heard, check = self._attempts(backend, prepared, text, chunk_params,
-                                                     index, spoken_chunks)
+                chunk, heard, check, similarity = self._attempts(
+                    backend, prepared, text, chunk_params, index, spoken_chunks)
                 spoken_chunks += 1
                 written = None
                 if self._written is not None:
@@ -255,7 +265,7 @@ class SpeechStream:
                 yield AudioChunk(index=index, total=len(self.texts), text=text, samples=samples,
                                  sample_rate=rate, start=emitted / rate,
                                  end=(emitted + len(samples)) / rate, mel=chunk.mel,
-                                 listening=listening)
+                                 listening=listening, similarity=similarity)
                 emitted += len(samples)
                 self.emitted_seconds = emitted / rate
         except GeneratorExit:
@@ -267,17 +277,22 @@ class SpeechStream:
 
     def _attempts(self, backend: ModelBackend, prepared, text: str, chunk_params, index: int,
                   seed_index: int):
-        """The chunk, its listening pass (a future; None when not listening) and the guard's
-        verdict. With ``verify`` each attempt is heard at once and a chunk whose character
-        error rate is over the limit is generated again with the next seed, up to the
-        retries; the best attempt is kept (the first of equals, so a seed reproduces)."""
+        """The chunk, its listening pass (a future; None when not listening), the guard's
+        verdict and the chunk's similarity to the reference. With ``verify`` each attempt is
+        heard at once (and scored, with TTS_VERIFY_MIN_SIMILARITY) and a chunk whose
+        character error rate is over the limit, or whose voice is too unlike the reference,
+        is generated again with the next seed, up to the retries; the best attempt is kept
+        (fewest failed checks, then lowest error rate, then most alike; the first of equals,
+        so a seed reproduces)."""
         listen = self.listen
         seed = chunk_seed(self.seed, seed_index)
         if listen is None or not listen.verify:
             chunk = self._turn(backend, prepared, text, chunk_params, seed)
             heard = (self.listener.submit(chunk.samples, chunk.sample_rate, text)
-                     if listen is not None else None)
-            return chunk, heard, None
+                     if listen is not None and listen.hears else None)
+            similarity = self._keep_score(index, chunk, self._score(chunk))
+            return chunk, heard, None, similarity
+        min_similarity = listen.min_similarity if self.voice is not None else 0.0
         best = None
         attempts = 0
         for attempt in range(listen.retries + 1):
@@ -287,20 +302,64 @@ class SpeechStream:
             chunk = self._turn(backend, prepared, text, chunk_params, attempt_seed)
             # Heard on the listening thread (lower priority), waited for: the guard holds
             # the chunk until it has an answer.
-            heard = self.listener.submit(chunk.samples, chunk.sample_rate, text).result()
+            future = self.listener.submit(chunk.samples, chunk.sample_rate, text)
+            score = self._score(chunk)
+            heard = future.result()
             attempts += 1
-            if best is None or heard.cer < best[1].cer:
-                best = (chunk, heard, attempt_seed)
-            if heard.cer <= listen.max_cer:
+            failed = []
+            if heard.cer > listen.max_cer:
+                failed.append("cer")
+            if min_similarity and score[0] is not None and score[0] < min_similarity:
+                failed.append("similarity")
+            rank = (len(failed), heard.cer, -(score[0] or 0.0))
+            if best is None or rank < best[0]:
+                best = (rank, chunk, heard, attempt_seed, score, failed)
+            if not failed:
                 break
-            logger.info("[%s] chunk %d attempt %d: character error rate %.2f over %.2f%s",
-                        self.label, index, attempts, heard.cer, listen.max_cer,
+            logger.info("[%s] chunk %d attempt %d failed %s (cer %.2f, similarity %s)%s",
+                        self.label, index, attempts, "+".join(failed), heard.cer, score[0],
                         "; trying the next seed" if attempt < listen.retries else "; giving up")
-        chunk, heard, used_seed = best
+        _, chunk, heard, used_seed, score, failed = best
         check = {"index": index, "cer": heard.cer, "attempts": attempts, "seed": used_seed,
-                 "passed": heard.cer <= listen.max_cer, "recognised": heard.recognised}
+                 "passed": not failed, "recognised": heard.recognised, "failed": failed}
+        if self.voice is not None:
+            check["similarity"] = score[0]
         self.checks.append(check)
-        return chunk, done(heard), check
+        similarity = self._keep_score(index, chunk, score)
+        return chunk, done(heard), check, similarity
+
+    def _score(self, chunk) -> tuple[float | None, np.ndarray | None]:
+        """The chunk's similarity to the reference and its voiceprint (None, None: not
+        scored, or too little speech)."""
+        if self.voice is None:
+            return None, None
+        started = time.perf_counter()
+        score = self.voice.score(chunk.samples, chunk.sample_rate)
+        self.timings["similarity_seconds"] += time.perf_counter() - started
+        return score
+
+    def _keep_score(self, index: int, chunk, score) -> float | None:
+        similarity, voiceprint = score
+        if self.voice is None or not self.listen.similarity:
+            return None
+        seconds = len(chunk.samples) / chunk.sample_rate
+        self.similarities.append({"index": index, "similarity": similarity,
+                                  "seconds": round(seconds, 3)})
+        if voiceprint is not None:
+            self._prints.append((voiceprint, seconds))
+        return similarity
+
+    def overall_similarity(self) -> float | None:
+        """The whole output's similarity to the reference (None: not asked, or no speech)."""
+        if self.voice is None or not self._prints:
+            return None
+        return self.voice.overall([p for p, _ in self._prints], [s for _, s in self._prints])
+
+    def voice_similarity(self) -> dict | None:
+        """The stream's similarity report ({similarity, chunks}), when asked for."""
+        if self.voice is None or not self.listen.similarity:
+            return None
+        return {"similarity": self.overall_similarity(), "chunks": list(self.similarities)}
 
     def _turn(self, backend: ModelBackend, prepared, text: str, chunk_params, seed: int):
         """One synthesis in this request's turn on the device."""
@@ -329,7 +388,7 @@ class SpeechStream:
                 "set TTS_MAX_LOADED_MODELS lower, or use a device with more memory.") from exc
 
     def _written_spans(self) -> list[Written] | None:
-        if self.listen is None or self.spoken is None:
+        if self.listen is None or not self.listen.hears or self.spoken is None:
             return None
         spans = written_spans(self.spoken)
         words = sum(len(source_words(text)) for text in self.texts if isinstance(text, str))
@@ -364,7 +423,7 @@ class SpeechStream:
             samples = (np.concatenate([piece for piece, _ in pieces]) if pieces
                        else np.zeros(0, dtype=np.float32))
         words = None
-        if self.listen is not None:
+        if self.listen is not None and self.listen.hears:
             words = []
             for chunk, listening in listenings:
                 # Inside the chunk's own stretch of the joined audio, then onto the output.
@@ -377,7 +436,7 @@ class SpeechStream:
             chunks=len(self.texts), spectrogram=np.concatenate(mels, axis=1) if mels else None,
             timings=dict(self.timings), words=words,
             checks=list(self.checks) if self.listen is not None and self.listen.verify
-            else None)
+            else None, similarity=self.voice_similarity())
 
 
 def _piece_mapping(joined_start: float, joined_seconds: float, output_start: float,

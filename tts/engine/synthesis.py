@@ -79,6 +79,8 @@ class SynthesisResult:
     words: list | None = None
     #: The intelligibility guard's verdict per chunk, with ``verify``.
     checks: list[dict] | None = None
+    #: Speaker similarity ({similarity, chunks: [{index, similarity, seconds}]}), when asked.
+    similarity: dict | None = None
 
     @property
     def seconds(self) -> float:

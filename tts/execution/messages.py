@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tts.engine.errors import ConfigurationError
 
 #: 2: a voice task carries its owner; 3: spoken_text, words, captions; 4: a speech task
-#: carries the voices resolved for its tenant (voice ids are unique per tenant only).
-PROTOCOL_VERSION = 4
+#: carries the voices resolved for its tenant (voice ids are unique per tenant only);
+#: 5: similarity, reference_report.
+PROTOCOL_VERSION = 5
 
 
 class ProtocolMismatch(ConfigurationError):
@@ -142,6 +143,8 @@ class SpeechDone(Message):
     words: list[dict[str, Any]] | None = None
     captions: str | None = None
     verification: dict[str, Any] | None = None
+    similarity: dict[str, Any] | None = None
+    reference_report: dict[str, Any] | None = None
 
 
 class AlignDone(Message):

@@ -65,6 +65,11 @@ VERIFY_RETRIES = Counter("tts_verify_retries",
 VERIFY_CHUNKS = Counter("tts_verify_chunks",
                         "Verified chunks, by whether the kept attempt passed (false: the guard "
                         "gave up after its retries).", ["model", "passed"])
+SIMILARITY_BUCKETS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+VOICE_SIMILARITY = Histogram("tts_voice_similarity",
+                             "Speaker similarity (cosine of voiceprints) of each generated "
+                             "chunk to its reference, with similarity.", ["model"],
+                             buckets=SIMILARITY_BUCKETS)
 LISTEN_SECONDS = Histogram("tts_listen_seconds",
                            "Seconds of the listening pass (speech recognition and alignment) "
                            "per chunk.", buckets=SECONDS)

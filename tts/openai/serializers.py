@@ -157,6 +157,10 @@ class OpenAIVoiceSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField(default="audio_sample")
     created_at = serializers.IntegerField(help_text="Unix time, seconds.")
+    reference_report = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="An extension: the clip's report (measures, and findings with a severity and "
+                  "what to do), as GET /api/tts/voices/{id}/ shows it.")
 
 
 class OpenAIVoiceDeletedSerializer(serializers.Serializer):

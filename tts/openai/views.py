@@ -299,7 +299,8 @@ class VoiceListView(BoundedUploadMixin, OpenAIView):
             filename=sample.name or "", tenant=tenant_of(request))
         note(voice=voice.slug)
         return Response(OpenAIVoiceSerializer({"id": voice.slug, "name": voice.name,
-                                         "created_at": int(voice.created_at.timestamp())}).data)
+                                         "created_at": int(voice.created_at.timestamp()),
+                                         "reference_report": voice.reference_report}).data)
 
 
 class VoiceDetailView(OpenAIView):

@@ -20,6 +20,7 @@ from tts.models import Voice
 
 from . import voices
 from .errors import InvalidInput, NotFound
+from .listening import joined_similarity
 from .runtime import get_engine
 
 MAIN = "main"
@@ -179,7 +180,8 @@ def join_results(results: list[SynthesisResult]) -> SynthesisResult:
         seed=first.seed, ref_text=first.ref_text, chunks=sum(r.chunks for r in results),
         spectrogram=np.concatenate(mels, axis=1) if len(mels) == len(results) else None,
         timings=sum_timings([r.timings for r in results]),
-        checks=None if all(r.checks is None for r in results) else _renumbered(results))
+        checks=None if all(r.checks is None for r in results) else _renumbered(results),
+        similarity=joined_similarity([(r.similarity, r.chunks) for r in results]))
 
 
 def _renumbered(results: list[SynthesisResult]) -> list[dict]:
@@ -219,7 +221,9 @@ def request_reference(*, ref_audio: bytes | None, ref_text: str = "", voice: str
         return voices.voice_reference_cached(
             voice=voices.voice_by_key(voice_id=voice, voice_keys=voice_keys))
     if ref_audio is not None:
-        return get_engine().prepare_reference(ref_audio, ref_text)
+        ref, cached = get_engine().prepare_reference(ref_audio, ref_text)
+        voices.check_reference_report(ref)
+        return ref, cached
     raise InvalidInput(
         "Send ref_audio (with its ref_text) or voice (a saved voice id), or start gen_text "
         "with a [voice-id] tag.", code="required", attr="ref_audio")

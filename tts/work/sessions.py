@@ -28,7 +28,13 @@ from tts.engine.streaming_audio import stream_encoder
 from tts.observability.connections import client_stalled
 from tts.observability.events import announce_abandoned, announce_streamed
 
-from .listening import count_checks, listen_options, listening_fields, word_dicts
+from .listening import (
+    count_checks,
+    joined_similarity,
+    listen_options,
+    listening_fields,
+    word_dicts,
+)
 from .scripts import is_script, sum_timings
 from .speech import (
     CONTENT_TYPES,
@@ -200,6 +206,8 @@ class LocalStreamSession(StreamSession):
         #: verdicts, when asked for.
         self.words: list[dict] = []
         self.checks: list[dict] = []
+        #: Each finished stream's similarity report and chunk count (with similarity).
+        self.similarities: list[tuple[dict | None, int]] = []
 
     def voice(self) -> str | None:
         """The voice speaking the stream running now (a saved voice id; None: an upload)."""
@@ -261,7 +269,9 @@ class LocalStreamSession(StreamSession):
                     listening=listening)
             self.done.append((stream.emitted_seconds, stream.total_chunks,
                               dict(stream.timings)))
-            count_checks(stream.model_id, stream.checks)
+            similarity = stream.voice_similarity()
+            self.similarities.append((similarity, stream.total_chunks))
+            count_checks(stream.model_id, stream.checks, similarity)
             self.checks += [{**check, "index": chunks_before + check["index"]}
                             for check in stream.checks]
 
@@ -297,7 +307,8 @@ class LocalStreamSession(StreamSession):
     def listening_summary(self) -> dict:
         """The listening fields of ``done``: captions and the guard's verdict (the words went
         out with their chunks)."""
-        fields = listening_fields(self.options, words=self.words, checks=self.checks)
+        fields = listening_fields(self.options, words=self.words, checks=self.checks,
+                                  similarity=joined_similarity(self.similarities))
         fields.pop("words", None)
         return fields
 
@@ -373,7 +384,8 @@ def chunk_event(chunk: AudioChunk) -> dict:
     return {"index": chunk.index, "total": chunk.total, "text": chunk.text,
             "start": round(chunk.start, 4), "end": round(chunk.end, 4),
             "sample_rate": chunk.sample_rate, "format": EVENT_AUDIO_FORMAT,
-            "audio": base64.b64encode(to_pcm16(chunk.samples)).decode("ascii")}
+            "audio": base64.b64encode(to_pcm16(chunk.samples)).decode("ascii"),
+            **({"similarity": chunk.similarity} if chunk.similarity is not None else {})}
 
 
 def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text: str = "",
@@ -383,9 +395,9 @@ def stream_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_text:
     """Admit, prepare and load now, by this process's engine (errors are still ordinary
     replies); generate while the caller iterates. The reference is an upload or a saved
     ``voice``."""
-    if not events:  # an audio stream has nowhere to put words: only verify is kept
-        options = {key: value for key, value in options.items()
-                   if key not in ("timestamps", "captions")}
+    if not events:  # an audio stream has nowhere to put words or scores: only verify is kept
+        options = {**{key: value for key, value in options.items()
+                      if key not in ("timestamps", "captions")}, "similarity": False}
     session: LocalStreamSession
     if is_script(gen_text):
         script = start_script(model_id=model_id, ref_audio=ref_audio, ref_text=ref_text,

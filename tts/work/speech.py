@@ -82,6 +82,10 @@ class SpeechResult:
     captions: str | None = None
     #: The intelligibility guard's verdict, with verify.
     verification: dict | None = None
+    #: Speaker similarity to the reference ({similarity, chunks}), with similarity.
+    similarity: dict | None = None
+    #: The uploaded clip's report (measures, findings with advice); None for a saved voice.
+    reference_report: dict | None = None
 
 
 @dataclass
@@ -93,6 +97,8 @@ class StartedGeneration:
     cache_hit: bool
     started: float
     prepared: float
+    #: Whether the reference was uploaded with the request (its report goes in the reply).
+    uploaded: bool = False
 
     @property
     def model(self) -> str:
@@ -107,7 +113,9 @@ class StartedGeneration:
         return {"model": self.model, "seed": stream.seed, "sample_rate": self.ref.sample_rate,
                 "duration": duration, "chunks": stream.total_chunks,
                 "ref_text": self.ref.ref_text.strip(), "parameters": self.parameters(),
-                "spoken_text": self.spoken_text, "timing": self.timing(duration)}
+                "spoken_text": self.spoken_text, "timing": self.timing(duration),
+                **({"reference_report": self.ref.report}
+                   if self.uploaded and self.ref.report is not None else {})}
 
     @property
     def spoken_text(self) -> str:
@@ -154,7 +162,7 @@ def start_generation(*, model_id: str = "", ref_audio: bytes | None = None, ref_
                                 streaming=streaming, label=label,
                                 listen=listen_options(options))
     return StartedGeneration(stream=stream, ref=ref, cache_hit=cache_hit, started=started,
-                             prepared=prepared)
+                             prepared=prepared, uploaded=not voice and ref_audio is not None)
 
 
 @announces_speech
@@ -179,7 +187,7 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)
     duration = round(result.seconds, 3)
-    count_checks(generation.model, result.checks)
+    count_checks(generation.model, result.checks, result.similarity)
     return SpeechResult(
         audio=encoded, format=output_format, content_type=CONTENT_TYPES[output_format],
         sample_rate=result.sample_rate, duration=duration, model=generation.model,
@@ -189,8 +197,10 @@ def generate_here(*, model_id: str = "", ref_audio: bytes | None = None, ref_tex
         segments=[{"voice": voice or None, "text": gen_text.strip(), "start": 0.0,
                    "end": duration}],
         spoken_text=generation.spoken_text,
+        reference_report=generation.ref.report if generation.uploaded else None,
         **listening_fields(options, words=word_dicts(result.words, voice=voice or None)
-                           if result.words is not None else None, checks=result.checks),
+                           if result.words is not None else None, checks=result.checks,
+                           similarity=result.similarity),
     )
 
 
@@ -203,9 +213,9 @@ def _script_generate(*, model_id: str, ref_audio: bytes | None, ref_text: str, v
                           voice=voice, gen_text=gen_text, options=options, label=label,
                           voice_keys=voice_keys)
     result, summary = script.finish([stream.collect() for stream in script.streams()])
-    count_checks(script.model, result.checks)
+    count_checks(script.model, result.checks, result.similarity)
     summary.update(listening_fields(options, words=summary.pop("words", None),
-                                    checks=result.checks))
+                                    checks=result.checks, similarity=result.similarity))
     encoded = audio.encode(result.samples, result.sample_rate, output_format)
     spectrogram = (render_spectrogram(result.spectrogram)
                    if include_spectrogram and result.spectrogram is not None else None)

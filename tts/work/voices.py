@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils.text import slugify
 
+from tts.engine.errors import InvalidReferenceAudio
 from tts.engine.reference import PreparedReference
 from tts.engine.reference_store import dump_reference
 from tts.models import Voice
@@ -139,6 +141,7 @@ def create_here(*, name: str, ref_audio: bytes, consent: str, ref_text: str = ""
         check_free(voice_id, owner=owner)
     engine = get_engine()
     ref, _ = engine.prepare_reference(ref_audio, ref_text)
+    check_reference_report(ref, attr="ref_audio")
     voice_id = voice_id or _derive_id(name, owner=owner)
     extension = clip_extension(filename)
     folder = voice_folder(owner, voice_id)
@@ -212,6 +215,19 @@ def voice_reference_cached(*, voice: Voice) -> tuple[PreparedReference, bool]:
 
 # --- helpers ---------------------------------------------------------------------------------
 
+def check_reference_report(ref: PreparedReference, *, attr: str = "ref_audio") -> None:
+    """With TTS_REFERENCE_STRICT, a clip whose report has a severe finding is refused (400,
+    naming the finding and what to do); otherwise findings are only reported."""
+    severe = [finding for finding in (ref.report or {}).get("findings", [])
+              if finding["severity"] == "severe"]
+    if settings.TTS_REFERENCE_STRICT and severe:
+        first = severe[0]
+        raise InvalidReferenceAudio(
+            f"The reference clip was refused ({first['code']}): {first['detail']} (This "
+            "server refuses clips with severe findings: TTS_REFERENCE_STRICT.)",
+            code=f"reference_{first['code']}", attr=attr)
+
+
 def _reference_fields(ref: PreparedReference) -> dict:
     clip = ref.clip
     return {
@@ -219,6 +235,7 @@ def _reference_fields(ref: PreparedReference) -> dict:
         "duration": round(ref.seconds, 3),
         "ref_clip": {"original_seconds": clip.original_seconds, "kept_start": clip.kept_start,
                      "kept_end": clip.kept_end, "clipped": clip.clipped},
+        "reference_report": ref.report,
     }
 
 

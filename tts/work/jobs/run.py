@@ -180,8 +180,9 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
             results.append(_collect(job, stream, heartbeat, after=results))
         result, output = script.finish(results)
         output.update(listening_fields(job.options, words=output.pop("words", None),
-                                       checks=result.checks, with_captions=False))
-        count_checks(script.model, result.checks)
+                                       checks=result.checks, with_captions=False,
+                                       similarity=result.similarity))
+        count_checks(script.model, result.checks, result.similarity)
     else:
         generation = _admitted(job, lambda: start_generation(**request))
         _mine(job).update(chunks_total=generation.stream.total_chunks)
@@ -192,8 +193,8 @@ def _generate(job: Job, heartbeat: _Heartbeat) -> dict:
         words = (word_dicts(result.words, voice=job.voice or None)
                  if result.words is not None else None)
         output.update(listening_fields(job.options, words=words, checks=result.checks,
-                                       with_captions=False))
-        count_checks(generation.model, result.checks)
+                                       with_captions=False, similarity=result.similarity))
+        count_checks(generation.model, result.checks, result.similarity)
     return {"samples": result.samples, "sample_rate": result.sample_rate, "output": output}
 
 
