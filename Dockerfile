@@ -34,13 +34,14 @@ ARG TORCH_VARIANT=cpu
 ARG TORCH_INDEX_URL=
 ARG PYPI_INDEX_URL=https://pypi.org/simple
 COPY docker/build-venv.sh /usr/local/bin/build-venv
+COPY scripts/pip_check.sh /usr/local/bin/pip-check
 # 1. torch and torchaudio: the biggest layer, rebuilt only when the variant changes.
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     TORCH_VARIANT=$TORCH_VARIANT TORCH_INDEX_URL=$TORCH_INDEX_URL \
     PYPI_INDEX_URL=$PYPI_INDEX_URL build-venv torch
 # 2. The dependencies: rebuilt when pyproject.toml changes, not when the code does.
 ARG EXTRAS=asr
-COPY pyproject.toml /src/
+COPY pyproject.toml requirements-nodeps.txt /src/
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     mkdir -p /src/tts /src/config && touch /src/tts/__init__.py /src/config/__init__.py \
         /src/README.md \

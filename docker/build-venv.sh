@@ -5,7 +5,7 @@
 #
 #   build-venv.sh torch     torch and torchaudio, together
 #   build-venv.sh deps      the project's dependencies (pyproject.toml, EXTRAS)
-#   build-venv.sh finish    the torchaudio/torch pairing check, pip check
+#   build-venv.sh finish    the torchaudio/torch pairing check, pip check (scripts/pip_check.sh)
 #
 # Wheels in /wheelhouse (the build context's wheelhouse/ folder) win: torch and torchaudio
 # are taken from there when it holds the pinned build, and it is searched before any index
@@ -69,12 +69,15 @@ case "${1:-}" in
         [ -n "$EXTRAS" ] && spec="/src[$EXTRAS]"
         # shellcheck disable=SC2086
         $PIP install -q $FIND_LINKS --index-url "$PYPI_INDEX_URL" "$spec"
+        # shellcheck disable=SC2086
+        $PIP install -q --no-deps $FIND_LINKS --index-url "$PYPI_INDEX_URL" \
+            -r /src/requirements-nodeps.txt
         # Only the dependencies stay: the image runs the project from /app.
         $PIP uninstall -q -y f5-tts-server
         ;;
     finish)
         "$VENV/bin/python" -m tts.engine.torch_install
-        $PIP check
+        sh /usr/local/bin/pip-check "$VENV/bin/python"
         ;;
     *)
         echo "usage: build-venv.sh torch|deps|finish" >&2

@@ -91,12 +91,13 @@ fi
 
 # Everything else (f5-tts, torchaudio 2.11, torchcodec 0.13, the web stack, ASR, tests).
 pip_install -e ".[asr,test]"
+pip_install --no-deps -r requirements-nodeps.txt
 
 # Check the torch/torchaudio pair; beside a CPU torch, drop the CUDA libraries of PyPI's
 # torchaudio (it would not load; its pure-Python parts are what f5-tts uses).
 "$VENV/bin/python" -m tts.engine.torch_install
 
-"$VENV/bin/python" -m pip check
+sh scripts/pip_check.sh "$VENV/bin/python"
 # Say what this machine will run on, and what to do if a GPU build cannot use the GPU.
 # The precision is the one the server will pick (TTS_PRECISION, `auto` by default), so a CPU
 # with native bfloat16 is reported as bfloat16, as the server's own start-up line says.
