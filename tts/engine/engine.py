@@ -81,7 +81,7 @@ class TTSEngine:
         self.listener = (Listener(transcriber, lower_priority=lambda: lower_this_thread(
             config.preparation_nice)) if transcriber is not None else None)
         #: Speaker similarity (loads its network on first use).
-        self.speaker = SpeakerEncoder(device=self.pool.device)
+        self.speaker = SpeakerEncoder(device=lambda: self.pool.device)
         self.references: BoundedCache[PreparedReference] = BoundedCache(
             max_entries=config.ref_cache_entries, max_bytes=config.ref_cache_mb * 2**20,
             size_of=lambda ref: ref.nbytes)

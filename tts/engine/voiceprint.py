@@ -3,7 +3,7 @@
 A speaker encoder (Resemblyzer's GE2E network, whose weights ship inside its PyPI wheel, so it
 loads offline) turns speech into a 256-number voiceprint; the cosine of two voiceprints is
 their similarity (about 0.75-0.95 for the same speaker with real weights, lower for another:
-docs/api/listening.md). The reference's voiceprint is computed once per prepared reference and
+docs/api/voice-match.md). The reference's voiceprint is computed once per prepared reference and
 kept; each generated chunk gets its own, and the whole output's is the duration-weighted mean
 of its chunks'. See docs/architecture.md ("Voice match") for why this encoder.
 """
@@ -14,7 +14,7 @@ import hashlib
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +75,21 @@ class SpeakerEncoder:
     """Voiceprints of speech. Loads its network on first use (once per process, thread-safe);
     ``reference`` keeps each reference's voiceprint under its content key."""
 
-    def __init__(self, *, device: str = "cpu", weights: str | Path | None = None):
-        self.device = device if device in ("cpu", "cuda") or device.startswith("cuda:") else "cpu"
+    def __init__(self, *, device: str | Callable[[], str] = "cpu",
+                 weights: str | Path | None = None):
+        #: The device, or what names it when the network first loads (the engine's, which is
+        #: resolved lazily: a wrong TTS_DEVICE is reported by the checks, not by this).
+        self._device = device
         self.weights = Path(weights) if weights else None
         self._model = None
         self._lock = threading.Lock()
         self._references: OrderedDict[str, np.ndarray | None] = OrderedDict()
+
+    @property
+    def device(self) -> str:
+        """Where the network runs: the engine's GPU, else the CPU (mps is not supported)."""
+        device = self._device() if callable(self._device) else self._device
+        return device if device in ("cpu", "cuda") or device.startswith("cuda:") else "cpu"
 
     def _network(self):
         if self._model is None:
