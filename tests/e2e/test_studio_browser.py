@@ -1,6 +1,7 @@
 """The studio at `/` used as a person uses it, in a real headless Chromium whose microphone
 plays an espeak-ng clip: record, let the server recognise the words, save the voice, speak a
-paragraph that plays while it streams, download, a long text as a job, the voice library.
+paragraph that plays while it streams, download, a long text as a job, the voice library; the
+reference report of uploaded clips (ffmpeg-made defects), strict mode's refusal, voice match.
 The real server answers (tiny random models, Whisper tiny.en for speech recognition)."""
 
 from __future__ import annotations
