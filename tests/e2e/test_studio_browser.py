@@ -1,6 +1,7 @@
 """The studio at `/` used as a person uses it, in a real headless Chromium whose microphone
 plays an espeak-ng clip: record, let the server recognise the words, save the voice, speak a
-paragraph that plays while it streams, download, a long text as a job, the voice library.
+paragraph that plays while it streams, download, a long text as a job, the voice library; the
+reference report of uploaded clips (ffmpeg-made defects), strict mode's refusal, voice match.
 The real server answers (tiny random models, Whisper tiny.en for speech recognition)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from selenium.webdriver.support.ui import Select
 from tests.support.asr import REF_WORDS, whisper_model_path
 from tests.support.audio import REF_TEXT
 from tests.support.browser import Page, chromium, off_machine, screenshot_on_failure
+from tests.support.defects import FIRST, SECOND, clean, defective
 from tests.support.server import ROOT, LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -29,6 +31,9 @@ PARAGRAPH = ("The studio speaks while it is still thinking. Each sentence is sen
              "it is made, so the first words play before the last ones exist. That is the "
              "whole point of streaming: no waiting for the end. Here is one more sentence to "
              "keep it busy a little longer. And a last one, to be sure.")
+CLIP_TEXT = f"{FIRST} {SECOND}"
+#: Over the strict server's TTS_MAX_TEXT_CHARS: runs as a job there.
+SHORT_CHAPTER = "The valley was cold that morning, and the river ran fast under the bridge."
 CHAPTER = " ".join(["Chapter one. The valley was cold that morning, and the river ran fast."]
                    * 16)
 
@@ -241,4 +246,116 @@ def test_accessible_keyboard_usable_and_narrow(page, studio_server, studio_key):
     assert not overflow, "\n".join(overflow)
     assert page.axe_violations() == []  # narrow layout too
     assert page.console_problems() == []
+    assert off_machine(page.requested_urls()) == []
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict:
+    """The clean espeak-ng clip, and the same with a held chord under it (music_or_tone)."""
+    return {"clean": clean(tmp_path_factory.mktemp("clean-clip")),
+            "tones": defective(tmp_path_factory.mktemp("tones-clip"), "tones")}
+
+
+def save_clip(page: Page, path, name: str) -> str:
+    """Uploads ``path`` with its transcript and saves it as ``name``; the status line after."""
+    by_id(page, "clip-file").send_keys(str(path))
+    page.wait_for(lambda: "Chose" in text_of(page, "voice-status"), "the clip is chosen")
+    fill(by_id(page, "ref-text"), CLIP_TEXT)
+    fill(by_id(page, "voice-name"), name)
+    if not by_id(page, "voice-consent").is_selected():
+        by_id(page, "voice-consent").click()
+    by_id(page, "save-voice").click()
+    page.wait_for(lambda: "Saved “" in text_of(page, "voice-status") or "error" in by_id(
+        page, "voice-status").get_attribute("class"), "the save is answered")
+    return text_of(page, "voice-status")
+
+
+def assert_match_shown(line: str) -> None:
+    """The whole output's score (0-1) with what it means; the tiny demo models make noise, not
+    speech, and usually get no score at all, which is said too."""
+    assert line.startswith("Voice match: ") and "demo models" in line, line
+    if "too little speech" not in line:
+        assert 0 <= float(line.split()[2]) <= 1, line
+
+
+@screenshot_on_failure
+def test_reference_report_library_marker_and_voice_match(page, studio_server, studio_key,
+                                                         clips):
+    open_studio(page, studio_server, studio_key)
+    # A clip with music under it: saved, and its finding is shown with what to do.
+    assert "Saved" in save_clip(page, clips["tones"], "Tones Voice")
+    voice = requests.get(f"{studio_server.url}/api/tts/voices/tones-voice/", timeout=30,
+                         headers={"Authorization": f"Bearer {studio_key}"}).json()
+    finding = voice["reference_report"]["findings"][0]
+    assert finding["code"] == "music_or_tone" and finding["severity"] == "severe"
+    shown = page.find("#voice-report li.finding.severe")
+    assert shown.text == f"Severe: {finding['detail']}"
+    # The library marks it; the marker's details list the findings.
+    page.wait_for(lambda: page.find_all("#voice-list li[data-voice=tones-voice] details"),
+                  "the library marks the voice")
+    marker = page.find("#voice-list li[data-voice=tones-voice] details")
+    marker.find_element(By.CSS_SELECTOR, "summary").click()
+    assert finding["detail"] in marker.text
+    assert page.axe_violations() == []  # the report and the open marker too
+
+    # A clean clip: no warning, a line saying it looks good, no marker.
+    assert "Saved" in save_clip(page, clips["clean"], "Clean Voice")
+    assert "looks good" in text_of(page, "voice-report")
+    assert not page.find_all("#voice-report .finding")
+    page.wait_for(lambda: page.find_all("#voice-list li[data-voice=clean-voice]"), "listed")
+    assert not page.find_all("#voice-list li[data-voice=clean-voice] details")
+
+    # Voice match: a streamed take has no score; its WAV download (a raw reply) carries one.
+    Select(by_id(page, "use-voice")).select_by_value("clean-voice")
+    assert not by_id(page, "similarity").is_selected()  # off by default
+    by_id(page, "similarity").click()
+    fill(by_id(page, "gen-text"), "Hello there, this is a short test.")
+    Select(by_id(page, "quality")).select_by_value("fast")
+    by_id(page, "speak-button").click()
+    page.wait_for(lambda: "Done" in text_of(page, "speak-status")
+                  or "error" in by_id(page, "speak-status").get_attribute("class"), "spoken")
+    assert "Done" in text_of(page, "speak-status"), text_of(page, "speak-status")
+    assert not by_id(page, "speak-match").is_displayed()
+    Select(by_id(page, "download-format")).select_by_value("wav")
+    by_id(page, "download-button").click()
+    page.wait_for(lambda: by_id(page, "speak-match").is_displayed(), "the score is shown")
+    assert_match_shown(text_of(page, "speak-match"))
+    assert page.axe_violations() == []
+    assert page.console_problems() == []
+    assert off_machine(page.requested_urls()) == []
+    for voice_id in ("tones-voice", "clean-voice"):
+        requests.delete(f"{studio_server.url}/api/tts/voices/{voice_id}/", timeout=30,
+                        headers={"Authorization": f"Bearer {studio_key}"})
+
+
+@pytest.fixture(scope="module")
+def strict_server(tiny_dir):
+    """Refuses clips with severe findings; short texts already run as jobs."""
+    server = LiveServer(tiny_dir / "models.toml", extra_env={
+        "TTS_REFERENCE_STRICT": "1", "TTS_MAX_TEXT_CHARS": "60"}).start()
+    yield server
+    server.stop()
+
+
+@screenshot_on_failure
+def test_strict_refusal_is_shown_and_a_job_shows_its_voice_match(page, strict_server, clips):
+    open_studio(page, strict_server, "")
+    status = save_clip(page, clips["tones"], "Tones Voice")
+    assert "error" in by_id(page, "voice-status").get_attribute("class")
+    assert "music_or_tone" in status and "TTS_REFERENCE_STRICT" in status, status
+    assert not by_id(page, "voice-report").is_displayed()
+    assert "Saved" in save_clip(page, clips["clean"], "Clean Voice")
+    assert "looks good" in text_of(page, "voice-report")
+
+    # A job with voice match on: its output's similarity is shown.
+    by_id(page, "similarity").click()
+    fill(by_id(page, "gen-text"), SHORT_CHAPTER)
+    assert "runs as a job" in text_of(page, "text-count")
+    Select(by_id(page, "quality")).select_by_value("fast")
+    by_id(page, "speak-button").click()
+    page.wait_for(lambda: "done" in text_of(page, "job-status")
+                  or "failed" in text_of(page, "job-status"), "the job finishes")
+    assert "done" in text_of(page, "job-status"), text_of(page, "job-status")
+    page.wait_for(lambda: by_id(page, "job-match").is_displayed(), "the score is shown")
+    assert_match_shown(text_of(page, "job-match"))
     assert off_machine(page.requested_urls()) == []

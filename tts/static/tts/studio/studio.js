@@ -4,7 +4,11 @@
 //   speak:   POST generate/ with stream=true as mp3, appended to a MediaSource while it
 //            arrives, so playback starts after the first chunk
 //   jobs:    texts over the threshold go to POST jobs/; progress polled, cancel, play
-//   library: GET voices/, preview the clip, rename (PATCH), delete
+//   library: GET voices/, preview the clip, rename (PATCH), delete; a voice whose clip has
+//            severe findings (its reference_report) is marked, the findings in its details
+//   reports: a saved voice's reference_report (findings with severity and advice) is shown;
+//            "Voice match" sends similarity=true where a reply can carry the score (jobs,
+//            WAV/FLAC downloads; a raw mp3 stream cannot) and shows the whole output's score
 // With API keys on, the key is kept in sessionStorage only and sent as a Bearer token.
 
 const config = JSON.parse(document.getElementById("studio-config").textContent);
@@ -118,6 +122,56 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+// --- reference reports and voice match ---------------------------------------------------
+const SEVERITY_WORDS = { severe: "Severe", warning: "Warning", info: "Note" };
+
+// The findings of a reference_report as a list, worst first (as the server sends them).
+function findingList(report) {
+  return element("ul", { class: "findings" }, ...report.findings.map((finding) =>
+    element("li", { class: `finding ${finding.severity}`, "data-code": finding.code },
+      element("strong", {}, `${SEVERITY_WORDS[finding.severity] || finding.severity}: `),
+      finding.detail)));
+}
+
+// Under the saved voice: its findings, or a line saying the clip looks good. No report
+// (reports turned off on the server): nothing.
+function showReport(report) {
+  const box = $("voice-report");
+  if (!report || !Array.isArray(report.findings)) {
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.dataset.severity = report.severity;
+  if (!report.findings.length) {
+    box.replaceChildren(element("p", { class: "clip-ok" },
+      "The clip looks good: no problems found (speech, loudness, noise, music, speakers)."));
+    return;
+  }
+  box.replaceChildren(element("p", {}, "The server checked the clip and found:"),
+    findingList(report), element("p", { class: "hint" },
+      "The voice is saved and usable anyway; a better clip clones more faithfully."));
+}
+
+// The whole output's speaker similarity, with what it means. similarity: the reply's
+// `similarity` report, or a bare number (from X-Voice-Similarity); null hides the line.
+function showMatch(box, similarity) {
+  const score = similarity && typeof similarity === "object" ? similarity.similarity
+    : similarity;
+  if (similarity === null || similarity === undefined) {
+    box.textContent = "";
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.textContent = Number.isFinite(score)
+    ? `Voice match: ${score.toFixed(2)} (0–1; about 0.75 and above sounds like the same `
+      + "speaker with real models; the demo models make noise and score low)."
+    : "Voice match: no score, too little speech to tell (the demo models make noise, not "
+      + "speech).";
+}
+
 // --- API key ------------------------------------------------------------------------------
 function setupKey() {
   $("key-section").hidden = !config.requireKey;
@@ -147,6 +201,7 @@ function setClip(blob, name) {
   savedVoice = null;
   setMedia($("clip-preview"), blob);
   $("use-voice").value = "";
+  showReport(null);
 }
 
 async function startRecording() {
@@ -249,6 +304,7 @@ async function saveVoice() {
   say(status, config.asr && !$("ref-text").value.trim()
     ? "Saving and recognising the words…" : "Saving…");
   $("save-voice").disabled = true;
+  showReport(null);
   try {
     const voice = await apiJson(`${API}/voices/`, { method: "POST", body: form });
     $("ref-text").value = voice.ref_text;
@@ -257,6 +313,7 @@ async function saveVoice() {
     $("use-voice").value = voice.id;
     say(status, `Saved “${voice.name}” (id ${voice.id}, ${voice.duration.toFixed(1)} s used).`
       + (voice.transcribed ? " The transcript above was recognised by the server." : ""));
+    showReport(voice.reference_report);
   } catch (error) {
     fail(status)(error);
   } finally {
@@ -279,6 +336,9 @@ function speechFields(text) {
   }
   if ($("seed").value.trim()) {
     fields.push(["seed", $("seed").value.trim()]);
+  }
+  if ($("similarity").checked) {
+    fields.push(["similarity", "true"]);
   }
   return fields.filter(([, value]) => value !== "");
 }
@@ -335,12 +395,15 @@ async function speak() {
   speakingState(true);
   showCaptions(null);
   $("downloads").hidden = true;
+  showMatch($("speak-match"), null);
   say(status, "Generating…");
   const player = $("player");
   player.dataset.state = "requesting";
   try {
     const response = await api(`${API}/generate/`, {
-      method: "POST", body: formOf([...fields, ["stream", "true"], ["output_format", "mp3"]]),
+      // A raw mp3 stream has nowhere to put the similarity: it is not asked for here.
+      method: "POST", body: formOf([...fields.filter(([name]) => name !== "similarity"),
+        ["stream", "true"], ["output_format", "mp3"]]),
       accept: "audio/mpeg", signal: speaking.signal,
     });
     const seed = response.headers.get("X-Seed");
@@ -463,6 +526,11 @@ async function download() {
       const response = await api(`${API}/generate/`, { method: "POST",
         body: formOf(fields, lastTake.clip), accept: `audio/${format}` });
       blob = await response.blob();
+      // Asked for, the header is there unless the output had too little speech to score.
+      if (fields.some(([name]) => name === "similarity")) {
+        const match = response.headers.get("X-Voice-Similarity");
+        showMatch($("speak-match"), match === null ? { similarity: null } : Number(match));
+      }
     }
   } catch (error) {
     fail(status)(error);
@@ -573,6 +641,7 @@ async function followJob(job) {
   following = job.id;
   $("job-current").hidden = false;
   $("job-player").hidden = true;
+  showMatch($("job-match"), null);
   $("job-cancel").disabled = false;
   const status = $("job-status");
   const bar = $("job-progress");
@@ -611,6 +680,7 @@ async function playJob(job) {
     lastTake = { kind: "job", id: job.id, seed: job.seed };
     $("downloads").hidden = false;
     showCaptions(job.output, player);
+    showMatch($("job-match"), job.output.similarity);
     say(status, `Job ${job.id.slice(0, 8)}: done, ${job.output.duration.toFixed(1)} s `
       + `(seed ${job.seed}). Download it with “Download as” above.`);
   } catch (error) {
@@ -703,8 +773,14 @@ function voiceRow(voice) {
       fail(status)(error);
     }
   });
+  const report = voice.reference_report;
+  const severe = report && Array.isArray(report.findings)
+    && report.findings.some((finding) => finding.severity === "severe");
   return element("li", { "data-voice": voice.id },
     element("span", { class: "name" }, `${voice.name} · ${voice.duration.toFixed(1)} s`),
+    ...(severe ? [element("details", { class: "clip-problems" },
+      element("summary", {}, `Clip problems (${report.findings.length})`),
+      findingList(report))] : []),
     element("button", { type: "button", "aria-label": `Preview ${voice.name}`,
       onclick: async () => {
         try {
