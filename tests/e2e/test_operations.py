@@ -52,8 +52,10 @@ def test_issued_key_is_accepted_audited_and_counted(tts_server, ref_bytes):
     assert wrong.status_code == 401 and wrong.json()["errors"][0]["code"] == "invalid_api_key"
     rows = list(csv.DictReader(io.StringIO(manage(tts_server, "export_audit", "--key",
                                                   prefix))))
-    assert len(rows) == 1 and rows[0]["outcome"] == "ok" and rows[0]["model"] == "tiny-f5"
-    assert float(rows[0]["audio_seconds"]) == pytest.approx(reply.json()["duration"])
+    assert [row["action"] for row in rows] == ["key_create", "generate"]  # the key's issue too
+    used = rows[1]
+    assert used["outcome"] == "ok" and used["model"] == "tiny-f5"
+    assert float(used["audio_seconds"]) == pytest.approx(reply.json()["duration"])
 
 
 def test_post_without_slash_and_deep_json_over_http(tts_server, ref_bytes):

@@ -125,7 +125,7 @@ class VoiceSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_owner(self, voice) -> str | None:
         request = self.context.get("request")
         tenant = tenant_of(request) if request is not None else None
