@@ -112,6 +112,11 @@ GENERATE_RESPONSE_EXAMPLE = OpenApiExample(
         "ref_text": EXAMPLE_REF_TEXT,
         "ref_clip": {"original_seconds": 4.1, "kept_start": 0.0, "kept_end": 4.1,
                      "clipped": False},
+        "reference_report": {
+            "seconds": 4.1, "kept_seconds": 4.1, "speech_ratio": 0.86, "loudness_lufs": -19.8,
+            "peak_dbfs": -2.1, "clipping_share": 0.0, "snr_db": 41.5, "tone_share": 0.05,
+            "speaker_consistency": 0.84, "cut_at_start": False, "cut_at_end": False,
+            "findings": [], "severity": "ok"},
         "chunks": 1,
         "spoken_text": "Hello! This is my cloned voice speaking.",
         "parameters": {"speed": 1.0, "nfe_step": 32, "cross_fade_duration": 0.15,
@@ -140,7 +145,7 @@ GENERATE_EVENTS_EXAMPLE = OpenApiExample(
                          "start": 0.62, "end": 3.52, "audio": "AwAEAAUA..."}),
         _event("done", {**{key: GENERATE_RESPONSE_EXAMPLE.value[key] for key in (
             "model", "seed", "sample_rate", "duration", "ref_text", "spoken_text", "parameters",
-            "timing")},
+            "timing", "reference_report")},
             "chunks": 2}),
     ]),
 )
