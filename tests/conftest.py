@@ -14,6 +14,10 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 _SESSION_VAR = tempfile.mkdtemp(prefix="tts-test-var-")
 os.environ.setdefault("TTS_VAR_DIR", _SESSION_VAR)
+# Tests compare one seed's streams across requests: their chunks must not follow the loaded
+# test machine's measured speed (the measured pacing is tested in tests/engine/test_pacing.py
+# on engines of its own). Live servers inherit this; in-process, see fixed_stream_pacing.
+os.environ.setdefault("TTS_STREAM_PACING", "fixed")
 
 import pytest  # noqa: E402
 
@@ -34,6 +38,15 @@ def pytest_configure(config):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_VAR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fixed_stream_pacing():
+    """The in-process engine sizes streams the same whatever the machine's speed (Django's
+    settings were read before this file set the environment)."""
+    from django.conf import settings
+
+    settings.TTS_STREAM_PACING = os.environ["TTS_STREAM_PACING"]
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ them with the official client over HTTP.)"""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 
@@ -196,10 +197,10 @@ def test_a_missing_transcript_without_asr_names_ref_text(client, ref_wav):
 
 
 def test_tts_1_is_the_fast_preset_and_tts_1_hd_the_best(client, narrator):
-    def wav(**fields):
+    def wav(**fields) -> str:  # a digest: a failing comparison of whole files takes ages
         response = speech(client, response_format="wav", **fields)
         assert response.status_code == 200
-        return body_of(response)
+        return hashlib.sha256(body_of(response)).hexdigest()
 
     assert wav(model="tts-1", nfe_step=None) == wav(model="gpt-4o-mini-tts", nfe_step=7)
     assert wav(model="tts-1-hd", nfe_step=None) == wav(model="gpt-4o-mini-tts", nfe_step=None)

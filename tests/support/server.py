@@ -62,11 +62,7 @@ class LiveServer:
                    TTS_MODELS_FILE=str(self.models_file), TTS_DEFAULT_MODEL=self.default_model,
                    TTS_PRELOAD=",".join(self.preload), TTS_VAR_DIR=str(self.var_dir),
                    TTS_VOCODER_PATH=str(models_folder / "vocos"),
-                   TTS_MIN_FREE_MB="0",  # a crowded test machine's disk is not the test's
-                   # Streams of one seed are compared across requests and processes: their
-                   # chunks must not follow a loaded machine's speed (measured pacing is
-                   # tested in tests/engine/test_pacing.py and in-process).
-                   TTS_STREAM_PACING="fixed")
+                   TTS_MIN_FREE_MB="0")  # a crowded test machine's disk is not the test's
         env.update(self.extra_env)
         return env
 
