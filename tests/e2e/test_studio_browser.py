@@ -40,10 +40,12 @@ CHAPTER = " ".join(["Chapter one. The valley was cold that morning, and the rive
 
 @pytest.fixture(scope="module")
 def studio_server(tiny_dir):
-    """The server with speech recognition (a recording needs no typed transcript) and API keys
-    required (the page asks for one)."""
+    """The server with speech recognition (a recording needs no typed transcript), API keys
+    required (the page asks for one) and streams paced as by default (measured: the player
+    is heard starting while the stream arrives)."""
     server = LiveServer(tiny_dir / "models.toml", extra_env={
-        "TTS_ASR_MODEL": whisper_model_path(), "TTS_REQUIRE_API_KEY": "1"}).start()
+        "TTS_ASR_MODEL": whisper_model_path(), "TTS_REQUIRE_API_KEY": "1",
+        "TTS_STREAM_PACING": "measured"}).start()
     yield server
     server.stop()
 
