@@ -111,9 +111,8 @@ class SpeakerEncoder:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if "model_state" not in state:
             raise ValueError(f"{path} is not a Resemblyzer checkpoint (no model_state)")
-        model = VoiceEncoder(self.device, verbose=False, weights_fpath=path)
-        model.load_state_dict(state["model_state"], strict=False)
-        return model.eval()
+        # VoiceEncoder loads the weights itself from the file just checked.
+        return VoiceEncoder(self.device, verbose=False, weights_fpath=path).eval()
 
     def prepare(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """Speech as the encoder hears it: 16 kHz, volume raised, long silences trimmed."""
